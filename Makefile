@@ -1,0 +1,48 @@
+# Vigil — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install Vigil with its dev tools
+
+.PHONY: run
+run: install ## Migrate and start Vigil on SQLite at http://127.0.0.1:8000
+	$(BIN)/vigil serve
+
+.PHONY: lint
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: test
+test: install lint ## Every test: unit, SQLite, PostgreSQL (a throwaway cluster)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: bench
+bench: install ## Benchmarks on SQLite and PostgreSQL; figures go to BENCHMARKS.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+.PHONY: clean
+clean: ## Remove the virtualenv, caches and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,3 @@
+"""Vigil: a self-hosted, multi-tenant user activity and audit trail service."""
+
+__version__ = "0.1.0"

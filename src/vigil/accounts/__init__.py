@@ -1,0 +1,1 @@
+"""Accounts: tenants, users and API keys."""

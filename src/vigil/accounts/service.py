@@ -1,0 +1,148 @@
+"""Queries about tenants, users and API keys. Callers own the transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from vigil.accounts.passwords import hash_password
+from vigil.accounts.tables import api_keys, tenants, users
+from vigil.core.clock import new_id, utcnow
+from vigil.core.errors import Conflict, NotFound
+from vigil.core.permissions import Permission, Role
+
+API_KEY_PREFIX = "vk_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the tenant is always taken from here, never from a request body."""
+
+    tenant_id: uuid.UUID
+    permissions: frozenset[Permission]
+    api_key_id: uuid.UUID | None = None
+    api_key_name: str | None = None
+    user_id: uuid.UUID | None = None
+    user_email: str | None = None
+
+    def label(self) -> str:
+        """How this caller appears in event details."""
+        if self.user_email:
+            return self.user_email
+        return f"api key {self.api_key_name}"
+
+
+def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[str, Any]:
+    """A new tenant; the name must be unused."""
+    name = name.strip()
+    if not name:
+        raise ValueError("tenant name must not be empty")
+    if get_tenant_by_name(conn, name=name, required=False) is not None:
+        raise Conflict(f"tenant {name!r} already exists")
+    row = {"id": new_id(), "name": name, "retention_days": retention_days, "created_at": utcnow()}
+    conn.execute(tenants.insert(), row)
+    return row
+
+
+def get_tenant_by_name(
+    conn: Connection, *, name: str, required: bool = True
+) -> dict[str, Any] | None:
+    """The tenant called ``name``."""
+    found = conn.execute(select(tenants).where(tenants.c.name == name.strip())).mappings().first()
+    if found is None and required:
+        raise NotFound(f"tenant {name!r} not found")
+    return dict(found) if found is not None else None
+
+
+def count_tenants(conn: Connection) -> int:
+    """How many tenants exist."""
+    return len(conn.execute(select(tenants.c.id)).all())
+
+
+def create_user(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    name: str,
+    role: Role,
+    password: str | None,
+) -> dict[str, Any]:
+    """A new user of the tenant; the email must be unused."""
+    email = email.strip().lower()
+    existing = conn.execute(select(users.c.id).where(users.c.email == email)).first()
+    if existing is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    row = {
+        "tenant_id": tenant_id,
+        "id": new_id(),
+        "email": email,
+        "name": name.strip() or email,
+        "role": role.value,
+        "password_hash": hash_password(password) if password else None,
+        "status": "ACTIVE",
+        "created_at": utcnow(),
+    }
+    conn.execute(users.insert(), row)
+    return row
+
+
+def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+    """One user of the tenant."""
+    query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        raise NotFound(f"user {user_id} not found")
+    return dict(found)
+
+
+def create_api_key(
+    conn: Connection, *, tenant_id: uuid.UUID, name: str, scopes: frozenset[Permission]
+) -> tuple[str, dict[str, Any]]:
+    """A new key: its secret text (shown once, never stored) and its stored row."""
+    name = name.strip()
+    if not name:
+        raise ValueError("an API key needs a name")
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = {
+        "tenant_id": tenant_id,
+        "id": new_id(),
+        "name": name,
+        "key_prefix": secret[:10],
+        "key_hash": hash_api_key(secret),
+        "scopes": ",".join(sorted(p.value for p in scopes)),
+        "created_at": utcnow(),
+        "last_used_at": None,
+        "revoked_at": None,
+    }
+    conn.execute(api_keys.insert(), row)
+    return secret, row
+
+
+def hash_api_key(secret: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
+    """The principal a key stands for, or None if it is unknown or revoked."""
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    query = select(api_keys).where(
+        api_keys.c.key_hash == hash_api_key(secret), api_keys.c.revoked_at.is_(None)
+    )
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        return None
+    scopes = frozenset(Permission(s) for s in found["scopes"].split(",") if s)
+    return Principal(
+        tenant_id=found["tenant_id"],
+        permissions=scopes,
+        api_key_id=found["id"],
+        api_key_name=found["name"],
+    )

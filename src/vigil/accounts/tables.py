@@ -1,0 +1,66 @@
+"""Tenants, users and API keys.
+
+Every primary and unique key of a tenant's data starts with ``tenant_id`` (DESIGN §6), so
+the tables can later be distributed by tenant without rework.
+"""
+
+from sqlalchemy import (
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from vigil.db.metadata import metadata
+from vigil.db.types import UTCDateTime, UUIDType
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", UUIDType(), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("retention_days", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("name"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("id", UUIDType(), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=True),
+    Column("status", String(16), nullable=False, server_default="ACTIVE"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "email"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    Index(None, "email"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("id", UUIDType(), nullable=False),
+    Column("name", String(200), nullable=False),
+    # The first characters of the key, kept so people can tell their keys apart.
+    Column("key_prefix", String(16), nullable=False),
+    # SHA-256 of the whole key: keys carry 256 random bits, so a fast hash is enough.
+    Column("key_hash", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    Index(None, "key_hash"),
+)

@@ -1,0 +1,105 @@
+"""The application factory: routers, error handling, and the background writer's lifetime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vigil import __version__
+from vigil.core.deps import EngineDep
+from vigil.core.errors import InvalidInput, VigilError
+from vigil.core.http import FastJSONResponse
+from vigil.core.validation import InvalidBody, describe_errors
+from vigil.db.engine import build_engine
+from vigil.events import geo
+from vigil.events.routes import router as events_router
+from vigil.events.writer import EventWriter
+from vigil.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Vigil records who did what, when and from where, across your platform.
+
+Authenticate with `Authorization: Bearer <API key>`. Producers need `EVENTS_WRITE`;
+reading activity needs `USER_VIEW` or `USER_MANAGE`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """A Vigil app; the engine is built from settings unless one is given (tests, benchmarks)."""
+    settings = settings or get_settings()
+    engine = engine or build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    geo.configure(enabled=settings.geoip_enabled)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        geo.warm_up()
+        writer = EventWriter(engine)
+        app.state.writer = writer
+        await writer.start()
+        try:
+            yield
+        finally:
+            await writer.stop()
+
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=FastJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    _install_error_handlers(app)
+    app.include_router(events_router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
+    def healthz(engine: EngineDep) -> FastJSONResponse:
+        """200 when the database answers, 503 otherwise."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as error:
+            log.warning("health check failed: %s", error)
+            return FastJSONResponse({"status": "error", "database": "unreachable"}, 503)
+        return FastJSONResponse({"status": "ok", "database": "ok", "version": __version__})
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(VigilError)
+    async def vigil_error(_request: Request, error: VigilError) -> FastJSONResponse:
+        body: dict[str, object] = {"detail": error.message}
+        if isinstance(error, InvalidBody):
+            body["errors"] = error.errors
+        elif isinstance(error, InvalidInput):
+            body["errors"] = [{"field": error.field, "message": error.reason}]
+        headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+        return FastJSONResponse(body, status_code=error.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_request: Request, error: RequestValidationError) -> FastJSONResponse:
+        errors = describe_errors(error.errors(), drop_prefix=("query", "path", "body", "header"))
+        first = errors[0] if errors else {"field": "request", "message": "invalid"}
+        return FastJSONResponse(
+            {"detail": f"{first['field']}: {first['message']}", "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> FastJSONResponse:
+        return FastJSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> FastJSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return FastJSONResponse({"detail": "internal error; see the server log"}, status_code=500)

@@ -1,0 +1,21 @@
+"""The ``vigil`` entry point: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from vigil.cli import apikeys, serve, tenants
+
+app = typer.Typer(
+    name="vigil",
+    help="Vigil: user activity and audit trail service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(tenants.init)
+app.command("serve")(serve.serve)
+app.command("migrate")(serve.migrate)
+app.add_typer(apikeys.app, name="apikey")
+
+if __name__ == "__main__":
+    app()

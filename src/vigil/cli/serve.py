@@ -1,0 +1,73 @@
+"""``vigil serve`` and ``vigil migrate``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.panel import Panel
+from sqlalchemy import Engine
+
+from vigil.accounts import service as accounts
+from vigil.app import create_app
+from vigil.cli.common import load_settings, migrated_engine, stderr
+from vigil.cli.tenants import create_tenant_with_admin
+from vigil.db.engine import write_transaction
+from vigil.settings import Settings
+
+BOOTSTRAP_TENANT = "Default"
+BOOTSTRAP_ADMIN = "admin@example.com"
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on")] = None,
+) -> None:
+    """Apply migrations, then serve the API (and create an admin on an empty database)."""
+    settings = load_settings()
+    engine = migrated_engine(settings)
+    bootstrap_if_empty(engine, settings)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings, engine=engine),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
+
+
+def migrate() -> None:
+    """Apply database migrations and exit."""
+    migrated_engine(load_settings())
+    stderr.print("Database schema is up to date.")
+
+
+def bootstrap_if_empty(engine: Engine, settings: Settings) -> None:
+    """On a database with no tenant, create ``Default`` and its ADMIN, printing the password."""
+    with write_transaction(engine) as conn:
+        if accounts.count_tenants(conn) > 0:
+            return
+        password = settings.admin_password or secrets.token_urlsafe(18)
+        create_tenant_with_admin(
+            conn,
+            tenant_name=BOOTSTRAP_TENANT,
+            admin_email=BOOTSTRAP_ADMIN,
+            admin_password=password,
+            retention_days=settings.retention_days,
+        )
+    shown = "(from VIGIL_ADMIN_PASSWORD)" if settings.admin_password else password
+    stderr.print(
+        Panel.fit(
+            f"Created tenant [bold]{BOOTSTRAP_TENANT}[/] and its ADMIN\n"
+            f"  email:    {BOOTSTRAP_ADMIN}\n"
+            f"  password: {shown}\n"
+            "This password is shown only once.",
+            title="Vigil first start",
+        )
+    )

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every feature uses: time and ids, errors, permissions, paging."""

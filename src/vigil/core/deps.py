@@ -1,0 +1,42 @@
+"""Request dependencies shared by every feature, as typed aliases routes can read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, Engine
+
+from vigil.events.writer import EventWriter
+from vigil.settings import Settings
+
+
+def get_engine(request: Request) -> Engine:
+    """The app's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_writer(request: Request) -> EventWriter:
+    """The app's group-commit event writer."""
+    writer: EventWriter = request.app.state.writer
+    return writer
+
+
+def get_read_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """A connection for the request's reads, released when the response is sent."""
+    with engine.connect() as conn:
+        yield conn
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+WriterDep = Annotated[EventWriter, Depends(get_writer)]
+ReadConnDep = Annotated[Connection, Depends(get_read_connection)]

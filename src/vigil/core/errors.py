@@ -1,0 +1,60 @@
+"""Errors the services raise; the app turns each into one HTTP status with a clear message."""
+
+from __future__ import annotations
+
+
+class VigilError(Exception):
+    """Base of every error that maps to an HTTP answer."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(VigilError):
+    """Input that parsed but makes no sense; names the field."""
+
+    status_code = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class NotFound(VigilError):
+    """Unknown, or another tenant's: the two are indistinguishable by design."""
+
+    status_code = 404
+
+
+class Conflict(VigilError):
+    """The request contradicts what is already stored."""
+
+    status_code = 409
+
+
+class Unauthenticated(VigilError):
+    """No credential, or one that is not valid."""
+
+    status_code = 401
+
+
+class Forbidden(VigilError):
+    """A valid credential that lacks the permission."""
+
+    status_code = 403
+
+
+class PayloadTooLarge(VigilError):
+    """The request body exceeds what Vigil accepts."""
+
+    status_code = 413
+
+
+class ServiceUnavailable(VigilError):
+    """The database could not take the write; the client may retry."""
+
+    status_code = 503

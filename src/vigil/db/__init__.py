@@ -1,0 +1,1 @@
+"""Database access: engine, shared metadata, column types and migrations."""

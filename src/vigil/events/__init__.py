@@ -1,0 +1,1 @@
+"""The audit event: record, store, query and export."""

@@ -1,0 +1,163 @@
+"""The list filters shared by listing, summaries and export (DESIGN §3), parsed from a query."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from vigil.core.errors import InvalidInput
+from vigil.events.schemas import Action, ResourceType, Status, normalise_email, normalise_ip
+
+# A '+' in an unencoded query string arrives as a space: "…T10:00:00 02:00".
+_SPACE_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}:?\d{2})$")
+MAX_TEXT_QUERY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """Which events a query selects; every part optional and combined with AND."""
+
+    actions: tuple[Action, ...] = ()
+    resource_types: tuple[ResourceType, ...] = ()
+    resource_id: str | None = None
+    user_id: str | None = None
+    user_email: str | None = None
+    ip_address: str | None = None
+    status: Status | None = None
+    text: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None  # exclusive
+
+    def describe(self) -> dict[str, Any]:
+        """The filters as plain JSON values, for the record of an export."""
+        described: dict[str, Any] = {}
+        if self.actions:
+            described["action"] = [a.value for a in self.actions]
+        if self.resource_types:
+            described["resource_type"] = [r.value for r in self.resource_types]
+        for name in ("resource_id", "user_id", "user_email", "ip_address"):
+            if getattr(self, name) is not None:
+                described[name] = getattr(self, name)
+        if self.status is not None:
+            described["status"] = self.status.value
+        if self.text is not None:
+            described["q"] = self.text
+        if self.start is not None:
+            described["start_date"] = self.start.isoformat()
+        if self.end is not None:
+            described["end_date"] = self.end.isoformat()
+        return described
+
+
+def parse_filters(
+    *,
+    action: list[str] | None = None,
+    resource_type: list[str] | None = None,
+    resource_id: str | None = None,
+    user_id: str | None = None,
+    user_email: str | None = None,
+    ip_address: str | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> EventFilters:
+    """Validate raw query values into filters; any bad value raises ``InvalidInput`` naming it."""
+    start = _parse_bound(start_date, field_name="start_date", is_end=False)
+    end = _parse_bound(end_date, field_name="end_date", is_end=True)
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("start_date", "must be before end_date")
+    text = (q or "").strip() or None
+    if text is not None and len(text) > MAX_TEXT_QUERY:
+        raise InvalidInput("q", f"at most {MAX_TEXT_QUERY} characters")
+    return EventFilters(
+        actions=_parse_choices(action, Action, field_name="action"),
+        resource_types=_parse_choices(resource_type, ResourceType, field_name="resource_type"),
+        resource_id=_limited(resource_id, "resource_id", 255),
+        user_id=_limited(user_id, "user_id", 255),
+        user_email=_normalised(user_email, "user_email", normalise_email),
+        ip_address=_normalised(ip_address, "ip_address", normalise_ip),
+        status=_parse_status(status),
+        text=text,
+        start=start,
+        end=end,
+    )
+
+
+E = TypeVar("E", Action, ResourceType, Status)
+
+
+def _parse_choices(
+    values: list[str] | None, enum: type[E], *, field_name: str
+) -> tuple[E, ...]:
+    if not values:
+        return ()
+    chosen: list[E] = []
+    for raw in values:
+        for part in raw.split(","):
+            name = part.strip().upper()
+            if not name:
+                continue
+            try:
+                member = enum(name)
+            except ValueError:
+                allowed = ", ".join(m.value for m in enum)
+                raise InvalidInput(
+                    field_name, f"unknown value {part.strip()!r}; allowed: {allowed}"
+                ) from None
+            if member not in chosen:
+                chosen.append(member)
+    return tuple(chosen)
+
+
+def _parse_status(raw: str | None) -> Status | None:
+    chosen = _parse_choices([raw] if raw else None, Status, field_name="status")
+    if len(chosen) > 1:
+        raise InvalidInput("status", "give one status, SUCCESS or FAILED")
+    return chosen[0] if chosen else None
+
+
+def _limited(value: str | None, field_name: str, max_length: int) -> str | None:
+    if value is None or value == "":
+        return None
+    if len(value) > max_length:
+        raise InvalidInput(field_name, f"at most {max_length} characters")
+    return value
+
+
+def _normalised(value: str | None, field_name: str, normalise: Any) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return str(normalise(value.strip()))
+    except ValueError as error:
+        raise InvalidInput(field_name, str(error)) from None
+
+
+def _parse_bound(raw: str | None, *, field_name: str, is_end: bool) -> datetime | None:
+    """A datetime (naive means UTC) or a date; a date-only end includes that whole day."""
+    if raw is None or raw.strip() == "":
+        return None
+    text = _SPACE_OFFSET.sub(r"\1+\2", raw.strip())
+    if len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(field_name, f"{raw!r} is not an ISO 8601 date") from None
+        if is_end:
+            day += timedelta(days=1)
+        return datetime.combine(day, time.min, tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            field_name, f"{raw!r} is not an ISO 8601 datetime (e.g. 2025-01-31T23:59:59Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    # An end datetime is inclusive for the caller; stored times have microseconds,
+    # so "up to and including" is "before the next microsecond".
+    return moment + timedelta(microseconds=1) if is_end else moment

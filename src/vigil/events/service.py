@@ -1,0 +1,283 @@
+"""Every query about events: storing them (with idempotency), reading, listing, counting.
+
+Functions take the connection and the tenant and never commit: the caller owns the
+transaction (the group-commit writer, a CLI command, a test).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_
+
+from vigil.core.clock import new_id, utcnow
+from vigil.core.errors import Conflict, NotFound
+from vigil.core.pagination import Cursor, PageRequest
+from vigil.db.types import UTCDateTime, UUIDType
+from vigil.events.filters import EventFilters
+from vigil.events.geo import country_of
+from vigil.events.schemas import Action, EventIn, Status, dump_details
+from vigil.events.tables import events
+from vigil.events.wire import PUBLIC_FIELDS
+
+Row = dict[str, Any]
+
+# The fields whose equality makes a repeated producer id a harmless retry.
+CONTENT_FIELDS = (
+    "action",
+    "resource_type",
+    "resource_id",
+    "user_id",
+    "user_email",
+    "ip_address",
+    "user_agent",
+    "details",
+    "status",
+)
+_ID_LOOKUP_CHUNK = 500
+
+
+@dataclass(slots=True)
+class PreparedEvent:
+    """A validated, enriched event ready to insert (tenant and received_at come at store)."""
+
+    row: Row
+    producer_id: bool
+    timestamp_given: bool
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    """Events one request asked to store, all or none."""
+
+    tenant_id: uuid.UUID
+    events: list[PreparedEvent]
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What became of a batch: each event's stored row and whether it is new, or a conflict."""
+
+    rows: list[Row] = field(default_factory=list)
+    created: list[bool] = field(default_factory=list)
+    conflict: Conflict | None = None
+
+
+def prepare_event(event: EventIn, *, now: datetime) -> PreparedEvent:
+    """Turn a validated event into a row: id, UTC timestamp, default status, country."""
+    status = event.status or (Status.FAILED if event.action is Action.LOGIN_FAILED else None)
+    row: Row = {
+        "id": event.id or new_id(),
+        "timestamp": event.timestamp or now,
+        "action": event.action.value,
+        "resource_type": event.resource_type.value,
+        "resource_id": event.resource_id,
+        "user_id": event.user_id,
+        "user_email": event.user_email,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "details": None if event.details is None else dump_details(event.details),
+        "status": (status or Status.SUCCESS).value,
+        "country": country_of(event.ip_address) if event.ip_address else None,
+    }
+    return PreparedEvent(
+        row=row, producer_id=event.id is not None, timestamp_given=event.timestamp is not None
+    )
+
+
+def store_batches(
+    conn: Connection, *, batches: Sequence[PendingBatch], received_at: datetime
+) -> list[BatchOutcome]:
+    """Insert every batch that does not conflict, in one statement; report each batch's fate.
+
+    A producer-supplied id already stored (or earlier in this group) with the same content
+    is a duplicate and returns the stored row; with other content it fails its whole batch.
+    """
+    existing = _existing_rows(conn, batches)
+    claimed: dict[tuple[uuid.UUID, uuid.UUID], Row] = {}
+    outcomes: list[BatchOutcome] = []
+    to_insert: list[Row] = []
+    for batch in batches:
+        outcome = _resolve_batch(batch, existing, claimed, received_at)
+        outcomes.append(outcome)
+        if outcome.conflict is None:
+            to_insert.extend(
+                row for row, new in zip(outcome.rows, outcome.created, strict=True) if new
+            )
+    if to_insert:
+        conn.execute(events.insert(), to_insert)
+    return outcomes
+
+
+def _resolve_batch(
+    batch: PendingBatch,
+    existing: dict[tuple[uuid.UUID, uuid.UUID], Row],
+    claimed: dict[tuple[uuid.UUID, uuid.UUID], Row],
+    received_at: datetime,
+) -> BatchOutcome:
+    outcome = BatchOutcome()
+    claimed_here: list[tuple[uuid.UUID, uuid.UUID]] = []
+    for index, prepared in enumerate(batch.events):
+        row = {**prepared.row, "tenant_id": batch.tenant_id, "received_at": received_at}
+        key = (batch.tenant_id, row["id"])
+        stored = (existing.get(key) or claimed.get(key)) if prepared.producer_id else None
+        if stored is None:
+            outcome.rows.append(row)
+            outcome.created.append(True)
+            if prepared.producer_id:
+                claimed[key] = row
+                claimed_here.append(key)
+        elif _same_content(stored, prepared):
+            outcome.rows.append(stored)
+            outcome.created.append(False)
+        else:
+            for key in claimed_here:  # release this batch's ids: none of it is stored
+                del claimed[key]
+            where = f"events[{index}].id" if len(batch.events) > 1 else "id"
+            message = f"{where}: event {row['id']} already exists with different content"
+            return BatchOutcome(conflict=Conflict(message))
+    return outcome
+
+
+def _same_content(stored: Row, prepared: PreparedEvent) -> bool:
+    row = prepared.row
+    if any(stored[name] != row[name] for name in CONTENT_FIELDS):
+        return False
+    return not prepared.timestamp_given or stored["timestamp"] == row["timestamp"]
+
+
+def _existing_rows(
+    conn: Connection, batches: Sequence[PendingBatch]
+) -> dict[tuple[uuid.UUID, uuid.UUID], Row]:
+    wanted: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for batch in batches:
+        ids = {p.row["id"] for p in batch.events if p.producer_id}
+        if ids:
+            wanted.setdefault(batch.tenant_id, set()).update(ids)
+    found: dict[tuple[uuid.UUID, uuid.UUID], Row] = {}
+    for tenant_id, ids in wanted.items():
+        id_list = list(ids)
+        for start in range(0, len(id_list), _ID_LOOKUP_CHUNK):
+            chunk = id_list[start : start + _ID_LOOKUP_CHUNK]
+            query = select(events).where(events.c.tenant_id == tenant_id, events.c.id.in_(chunk))
+            for mapping in conn.execute(query).mappings():
+                found[(tenant_id, mapping["id"])] = dict(mapping)
+    return found
+
+
+def record(conn: Connection, *, tenant_id: uuid.UUID, event: EventIn) -> tuple[Row, bool]:
+    """Record one event in the caller's transaction: the stored row and whether it is new."""
+    now = utcnow()
+    batch = PendingBatch(tenant_id=tenant_id, events=[prepare_event(event, now=now)])
+    (outcome,) = store_batches(conn, batches=[batch], received_at=now)
+    if outcome.conflict is not None:
+        raise outcome.conflict
+    return outcome.rows[0], outcome.created[0]
+
+
+def get_event(conn: Connection, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> Row:
+    """One event of the tenant; another tenant's id is as unknown as a made-up one."""
+    query = select(events).where(events.c.tenant_id == tenant_id, events.c.id == event_id)
+    mapping = conn.execute(query).mappings().first()
+    if mapping is None:
+        raise NotFound(f"event {event_id} not found")
+    return dict(mapping)
+
+
+@dataclass(slots=True)
+class EventPageResult:
+    """One page of rows, the exact total when asked, and where the next page starts."""
+
+    rows: list[Row]
+    total: int | None
+    next_cursor: Cursor | None
+
+
+def list_events(
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, page: PageRequest
+) -> EventPageResult:
+    """A newest-first page of matching events."""
+    query = _ordered(conn, tenant_id=tenant_id, filters=filters)
+    if page.cursor is not None:
+        query = query.where(_older_than(page.cursor))
+    else:
+        query = query.offset(page.offset)
+    fetched = [dict(m) for m in conn.execute(query.limit(page.limit + 1)).mappings()]
+    rows = fetched[: page.limit]
+    next_cursor = None
+    if len(fetched) > page.limit:
+        last = rows[-1]
+        next_cursor = Cursor(timestamp=last["timestamp"], id=last["id"])
+    total = count_events(conn, tenant_id=tenant_id, filters=filters) if page.include_total else None
+    return EventPageResult(rows=rows, total=total, next_cursor=next_cursor)
+
+
+def count_events(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> int:
+    """Exact number of matching events."""
+    query = select(func.count()).select_from(events).where(*match(conn, tenant_id, filters))
+    return int(conn.execute(query).scalar_one())
+
+
+def iter_events(
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, chunk_size: int = 2000
+) -> Iterator[Sequence[Any]]:
+    """Every matching event, newest first, as tuples in ``PUBLIC_FIELDS`` order, streamed."""
+    query = _ordered(conn, tenant_id=tenant_id, filters=filters).with_only_columns(
+        *(events.c[name] for name in PUBLIC_FIELDS)
+    )
+    streaming = conn.execution_options(stream_results=True, yield_per=chunk_size)
+    for row in streaming.execute(query):
+        yield tuple(row)
+
+
+def _ordered(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> Select[Any]:
+    return (
+        select(events)
+        .where(*match(conn, tenant_id, filters))
+        .order_by(events.c.timestamp.desc(), events.c.id.desc())
+    )
+
+
+def _older_than(cursor: Cursor) -> ColumnElement[bool]:
+    return tuple_(events.c.timestamp, events.c.id) < tuple_(
+        literal(cursor.timestamp, UTCDateTime()), literal(cursor.id, UUIDType())
+    )
+
+
+def match(
+    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses selecting the tenant's events that pass ``filters``."""
+    c = events.c
+    clauses: list[ColumnElement[bool]] = [c.tenant_id == tenant_id]
+    if filters.actions:
+        clauses.append(c.action.in_([a.value for a in filters.actions]))
+    if filters.resource_types:
+        clauses.append(c.resource_type.in_([r.value for r in filters.resource_types]))
+    for name in ("resource_id", "user_id", "user_email", "ip_address"):
+        value = getattr(filters, name)
+        if value is not None:
+            clauses.append(c[name] == value)
+    if filters.status is not None:
+        clauses.append(c.status == filters.status.value)
+    if filters.start is not None:
+        clauses.append(c.timestamp >= filters.start)
+    if filters.end is not None:
+        clauses.append(c.timestamp < filters.end)
+    if filters.text is not None:
+        pattern = "%" + _escape_like(filters.text) + "%"
+        columns = (c.user_email, c.resource_id, c.details)
+        if conn.dialect.name == "sqlite":  # SQLite's LIKE already ignores ASCII case
+            found = [col.like(pattern, escape="\\") for col in columns]
+        else:
+            found = [col.ilike(pattern, escape="\\") for col in columns]
+        clauses.append(found[0] | found[1] | found[2])
+    return clauses
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

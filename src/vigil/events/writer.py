@@ -1,0 +1,158 @@
+"""Group commit: concurrent requests share one transaction, answered only after it commits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from vigil.core.clock import utcnow
+from vigil.core.errors import ServiceUnavailable
+from vigil.db.engine import write_transaction
+from vigil.events.service import BatchOutcome, PendingBatch, store_batches
+
+log = logging.getLogger(__name__)
+
+# A listener sees each committed group; it must be quick and must not raise into the writer.
+AfterCommit = Callable[[Sequence[PendingBatch], Sequence[BatchOutcome]], None]
+
+
+@dataclass(slots=True)
+class _Submission:
+    batch: PendingBatch
+    future: asyncio.Future[BatchOutcome]
+
+
+class EventWriter:
+    """One writer per process: drains whatever requests queued while the last commit ran."""
+
+    def __init__(self, engine: Engine, *, max_group_events: int = 20_000) -> None:
+        self._engine = engine
+        self._max_group_events = max_group_events
+        self._queue: asyncio.Queue[_Submission | None] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[AfterCommit] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task[BatchOutcome]] = set()
+
+    def add_listener(self, listener: AfterCommit) -> None:
+        """Call ``listener`` after each commit (live feed, detections)."""
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        """Start draining the queue."""
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="vigil-event-writer")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        self._executor.shutdown(wait=True)
+
+    async def submit(self, batch: PendingBatch) -> BatchOutcome:
+        """Queue a batch and wait until it is committed (or refused)."""
+        if self._task is None:
+            raise ServiceUnavailable("the event writer is not running")
+        future: asyncio.Future[BatchOutcome] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Submission(batch, future))
+        return await future
+
+    def submit_from_thread(
+        self, batch: PendingBatch, *, timeout: float = 30.0
+    ) -> BatchOutcome | None:
+        """``submit`` for code outside the event loop (streamed exports, for one).
+
+        Waits for the commit, except when called on the loop's own thread (a generator
+        finalised there), where waiting would deadlock: then it only queues the batch.
+        """
+        if self._loop is None:
+            raise ServiceUnavailable("the event writer is not running")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            task = self._loop.create_task(self.submit(batch))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return None
+        future = asyncio.run_coroutine_threadsafe(self.submit(batch), self._loop)
+        return future.result(timeout=timeout)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            size = len(first.batch.events)
+            while size < self._max_group_events and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+                size += len(item.batch.events)
+            batches = [s.batch for s in group]
+            try:
+                outcomes = await loop.run_in_executor(self._executor, self._commit, batches)
+            except Exception as error:
+                log.exception("event write failed for %d batches", len(group))
+                failure = ServiceUnavailable(f"events could not be stored: {type(error).__name__}")
+                for submission in group:
+                    if not submission.future.done():
+                        submission.future.set_exception(failure)
+                continue
+            committed: list[tuple[PendingBatch, BatchOutcome]] = []
+            for submission, outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, BatchOutcome):
+                    committed.append((submission.batch, outcome))
+                if submission.future.done():  # the client went away; the write stands
+                    continue
+                if isinstance(outcome, BatchOutcome):
+                    submission.future.set_result(outcome)
+                else:
+                    submission.future.set_exception(outcome)
+            if committed:
+                self._notify([b for b, _ in committed], [o for _, o in committed])
+
+    def _commit(self, batches: list[PendingBatch]) -> list[BatchOutcome | Exception]:
+        try:
+            return list(self._store(batches))
+        except (IntegrityError, OperationalError):
+            # Another node stored one of these producer ids between our check and our
+            # insert, or the database was briefly locked: a fresh attempt sees the truth.
+            log.warning("retrying a group of %d batches after a conflict", len(batches))
+        if len(batches) == 1:
+            return list(self._store(batches))
+        # Still failing: store batch by batch, so one bad batch cannot sink the others.
+        results: list[BatchOutcome | Exception] = []
+        for batch in batches:
+            try:
+                results.extend(self._store([batch]))
+            except Exception as error:
+                log.exception("a batch of %d events could not be stored", len(batch.events))
+                results.append(ServiceUnavailable(f"events could not be stored: {error}"))
+        return results
+
+    def _store(self, batches: list[PendingBatch]) -> list[BatchOutcome]:
+        with write_transaction(self._engine) as conn:
+            return store_batches(conn, batches=batches, received_at=utcnow())
+
+    def _notify(self, batches: Sequence[PendingBatch], outcomes: Sequence[BatchOutcome]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(batches, outcomes)
+            except Exception:
+                log.exception("after-commit listener %r failed", listener)

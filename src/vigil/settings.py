@@ -1,0 +1,79 @@
+"""One typed settings object, read from ``VIGIL_*`` environment variables and built once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Everything Vigil can be told from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str = ""
+    admin_password: str | None = None
+    retention_days: int = Field(default=90, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    geoip_enabled: bool = True
+    db_pool_size: int = Field(default=8, ge=1, le=200)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres_scheme(cls, value: str) -> str:
+        # Operators paste plain postgresql:// URLs; Vigil speaks psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'vigil.db'}"
+        if not self.secret_key:
+            if self.env == "production":
+                raise ValueError("VIGIL_SECRET_KEY must be set when VIGIL_ENV=production")
+            self.secret_key = _load_or_create_secret(self.data_dir / "secret_key")
+        if len(self.secret_key) < 32:
+            raise ValueError("VIGIL_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite one."""
+        return self.database_url.startswith("sqlite")
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Read the generated secret key, creating it (owner-only) on first run."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return Settings()
