@@ -48,9 +48,7 @@ class PageRequest:
     include_total: bool = True
 
 
-def parse_page(
-    *, limit: int, offset: int, cursor: str | None, include_total: bool
-) -> PageRequest:
+def parse_page(*, limit: int, offset: int, cursor: str | None, include_total: bool) -> PageRequest:
     """Validate paging parameters into a ``PageRequest``."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")

@@ -41,7 +41,9 @@ def field_path(loc: Sequence[Any]) -> str:
     return path or "body"
 
 
-def describe_errors(errors: Sequence[Any], *, drop_prefix: tuple[str, ...] = ()) -> list[dict[str, str]]:
+def describe_errors(
+    errors: Sequence[Any], *, drop_prefix: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
     """pydantic/FastAPI error dicts as ``[{field, message}]``."""
     described: list[dict[str, str]] = []
     for error in errors:

@@ -30,7 +30,9 @@ def upgrade_to_head(engine: Engine) -> None:
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # Serialise concurrent `vigil serve` starts on one database.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 

@@ -89,9 +89,7 @@ def parse_filters(
 E = TypeVar("E", Action, ResourceType, Status)
 
 
-def _parse_choices(
-    values: list[str] | None, enum: type[E], *, field_name: str
-) -> tuple[E, ...]:
+def _parse_choices(values: list[str] | None, enum: type[E], *, field_name: str) -> tuple[E, ...]:
     if not values:
         return ()
     chosen: list[E] = []

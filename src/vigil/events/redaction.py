@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -62,7 +63,7 @@ def is_secret_key(key: str) -> bool:
         return False
     if words[-1] in TRAILING_SECRET_WORDS or any(word in SECRET_WORDS for word in words):
         return True
-    return any(pair in SECRET_PAIRS for pair in zip(words, words[1:], strict=False))
+    return any(pair in SECRET_PAIRS for pair in pairwise(words))
 
 
 def sanitise_details(details: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,9 @@ ResourceTypeQuery = Annotated[
 ]
 DateQuery = Annotated[
     str | None,
-    Query(description="ISO 8601 datetime with offset, or a date (a date-only end includes the day)"),
+    Query(
+        description="ISO 8601 datetime with offset, or a date (a date-only end includes the day)"
+    ),
 ]
 
 
@@ -181,7 +183,7 @@ def export_audit_logs(
         action, resource_type, resource_id, user_id, user_email, ip_address, status, q,
         start_date, end_date,
     )  # fmt: skip
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    filename = f"vigil-audit-logs-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format.value}"
     body = stream_export(
         engine=engine,
         writer=writer,
@@ -195,7 +197,7 @@ def export_audit_logs(
         body,
         media_type=MEDIA_TYPES[format],
         headers={
-            "Content-Disposition": f'attachment; filename="vigil-audit-logs-{stamp}.{format.value}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )

@@ -11,7 +11,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
-
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -44,7 +43,7 @@ class Action(StrEnum):
     LOGIN = "LOGIN"
     LOGIN_FAILED = "LOGIN_FAILED"
     LOGOUT = "LOGOUT"
-    PASSWORD_RESET = "PASSWORD_RESET"
+    PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 (an action name, not a password)
     EXPORT = "EXPORT"
 
 
@@ -143,9 +142,9 @@ class EventIn(BaseModel):
         default=None, description="When it happened, with a UTC offset; defaults to now."
     )
     ip_address: IPAddress | None = None
-    user_agent: Annotated[str, StringConstraints(max_length=1024), AfterValidator(no_nul)] | None = (
-        None
-    )
+    user_agent: (
+        Annotated[str, StringConstraints(max_length=1024), AfterValidator(no_nul)] | None
+    ) = None
     details: dict[str, Any] | None = None
     status: Status | None = None
 
@@ -199,7 +198,9 @@ class EventPage(BaseModel):
     total: int | None = Field(description="Exact count of matches; null with include_total=false.")
     limit: int
     offset: int
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
 
 
 class BatchResult(BaseModel):

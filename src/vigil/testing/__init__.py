@@ -1,0 +1,1 @@
+"""Real parts for Vigil's tests and benchmarks: a throwaway PostgreSQL, a live server."""

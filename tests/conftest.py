@@ -1,0 +1,151 @@
+"""Shared fixtures: a real database of each kind, a live Vigil server on it, fresh tenants.
+
+Each backend is set up once per session; every test works in tenants of its own, so tests
+never see each other's events (which is itself the tenant isolation Vigil promises).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from vigil.accounts import service as accounts
+from vigil.app import create_app
+from vigil.core.permissions import Permission
+from vigil.db.engine import build_engine, write_transaction
+from vigil.db.migrate import upgrade_to_head
+from vigil.settings import Settings
+from vigil.testing.postgres import Cluster, throwaway_cluster
+from vigil.testing.server import live_server
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole run."""
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    """A scratch directory for the session's SQLite files and secrets."""
+    with tempfile.TemporaryDirectory(prefix="vigil-tests-") as root:
+        yield Path(root)
+
+
+def make_database_url(backend: str, request: pytest.FixtureRequest, tmp_root: Path) -> str:
+    """A new, empty database of ``backend``."""
+    name = f"vigil_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_root / name}.db"
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(name)
+
+
+@dataclass
+class Stack:
+    """A migrated database and a live server on it."""
+
+    backend: str
+    engine: Engine
+    base_url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[Stack]:
+    """A Vigil server on a fresh database, once per backend for the session."""
+    backend = request.param
+    url = make_database_url(backend, request, tmp_root)
+    engine = build_engine(url)
+    upgrade_to_head(engine)
+    settings = Settings(database_url=url, data_dir=tmp_root, secret_key="t" * 48)
+    app = create_app(settings, engine=engine)
+    with live_server(app) as base_url:
+        yield Stack(backend=backend, engine=engine, base_url=base_url, settings=settings)
+    engine.dispose()
+
+
+@dataclass
+class Tenant:
+    """A fresh tenant with a client per kind of key."""
+
+    id: uuid.UUID
+    name: str
+    writer: httpx.Client  # EVENTS_WRITE
+    reader: httpx.Client  # USER_VIEW
+    admin: httpx.Client  # every permission
+    stack: Stack
+
+
+def new_tenant(stack: Stack, clients: list[httpx.Client]) -> Tenant:
+    """Create a tenant and keys in it; clients are closed by the caller's fixture."""
+    name = f"tenant-{uuid.uuid4().hex[:10]}"
+    with write_transaction(stack.engine) as conn:
+        row = accounts.create_tenant(conn, name=name, retention_days=90)
+        keys = {
+            label: accounts.create_api_key(conn, tenant_id=row["id"], name=label, scopes=scopes)[0]
+            for label, scopes in (
+                ("writer", frozenset({Permission.EVENTS_WRITE})),
+                ("reader", frozenset({Permission.USER_VIEW})),
+                ("admin", frozenset(Permission)),
+            )
+        }
+
+    def client(key: str) -> httpx.Client:
+        made = httpx.Client(
+            base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        clients.append(made)
+        return made
+
+    return Tenant(
+        id=row["id"],
+        name=name,
+        writer=client(keys["writer"]),
+        reader=client(keys["reader"]),
+        admin=client(keys["admin"]),
+        stack=stack,
+    )
+
+
+TenantFactory = Callable[[], Tenant]
+
+
+@pytest.fixture
+def tenant_factory(stack: Stack) -> Iterator[TenantFactory]:
+    """Make as many fresh tenants as a test needs."""
+    clients: list[httpx.Client] = []
+    yield lambda: new_tenant(stack, clients)
+    for made in clients:
+        made.close()
+
+
+@pytest.fixture
+def tenant(tenant_factory: TenantFactory) -> Tenant:
+    """A fresh tenant on the current backend."""
+    return tenant_factory()
+
+
+@pytest.fixture
+def anonymous(stack: Stack) -> Iterator[httpx.Client]:
+    """A client with no credential."""
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        yield client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder, so ``-m unit`` or ``-m integration`` select them."""
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in ("unit", "integration", "browser"):
+            item.add_marker(getattr(pytest.mark, folder))
