@@ -49,3 +49,10 @@ def test_event_indexes_follow_the_filters(stack: Stack) -> None:
         ("tenant_id", "ip_address", "timestamp", "id"),
     ]:
         assert wanted in indexes
+
+
+def test_bulk_insert_writes_every_event_column() -> None:
+    from vigil.events.service import INSERT_COLUMNS
+    from vigil.events.tables import events
+
+    assert sorted(INSERT_COLUMNS) == sorted(column.name for column in events.columns)

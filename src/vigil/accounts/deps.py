@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from vigil.accounts.service import Principal, authenticate_api_key
+from vigil.accounts.service import Principal, authenticate_api_key, hash_api_key
 from vigil.core.deps import EngineDep
 from vigil.core.errors import Forbidden, Unauthenticated
 from vigil.core.permissions import READ_ACTIVITY, Permission
+
+
+class _RecentKeys:
+    """Keys seen valid in the last few seconds, so busy producers skip a lookup per request.
+
+    Only successes are kept, for ``TTL_SECONDS``: a revoked key stops working everywhere
+    within that time, and made-up keys cannot fill the cache.
+    """
+
+    TTL_SECONDS = 5.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, fingerprint: str) -> Principal | None:
+        found = self._entries.get(fingerprint)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            self._entries.pop(fingerprint, None)
+            return None
+        return found[1]
+
+    def put(self, fingerprint: str, principal: Principal) -> None:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[fingerprint] = (time.monotonic() + self.TTL_SECONDS, principal)
+
+
+# Touched only from the event loop's thread, so it needs no lock.
+_recent_keys = _RecentKeys()
 
 
 async def get_principal(request: Request, engine: EngineDep) -> Principal:
@@ -25,9 +58,13 @@ async def get_principal(request: Request, engine: EngineDep) -> Principal:
         with engine.connect() as conn:
             return authenticate_api_key(conn, secret=token.strip())
 
-    principal = await run_in_threadpool(lookup)
+    fingerprint = hash_api_key(token)  # the cache never holds the key itself
+    principal = _recent_keys.get(fingerprint)
     if principal is None:
-        raise Unauthenticated("invalid or revoked credential")
+        principal = await run_in_threadpool(lookup)
+        if principal is None:
+            raise Unauthenticated("invalid or revoked credential")
+        _recent_keys.put(fingerprint, principal)
     request.state.principal = principal
     return principal
 

@@ -1,4 +1,8 @@
-"""Request dependencies shared by every feature, as typed aliases routes can read."""
+"""Request dependencies shared by every feature, as typed aliases routes can read.
+
+The accessors are ``async`` because FastAPI runs plain ``def`` dependencies in its thread
+pool: a needless thread hop on every request.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,19 @@ from vigil.events.writer import EventWriter
 from vigil.settings import Settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's database engine."""
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_writer(request: Request) -> EventWriter:
+async def get_writer(request: Request) -> EventWriter:
     """The app's group-commit event writer."""
     writer: EventWriter = request.app.state.writer
     return writer

@@ -8,6 +8,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
@@ -74,6 +75,7 @@ MAX_DETAILS_BYTES = 64 * 1024
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 
 
+@lru_cache(maxsize=65536)
 def normalise_email(value: str) -> str:
     """Lower-cased email; rejects anything without exactly one ``@`` between two parts."""
     if not _EMAIL.fullmatch(value):
@@ -81,6 +83,7 @@ def normalise_email(value: str) -> str:
     return value.lower()
 
 
+@lru_cache(maxsize=65536)  # producers send the same few addresses again and again
 def normalise_ip(value: str) -> str:
     """The canonical text of an IPv4 or IPv6 address; IPv4-mapped IPv6 becomes IPv4."""
     try:
