@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +22,7 @@ from vigil.db.engine import build_engine
 from vigil.events import geo
 from vigil.events.routes import router as events_router
 from vigil.events.writer import EventWriter
+from vigil.jobs import run_jobs_forever
 from vigil.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -43,9 +46,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         writer = EventWriter(engine)
         app.state.writer = writer
         await writer.start()
+        jobs = asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs")
         try:
             yield
         finally:
+            jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs
             await writer.stop()
 
     app = FastAPI(

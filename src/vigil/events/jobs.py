@@ -1,0 +1,34 @@
+"""Background work on events: retention."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, select
+
+from vigil.events.tables import events
+
+PURGE_CHUNK = 5000
+
+
+def purge_expired(
+    conn: Connection, *, tenant_id: uuid.UUID, retention_days: int, now: datetime
+) -> int:
+    """Delete up to one chunk of the tenant's events older than its retention; 0 keeps all.
+
+    Returns how many were deleted; callers repeat, one short transaction per chunk, until 0,
+    so a large backlog never holds the write lock for long.
+    """
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    expired = (
+        select(events.c.id)
+        .where(events.c.tenant_id == tenant_id, events.c.timestamp < cutoff)
+        .limit(PURGE_CHUNK)
+    )
+    result = conn.execute(
+        delete(events).where(events.c.tenant_id == tenant_id, events.c.id.in_(expired))
+    )
+    return int(result.rowcount or 0)
