@@ -218,6 +218,7 @@ BAD_EVENTS = [
     ("timestamp", {"timestamp": "2025-01-15T14:30:00"}),
     ("timestamp", {"timestamp": FUTURE}),
     ("timestamp", {"timestamp": "yesterday"}),
+    ("timestamp", {"timestamp": "0001-01-01T00:00:00+14:00"}),
     ("ip_address", {"ip_address": "999.1.1.1"}),
     ("ip_address", {"ip_address": "localhost"}),
     ("user_agent", {"user_agent": "a" * 1025}),

@@ -190,12 +190,28 @@ def test_offsets_and_unencoded_plus_signs_in_dates(tenant: Tenant) -> None:
         ({"user_email": "nobody"}, "user_email"),
         ({"cursor": "garbage!"}, "cursor"),
         ({"include_total": "perhaps"}, "include_total"),
+        ({"offset": 10**20}, "offset"),
+        ({"q": "nul\x00byte"}, "q"),
+        ({"resource_id": "nul\x00byte"}, "resource_id"),
+        ({"user_id": "nul\x00byte"}, "user_id"),
+        ({"ip_address": "1" * 5000}, "ip_address"),
+        ({"start_date": "0001-01-01T00:00:00+14:00"}, "start_date"),
+        ({"end_date": "9999-12-31T23:59:59.999999-10:00"}, "end_date"),
     ],
 )
 def test_bad_query_values_are_named(tenant: Tenant, params: dict[str, Any], field: str) -> None:
     answer = tenant.reader.get("/audit-logs/", params=params)
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"] == field
+
+
+def test_dates_at_the_ends_of_time_are_accepted(tenant: Tenant) -> None:
+    ingest(tenant.writer, [make_event()])
+    everything = tenant.reader.get(
+        "/audit-logs/", params={"start_date": "0001-01-01", "end_date": "9999-12-31"}
+    )
+    assert everything.status_code == 200
+    assert everything.json()["total"] == 1
 
 
 def test_limit_bounds_are_inclusive(tenant: Tenant) -> None:

@@ -12,6 +12,7 @@ from vigil.core.clock import from_micros, to_micros
 from vigil.core.errors import InvalidInput
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000_000
 DEFAULT_LIMIT = 50
 
 
@@ -52,8 +53,8 @@ def parse_page(*, limit: int, offset: int, cursor: str | None, include_total: bo
     """Validate paging parameters into a ``PageRequest``."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidInput("offset", "must be 0 or more")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET}; page deeper with cursor")
     decoded = Cursor.decode(cursor) if cursor else None
     if decoded is not None and offset:
         raise InvalidInput("offset", "cannot be combined with cursor")

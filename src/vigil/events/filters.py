@@ -69,16 +69,14 @@ def parse_filters(
     end = _parse_bound(end_date, field_name="end_date", is_end=True)
     if start is not None and end is not None and start >= end:
         raise InvalidInput("start_date", "must be before end_date")
-    text = (q or "").strip() or None
-    if text is not None and len(text) > MAX_TEXT_QUERY:
-        raise InvalidInput("q", f"at most {MAX_TEXT_QUERY} characters")
+    text = _limited((q or "").strip(), "q", MAX_TEXT_QUERY)
     return EventFilters(
         actions=_parse_choices(action, Action, field_name="action"),
         resource_types=_parse_choices(resource_type, ResourceType, field_name="resource_type"),
         resource_id=_limited(resource_id, "resource_id", 255),
         user_id=_limited(user_id, "user_id", 255),
-        user_email=_normalised(user_email, "user_email", normalise_email),
-        ip_address=_normalised(ip_address, "ip_address", normalise_ip),
+        user_email=_normalised(user_email, "user_email", normalise_email, max_length=320),
+        ip_address=_normalised(ip_address, "ip_address", normalise_ip, max_length=64),
         status=_parse_status(status),
         text=text,
         start=start,
@@ -122,10 +120,15 @@ def _limited(value: str | None, field_name: str, max_length: int) -> str | None:
         return None
     if len(value) > max_length:
         raise InvalidInput(field_name, f"at most {max_length} characters")
+    if "\x00" in value:
+        raise InvalidInput(field_name, "must not contain NUL characters")
     return value
 
 
-def _normalised(value: str | None, field_name: str, normalise: Any) -> str | None:
+def _normalised(
+    value: str | None, field_name: str, normalise: Any, *, max_length: int
+) -> str | None:
+    value = _limited(value, field_name, max_length)
     if value is None or value.strip() == "":
         return None
     try:
@@ -145,6 +148,8 @@ def _parse_bound(raw: str | None, *, field_name: str, is_end: bool) -> datetime 
         except ValueError:
             raise InvalidInput(field_name, f"{raw!r} is not an ISO 8601 date") from None
         if is_end:
+            if day == date.max:
+                return None  # the end of time: no upper bound
             day += timedelta(days=1)
         return datetime.combine(day, time.min, tzinfo=UTC)
     try:
@@ -155,7 +160,10 @@ def _parse_bound(raw: str | None, *, field_name: str, is_end: bool) -> datetime 
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    # An end datetime is inclusive for the caller; stored times have microseconds,
-    # so "up to and including" is "before the next microsecond".
-    return moment + timedelta(microseconds=1) if is_end else moment
+    try:
+        moment = moment.astimezone(UTC)
+        # An end datetime is inclusive for the caller; stored times have microseconds,
+        # so "up to and including" is "before the next microsecond".
+        return moment + timedelta(microseconds=1) if is_end else moment
+    except OverflowError:
+        raise InvalidInput(field_name, f"{raw!r} is out of range") from None

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
 
 from vigil.accounts.deps import ActivityReader, EventsWriter
 from vigil.accounts.service import get_user
@@ -15,7 +16,7 @@ from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, WriterDep
 from vigil.core.errors import NotFound
 from vigil.core.http import FastJSONResponse, read_body
-from vigil.core.pagination import DEFAULT_LIMIT, parse_page
+from vigil.core.pagination import DEFAULT_LIMIT, PageRequest, parse_page
 from vigil.core.validation import parse_body
 from vigil.events import service
 from vigil.events.export import MEDIA_TYPES, ExportFormat, stream_export
@@ -147,7 +148,9 @@ def list_audit_logs(
     return _page_response(conn, principal.tenant_id, filters, page)
 
 
-def _page_response(conn: Any, tenant_id: uuid.UUID, filters: EventFilters, page: Any) -> Response:
+def _page_response(
+    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, page: PageRequest
+) -> Response:
     result = service.list_events(conn, tenant_id=tenant_id, filters=filters, page=page)
     return FastJSONResponse(
         {
