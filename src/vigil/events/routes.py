@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from vigil.accounts.deps import ActivityReader, EventsWriter
@@ -67,10 +68,23 @@ def _filters(
     )
 
 
-def _body_schema(model: type[Any]) -> dict[str, Any]:
-    # Bodies are parsed by hand (straight from bytes, for speed); document them anyway.
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    # Bodies are parsed by hand (straight from bytes, for speed); document them anyway,
+    # with nested models inlined so the schema stands on its own.
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 @router.post(
