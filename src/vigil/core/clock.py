@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from uuid_utils.compat import uuid7
 
@@ -28,7 +28,7 @@ def to_micros(moment: datetime) -> int:
 
 def from_micros(micros: int) -> datetime:
     """The aware UTC datetime of microseconds since the Unix epoch."""
-    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def isoformat_z(moment: datetime) -> str:

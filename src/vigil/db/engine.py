@@ -18,7 +18,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA temp_store=MEMORY",
-    # 16 MiB of page cache per connection: the pool holds up to 2 × pool_size connections,
+    # 16 MiB of page cache per connection: the pool holds up to twice pool_size connections,
     # and a memory-mapped file would count against the server's resident size as well.
     "PRAGMA cache_size=-16384",
 )

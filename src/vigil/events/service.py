@@ -279,11 +279,16 @@ def count_events(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilter
 
 
 def iter_events(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, chunk_size: int = 2000
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    columns: Sequence[str] = PUBLIC_FIELDS,
+    chunk_size: int = 2000,
 ) -> Iterator[Sequence[Any]]:
-    """Every matching event, newest first, as tuples in ``PUBLIC_FIELDS`` order, streamed."""
+    """Every matching event, newest first, as tuples of ``columns``, streamed."""
     query = _ordered(conn, tenant_id=tenant_id, filters=filters).with_only_columns(
-        *(events.c[name] for name in PUBLIC_FIELDS)
+        *(events.c[name] for name in columns)
     )
     streaming = conn.execution_options(stream_results=True, yield_per=chunk_size)
     for row in streaming.execute(query):
