@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil import __version__
+from vigil.accounts.access import check_every_route_has_a_rule
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             return FastJSONResponse({"status": "error", "database": "unreachable"}, 503)
         return FastJSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
+    check_every_route_has_a_rule(app)
     return app
 
 

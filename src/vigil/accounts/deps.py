@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from vigil.accounts.access import rule_for
 from vigil.accounts.service import Principal, authenticate_api_key, hash_api_key
 from vigil.core.deps import EngineDep
 from vigil.core.errors import Forbidden, Unauthenticated
-from vigil.core.permissions import READ_ACTIVITY, Permission
 
 
 class _RecentKeys:
@@ -69,18 +68,14 @@ async def get_principal(request: Request, engine: EngineDep) -> Principal:
     return principal
 
 
-def require_any(*needed: Permission) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting callers that hold at least one of ``needed``."""
-    wanted = frozenset(needed)
-    names = " or ".join(sorted(p.value for p in needed))
-
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if not principal.permissions & wanted:
-            raise Forbidden(f"this needs the {names} permission")
-        return principal
-
-    return check
+async def authorize(request: Request, engine: EngineDep) -> Principal:
+    """The caller, admitted only with a permission the route's rule in access.toml names."""
+    route = request.scope["route"]
+    rule = rule_for(request.method, route.path)
+    principal = await get_principal(request, engine)
+    if not rule.public and not principal.permissions & rule.any_of:
+        raise Forbidden(f"this needs the {rule.describe()} permission")
+    return principal
 
 
-ActivityReader = Annotated[Principal, Depends(require_any(*READ_ACTIVITY))]
-EventsWriter = Annotated[Principal, Depends(require_any(Permission.EVENTS_WRITE))]
+Caller = Annotated[Principal, Depends(authorize)]

@@ -39,8 +39,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPER_ADMIN: frozenset(Permission),
 }
 
-READ_ACTIVITY = frozenset({Permission.USER_VIEW, Permission.USER_MANAGE})
-
 
 def parse_scopes(text: str) -> frozenset[Permission]:
     """Permissions from a comma-separated list; unknown names raise ``ValueError``."""

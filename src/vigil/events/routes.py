@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from vigil.accounts.deps import ActivityReader, EventsWriter
+from vigil.accounts.deps import Caller
 from vigil.accounts.service import get_user
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, WriterDep
@@ -95,7 +95,7 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     responses={200: {"description": "Already stored with this id and content"}, 409: {}},
     summary="Record one event",
 )
-async def record_event(request: Request, principal: EventsWriter, writer: WriterDep) -> Response:
+async def record_event(request: Request, principal: Caller, writer: WriterDep) -> Response:
     """Store one event; a repeated producer ``id`` with the same content answers 200."""
     event = parse_body(EventIn, await read_body(request))
     prepared = service.prepare_event(event, now=utcnow())
@@ -115,7 +115,7 @@ async def record_event(request: Request, principal: EventsWriter, writer: Writer
     openapi_extra=_body_schema(EventBatchIn),
     summary="Record up to 1000 events at once",
 )
-async def record_batch(request: Request, principal: EventsWriter, writer: WriterDep) -> Response:
+async def record_batch(request: Request, principal: Caller, writer: WriterDep) -> Response:
     """Store every event or none: any invalid event fails the batch, naming its index."""
     batch = parse_body(EventBatchIn, await read_body(request))
     now = utcnow()
@@ -136,7 +136,7 @@ async def record_batch(request: Request, principal: EventsWriter, writer: Writer
 
 @router.get("/audit-logs/", response_model=EventPage, summary="List events, newest first")
 def list_audit_logs(
-    principal: ActivityReader,
+    principal: Caller,
     conn: ReadConnDep,
     action: ActionQuery = None,
     resource_type: ResourceTypeQuery = None,
@@ -180,7 +180,7 @@ def _page_response(
 @router.get("/audit-logs/export", summary="Download matching events as CSV, JSON or NDJSON")
 def export_audit_logs(
     request: Request,
-    principal: ActivityReader,
+    principal: Caller,
     engine: EngineDep,
     writer: WriterDep,
     format: ExportFormat = ExportFormat.CSV,
@@ -221,7 +221,7 @@ def export_audit_logs(
 
 
 @router.get("/audit-logs/{event_id}", response_model=EventOut, summary="One event")
-def get_audit_log(principal: ActivityReader, conn: ReadConnDep, event_id: str) -> Response:
+def get_audit_log(principal: Caller, conn: ReadConnDep, event_id: str) -> Response:
     """One event of the caller's tenant; anything else is 404."""
     row = service.get_event(conn, tenant_id=principal.tenant_id, event_id=_uuid_or_404(event_id))
     return FastJSONResponse(event_json(row))
@@ -231,7 +231,7 @@ def get_audit_log(principal: ActivityReader, conn: ReadConnDep, event_id: str) -
     "/users/{user_id}/activity", response_model=EventPage, summary="One user's activity as actor"
 )
 def user_activity(
-    principal: ActivityReader,
+    principal: Caller,
     conn: ReadConnDep,
     user_id: str,
     action: ActionQuery = None,

@@ -1,0 +1,98 @@
+"""Every route, called with every permission, answers as access.toml says it should."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import Stack
+from vigil.accounts import service as accounts
+from vigil.accounts.access import (
+    access_rules,
+    check_every_route_has_a_rule,
+    route_keys,
+    served_routes,
+)
+from vigil.accounts.deps import authorize
+from vigil.app import create_app
+from vigil.core.permissions import Permission
+from vigil.db.engine import write_transaction
+
+PERMISSION_SETS = {
+    "none": frozenset[Permission](),
+    **{p.value: frozenset({p}) for p in Permission},
+    "all": frozenset(Permission),
+}
+
+
+def test_every_route_has_exactly_one_rule(stack: Stack) -> None:
+    app = create_app(stack.settings, engine=stack.engine)
+    assert route_keys(app) == set(access_rules()), "access.toml and the routes disagree"
+
+
+def test_every_guarded_route_goes_through_authorize(stack: Stack) -> None:
+    app = create_app(stack.settings, engine=stack.engine)
+    for key, route in served_routes(app):
+        dependant = getattr(route, "dependant", None)
+        calls = {d.call for d in dependant.dependencies} if dependant else set()
+        assert (authorize in calls) == (not access_rules()[key].public), key
+
+
+@pytest.fixture(scope="module")
+def clients(stack: Stack) -> dict[str, httpx.Client]:
+    with write_transaction(stack.engine) as conn:
+        tenant = accounts.create_tenant(
+            conn, name=f"matrix-{uuid.uuid4().hex[:8]}", retention_days=90
+        )
+        keys = {
+            label: accounts.create_api_key(conn, tenant_id=tenant["id"], name=label, scopes=scopes)[
+                0
+            ]
+            for label, scopes in PERMISSION_SETS.items()
+        }
+    made = {
+        label: httpx.Client(
+            base_url=stack.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        for label, key in keys.items()
+    }
+    made["anonymous"] = httpx.Client(base_url=stack.base_url, timeout=30)
+    return made
+
+
+def concrete(path: str) -> str:
+    return path.replace("{event_id}", str(uuid.uuid4())).replace("{user_id}", str(uuid.uuid4()))
+
+
+@pytest.mark.parametrize("route", sorted(access_rules()))
+def test_route_answers_each_permission_as_the_rules_say(
+    clients: dict[str, httpx.Client], route: str
+) -> None:
+    method, path = route.split(" ", 1)
+    rule = access_rules()[route]
+    for label, client in clients.items():
+        answer = client.request(
+            method, concrete(path), json={} if method in ("POST", "PATCH", "PUT") else None
+        )
+        if rule.public:
+            assert answer.status_code not in (401, 403), (label, answer.text)
+        elif label == "anonymous":
+            assert answer.status_code == 401, (label, answer.text)
+        elif PERMISSION_SETS[label] & rule.any_of:
+            assert answer.status_code not in (401, 403), (label, answer.text)
+        else:
+            assert answer.status_code == 403, (label, answer.text)
+            assert rule.describe() in answer.json()["detail"]
+
+
+def test_a_route_without_a_rule_stops_the_app(stack: Stack) -> None:
+    app = create_app(stack.settings, engine=stack.engine)
+
+    @app.get("/forgotten")
+    def forgotten() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match="GET /forgotten"):
+        check_every_route_has_a_rule(app)
