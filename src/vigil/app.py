@@ -21,6 +21,7 @@ from vigil.core.http import FastJSONResponse
 from vigil.core.validation import InvalidBody, describe_errors
 from vigil.db.engine import build_engine
 from vigil.events import geo
+from vigil.events.export import MAX_CONCURRENT_EXPORTS
 from vigil.events.routes import router as events_router
 from vigil.events.writer import EventWriter
 from vigil.jobs import run_jobs_forever
@@ -39,12 +40,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """A Vigil app; the engine is built from settings unless one is given (tests, benchmarks)."""
     settings = settings or get_settings()
     engine = engine or build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    url = engine.url.render_as_string(hide_password=False)
+    # Ingest and exports get connections of their own, so slow downloads or a burst of
+    # reads can never starve the writer, and exports cannot starve the rest.
+    write_engine = build_engine(url, pool_size=1, max_overflow=1)
+    export_engine = build_engine(url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0)
     geo.configure(enabled=settings.geoip_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         geo.warm_up()
-        writer = EventWriter(engine)
+        writer = EventWriter(write_engine)
         app.state.writer = writer
         await writer.start()
         jobs = asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs")
@@ -55,6 +61,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
             await writer.stop()
+            write_engine.dispose()
+            export_engine.dispose()
 
     app = FastAPI(
         title="Vigil",
@@ -65,6 +73,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.export_engine = export_engine
     _install_error_handlers(app)
     app.include_router(events_router)
 
@@ -91,8 +100,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             body["errors"] = error.errors
         elif isinstance(error, InvalidInput):
             body["errors"] = [{"field": error.field, "message": error.reason}]
-        headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
-        return FastJSONResponse(body, status_code=error.status_code, headers=headers)
+        return FastJSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_request: Request, error: RequestValidationError) -> FastJSONResponse:

@@ -29,8 +29,3 @@ def to_micros(moment: datetime) -> int:
 def from_micros(micros: int) -> datetime:
     """The aware UTC datetime of microseconds since the Unix epoch."""
     return EPOCH + timedelta(microseconds=micros)
-
-
-def isoformat_z(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z`` and microseconds always present."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
-from vigil.events.writer import EventWriter
 from vigil.settings import Settings
 
 
@@ -28,12 +27,6 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-async def get_writer(request: Request) -> EventWriter:
-    """The app's group-commit event writer."""
-    writer: EventWriter = request.app.state.writer
-    return writer
-
-
 def get_read_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
     """A connection for the request's reads, released when the response is sent."""
     with engine.connect() as conn:
@@ -42,5 +35,4 @@ def get_read_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Itera
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-WriterDep = Annotated[EventWriter, Depends(get_writer)]
 ReadConnDep = Annotated[Connection, Depends(get_read_connection)]

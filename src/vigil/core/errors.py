@@ -12,6 +12,11 @@ class VigilError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Extra response headers this error calls for."""
+        return None
+
 
 class InvalidInput(VigilError):
     """Input that parsed but makes no sense; names the field."""
@@ -41,6 +46,10 @@ class Unauthenticated(VigilError):
 
     status_code = 401
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class Forbidden(VigilError):
     """A valid credential that lacks the permission."""
@@ -58,3 +67,17 @@ class ServiceUnavailable(VigilError):
     """The database could not take the write; the client may retry."""
 
     status_code = 503
+
+
+class TooManyRequests(VigilError):
+    """Slow down: try again after ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}

@@ -24,21 +24,25 @@ SQLITE_PRAGMAS = (
 )
 
 
-def build_engine(url: str, *, pool_size: int = 8) -> Engine:
-    """An engine for ``url``; SQLite files get WAL and explicit transaction control."""
+def build_engine(url: str, *, pool_size: int = 8, max_overflow: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and explicit transaction control.
+
+    ``max_overflow`` (default: ``pool_size``) extra connections open under load.
+    """
+    overflow = pool_size if max_overflow is None else max_overflow
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, pool_size=pool_size)
+        return _sqlite_engine(url, pool_size=pool_size, max_overflow=overflow)
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
     )
 
 
-def _sqlite_engine(url: str, *, pool_size: int) -> Engine:
+def _sqlite_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +50,7 @@ def _sqlite_engine(url: str, *, pool_size: int) -> Engine:
         url,
         connect_args={"check_same_thread": False},
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
     )
 
     @event.listens_for(engine, "connect")
@@ -74,10 +78,3 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(vigil_write=True)
         with conn.begin():
             yield conn
-
-
-@contextmanager
-def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads; its implicit transaction ends when the block does."""
-    with engine.connect() as conn:
-        yield conn

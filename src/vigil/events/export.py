@@ -26,6 +26,8 @@ CSV_COLUMNS = PUBLIC_FIELDS[:12]  # everything but received_at, in the contract'
 # A spreadsheet would run a cell starting with one of these as a formula.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 ROWS_PER_CHUNK = 1000
+# Each running export holds a database connection (and, on PostgreSQL, a snapshot).
+MAX_CONCURRENT_EXPORTS = 4
 _TIME_COLUMNS = (PUBLIC_FIELDS.index("timestamp"), PUBLIC_FIELDS.index("received_at"))
 _DETAILS = PUBLIC_FIELDS.index("details")
 

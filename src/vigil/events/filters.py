@@ -29,6 +29,9 @@ class EventFilters:
     text: str | None = None
     start: datetime | None = None
     end: datetime | None = None  # exclusive
+    # The bounds as the caller wrote them, for the record of an export.
+    start_text: str | None = None
+    end_text: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """The filters as plain JSON values, for the record of an export."""
@@ -44,10 +47,10 @@ class EventFilters:
             described["status"] = self.status.value
         if self.text is not None:
             described["q"] = self.text
-        if self.start is not None:
-            described["start_date"] = self.start.isoformat()
-        if self.end is not None:
-            described["end_date"] = self.end.isoformat()
+        if self.start_text:
+            described["start_date"] = self.start_text
+        if self.end_text:
+            described["end_date"] = self.end_text
         return described
 
 
@@ -81,6 +84,8 @@ def parse_filters(
         text=text,
         start=start,
         end=end,
+        start_text=start_date.strip() if start_date else None,
+        end_text=end_date.strip() if end_date else None,
     )
 
 
@@ -142,11 +147,11 @@ def _parse_bound(raw: str | None, *, field_name: str, is_end: bool) -> datetime 
     if raw is None or raw.strip() == "":
         return None
     text = _SPACE_OFFSET.sub(r"\1+\2", raw.strip())
-    if len(text) == 10:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise InvalidInput(field_name, f"{raw!r} is not an ISO 8601 date") from None
+    try:
+        day = date.fromisoformat(text)  # 2025-01-31, or 20250131
+    except ValueError:
+        day = None
+    if day is not None:
         if is_end:
             if day == date.max:
                 return None  # the end of time: no upper bound
@@ -156,14 +161,19 @@ def _parse_bound(raw: str | None, *, field_name: str, is_end: bool) -> datetime 
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            field_name, f"{raw!r} is not an ISO 8601 datetime (e.g. 2025-01-31T23:59:59Z)"
+            field_name, f"{raw!r} is not an ISO 8601 date or datetime (e.g. 2025-01-31T23:59:59Z)"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
         moment = moment.astimezone(UTC)
-        # An end datetime is inclusive for the caller; stored times have microseconds,
-        # so "up to and including" is "before the next microsecond".
-        return moment + timedelta(microseconds=1) if is_end else moment
     except OverflowError:
         raise InvalidInput(field_name, f"{raw!r} is out of range") from None
+    if not is_end:
+        return moment
+    # An end datetime is inclusive for the caller; stored times have microseconds,
+    # so "up to and including" is "before the next microsecond".
+    try:
+        return moment + timedelta(microseconds=1)
+    except OverflowError:
+        return None  # the last representable instant: no upper bound

@@ -14,58 +14,20 @@ from sqlalchemy import Connection
 from vigil.accounts.deps import Caller
 from vigil.accounts.service import get_user
 from vigil.core.clock import utcnow
-from vigil.core.deps import EngineDep, ReadConnDep, WriterDep
+from vigil.core.deps import ReadConnDep
 from vigil.core.errors import NotFound
 from vigil.core.http import FastJSONResponse, read_body
-from vigil.core.pagination import DEFAULT_LIMIT, PageRequest, parse_page
+from vigil.core.pagination import PageRequest
 from vigil.core.validation import parse_body
 from vigil.events import service
-from vigil.events.export import MEDIA_TYPES, ExportFormat, stream_export
-from vigil.events.filters import EventFilters, parse_filters
+from vigil.events.deps import ExportEngineDep, WriterDep
+from vigil.events.export import MEDIA_TYPES, stream_export
+from vigil.events.filters import EventFilters
+from vigil.events.query import ActivityListQuery, EventListQuery, ExportQuery
 from vigil.events.schemas import BatchResult, EventBatchIn, EventIn, EventOut, EventPage
 from vigil.events.wire import event_json
 
 router = APIRouter(tags=["audit logs"])
-
-ActionQuery = Annotated[
-    list[str] | None,
-    Query(description="CREATE, UPDATE, …; repeat the parameter or separate with commas"),
-]
-ResourceTypeQuery = Annotated[
-    list[str] | None, Query(description="USER, PROJECT, …; repeatable or comma-separated")
-]
-DateQuery = Annotated[
-    str | None,
-    Query(
-        description="ISO 8601 datetime with offset, or a date (a date-only end includes the day)"
-    ),
-]
-
-
-def _filters(
-    action: list[str] | None,
-    resource_type: list[str] | None,
-    resource_id: str | None,
-    user_id: str | None,
-    user_email: str | None,
-    ip_address: str | None,
-    status: str | None,
-    q: str | None,
-    start_date: str | None,
-    end_date: str | None,
-) -> EventFilters:
-    return parse_filters(
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        user_id=user_id,
-        user_email=user_email,
-        ip_address=ip_address,
-        status=status,
-        q=q,
-        start_date=start_date,
-        end_date=end_date,
-    )
 
 
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -136,30 +98,10 @@ async def record_batch(request: Request, principal: Caller, writer: WriterDep) -
 
 @router.get("/audit-logs/", response_model=EventPage, summary="List events, newest first")
 def list_audit_logs(
-    principal: Caller,
-    conn: ReadConnDep,
-    action: ActionQuery = None,
-    resource_type: ResourceTypeQuery = None,
-    resource_id: str | None = None,
-    user_id: str | None = None,
-    user_email: str | None = None,
-    ip_address: str | None = None,
-    status: str | None = None,
-    q: Annotated[str | None, Query(description="Free text in email, resource id, details")] = None,
-    start_date: DateQuery = None,
-    end_date: DateQuery = None,
-    limit: int = DEFAULT_LIMIT,
-    offset: int = 0,
-    cursor: str | None = None,
-    include_total: bool = True,
+    principal: Caller, conn: ReadConnDep, query: Annotated[EventListQuery, Query()]
 ) -> Response:
     """Filter, page by offset or by cursor, and count."""
-    filters = _filters(
-        action, resource_type, resource_id, user_id, user_email, ip_address, status, q,
-        start_date, end_date,
-    )  # fmt: skip
-    page = parse_page(limit=limit, offset=offset, cursor=cursor, include_total=include_total)
-    return _page_response(conn, principal.tenant_id, filters, page)
+    return _page_response(conn, principal.tenant_id, query.filters(), query.page())
 
 
 def _page_response(
@@ -181,38 +123,26 @@ def _page_response(
 def export_audit_logs(
     request: Request,
     principal: Caller,
-    engine: EngineDep,
+    engine: ExportEngineDep,
     writer: WriterDep,
-    format: ExportFormat = ExportFormat.CSV,
-    action: ActionQuery = None,
-    resource_type: ResourceTypeQuery = None,
-    resource_id: str | None = None,
-    user_id: str | None = None,
-    user_email: str | None = None,
-    ip_address: str | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    start_date: DateQuery = None,
-    end_date: DateQuery = None,
+    query: Annotated[ExportQuery, Query()],
 ) -> StreamingResponse:
     """Stream every matching event; the export itself is recorded as an EXPORT event."""
-    filters = _filters(
-        action, resource_type, resource_id, user_id, user_email, ip_address, status, q,
-        start_date, end_date,
-    )  # fmt: skip
-    filename = f"vigil-audit-logs-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{format.value}"
+    filters = query.filters()
+    export_format = query.format
+    filename = f"vigil-audit-logs-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format.value}"
     body = stream_export(
         engine=engine,
         writer=writer,
         principal=principal,
         filters=filters,
-        export_format=format,
+        export_format=export_format,
         ip_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
     return StreamingResponse(
         body,
-        media_type=MEDIA_TYPES[format],
+        media_type=MEDIA_TYPES[export_format],
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
@@ -234,27 +164,12 @@ def user_activity(
     principal: Caller,
     conn: ReadConnDep,
     user_id: str,
-    action: ActionQuery = None,
-    resource_type: ResourceTypeQuery = None,
-    resource_id: str | None = None,
-    ip_address: str | None = None,
-    status: str | None = None,
-    q: str | None = None,
-    start_date: DateQuery = None,
-    end_date: DateQuery = None,
-    limit: int = DEFAULT_LIMIT,
-    offset: int = 0,
-    cursor: str | None = None,
-    include_total: bool = True,
+    query: Annotated[ActivityListQuery, Query()],
 ) -> Response:
     """The list filters, for one registered user of the tenant; unknown users are 404."""
     user = get_user(conn, tenant_id=principal.tenant_id, user_id=_uuid_or_404(user_id))
-    filters = _filters(
-        action, resource_type, resource_id, str(user["id"]), None, ip_address, status, q,
-        start_date, end_date,
-    )  # fmt: skip
-    page = parse_page(limit=limit, offset=offset, cursor=cursor, include_total=include_total)
-    return _page_response(conn, principal.tenant_id, filters, page)
+    filters = query.filters_for_actor(str(user["id"]), None)
+    return _page_response(conn, principal.tenant_id, filters, query.page())
 
 
 def _uuid_or_404(text: str) -> uuid.UUID:

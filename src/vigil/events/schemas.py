@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -72,7 +73,8 @@ class Status(StrEnum):
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 MAX_BATCH_EVENTS = 1000
 MAX_DETAILS_BYTES = 64 * 1024
-_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+# Printable, no spaces: control characters (NUL above all) never reach storage.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}")
 
 
 @lru_cache(maxsize=65536)
@@ -86,6 +88,8 @@ def normalise_email(value: str) -> str:
 @lru_cache(maxsize=65536)  # producers send the same few addresses again and again
 def normalise_ip(value: str) -> str:
     """The canonical text of an IPv4 or IPv6 address; IPv4-mapped IPv6 becomes IPv4."""
+    if "%" in value:  # an IPv6 zone ("fe80::1%eth0") names a local interface, not a host
+        raise ValueError("not a valid IPv4 or IPv6 address (zone ids are not accepted)")
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
@@ -146,7 +150,7 @@ class EventIn(BaseModel):
     resource_id: Identifier | None = None
     user_id: Identifier | None = Field(default=None, description="The actor; null for the system.")
     user_email: Email | None = None
-    timestamp: Annotated[AwareDatetime, AfterValidator(utc_not_in_future)] | None = Field(
+    timestamp: Annotated[AwareDatetime, Strict(), AfterValidator(utc_not_in_future)] | None = Field(
         default=None, description="When it happened, with a UTC offset; defaults to now."
     )
     ip_address: IPAddress | None = None
@@ -161,7 +165,9 @@ class EventIn(BaseModel):
     def _check_details(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
             sanitise_details(value)
-            if len(dump_details(value)) > MAX_DETAILS_BYTES:
+            text = dump_details(value)
+            # A character is at most 4 bytes in UTF-8: only long texts need encoding to measure.
+            if len(text) * 4 > MAX_DETAILS_BYTES and len(text.encode()) > MAX_DETAILS_BYTES:
                 raise ValueError("larger than 64 KiB once serialised")
         return value
 

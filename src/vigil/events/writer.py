@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from vigil.core.clock import utcnow
 from vigil.core.errors import ServiceUnavailable
@@ -130,20 +129,19 @@ class EventWriter:
     def _commit(self, batches: list[PendingBatch]) -> list[BatchOutcome | Exception]:
         try:
             return list(self._store(batches))
-        except (IntegrityError, OperationalError):
-            # Another node stored one of these producer ids between our check and our
-            # insert, or the database was briefly locked: a fresh attempt sees the truth.
-            log.warning("retrying a group of %d batches after a conflict", len(batches))
-        if len(batches) == 1:
-            return list(self._store(batches))
-        # Still failing: store batch by batch, so one bad batch cannot sink the others.
+        except Exception:
+            # Another node may have stored one of these producer ids between our check and
+            # our insert, or one batch holds something the database refuses: try again
+            # batch by batch, so a conflict is seen for what it is and a bad batch fails alone.
+            log.warning("group of %d batches failed; storing them one by one", len(batches))
         results: list[BatchOutcome | Exception] = []
         for batch in batches:
             try:
                 results.extend(self._store([batch]))
-            except Exception as error:
+            except Exception:
                 log.exception("a batch of %d events could not be stored", len(batch.events))
-                results.append(ServiceUnavailable(f"events could not be stored: {error}"))
+                # The database's words can quote the rows: they stay in the log.
+                results.append(ServiceUnavailable("events could not be stored; retry later"))
         return results
 
     def _store(self, batches: list[PendingBatch]) -> list[BatchOutcome]:
