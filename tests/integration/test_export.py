@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 
 import pytest
 
@@ -134,3 +135,27 @@ def test_export_validates_like_the_list(tenant: Tenant) -> None:
     bad_date = tenant.reader.get("/audit-logs/export", params={"end_date": "later"})
     assert bad_date.status_code == 422
     assert tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["total"] == 0
+
+
+def test_an_interrupted_export_is_recorded_as_failed(tenant: Tenant) -> None:
+    ingest(tenant.writer, [make_event(timestamp=at(n)) for n in range(3000)])
+    with tenant.reader.stream("GET", "/audit-logs/export", params={"format": "ndjson"}) as answer:
+        assert answer.status_code == 200
+        next(answer.iter_bytes())
+    deadline = time.monotonic() + 15
+    records: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not records:
+        records = tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"]
+        time.sleep(0.2)
+    assert records, "the interrupted export was not recorded"
+    assert records[0]["status"] == "FAILED"
+    assert records[0]["details"]["error"] == "export interrupted"  # type: ignore[index]
+    assert records[0]["details"]["rows"] < 3000  # type: ignore[index,operator]
+
+
+def test_the_export_record_keeps_the_dates_as_asked(tenant: Tenant) -> None:
+    tenant.reader.get(
+        "/audit-logs/export", params={"start_date": "2025-01-01", "end_date": "2025-01-31"}
+    )
+    record = tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"][0]
+    assert record["details"]["filters"] == {"start_date": "2025-01-01", "end_date": "2025-01-31"}

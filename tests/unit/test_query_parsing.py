@@ -85,3 +85,14 @@ def test_page_parameters_are_checked() -> None:
 )
 def test_formula_escaping(cell: str, expected: str) -> None:
     assert escape_formula(cell) == expected
+
+
+def test_basic_iso_dates_are_whole_days_too() -> None:
+    filters = parse_filters(start_date="20250131", end_date="20250131")
+    assert filters.start == datetime(2025, 1, 31, tzinfo=UTC)
+    assert filters.end == datetime(2025, 2, 1, tzinfo=UTC)
+
+
+def test_the_last_instant_means_no_upper_bound() -> None:
+    assert parse_filters(end_date="9999-12-31T23:59:59.999999Z").end is None
+    assert parse_filters(end_date="9999-12-31").end is None

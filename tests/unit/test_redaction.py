@@ -10,7 +10,8 @@ SECRET = [
     "password", "new_password", "Password", "passwd", "client_secret", "secret",
     "api_key", "apiKey", "X-Api-Key", "Authorization", "cookie", "Set-Cookie",
     "access_token", "refreshToken", "token", "private_key", "reset_code",
-    "recovery_codes", "totp_code", "credentials", "session_id",
+    "recovery_codes", "totp_code", "credentials", "session_id", "newpassword",
+    "dbpassword", "accesstoken", "refreshtoken", "clientsecret", "csrftoken", "sessionid",
 ]  # fmt: skip
 NOT_SECRET = [
     "max_tokens", "token_count", "input_tokens", "project_name", "status_code",

@@ -53,11 +53,20 @@ SECRET_PAIRS = frozenset(
 TRAILING_SECRET_WORDS = frozenset({"token", "jwt", "bearer", "signature", "auth", "otp", "totp"})
 
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# The same, for names written without separators ("newpassword", "accesstoken").
+SQUASHED_ANYWHERE = (
+    "password", "passwd", "passphrase", "secret", "apikey", "credential", "cookie",
+    "privatekey", "authorization",
+)  # fmt: skip
+SQUASHED_ENDINGS = ("token", "jwt", "sessionid")
 
 
 @lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a details key's name says its value is a secret."""
+    squashed = "".join(ch for ch in key.lower() if ch.isalnum())
+    if any(part in squashed for part in SQUASHED_ANYWHERE) or squashed.endswith(SQUASHED_ENDINGS):
+        return True
     words = [word.lower() for word in _WORD.findall(key)]
     if not words:
         return False

@@ -1,0 +1,66 @@
+"""The group-commit writer: a batch the database refuses fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.helpers import ingest, make_event
+from vigil.core.clock import utcnow
+from vigil.core.errors import ServiceUnavailable
+from vigil.events.schemas import EventIn
+from vigil.events.service import PendingBatch, prepare_event
+from vigil.events.writer import EventWriter
+
+
+def test_a_refused_batch_does_not_sink_the_others_in_its_group(tenant: Tenant) -> None:
+    (existing,) = ingest(tenant.writer, [make_event()])
+    good = prepare_event(EventIn.model_validate(make_event(resource_id="good")), now=utcnow())
+    clash = prepare_event(EventIn.model_validate(make_event(resource_id="clash")), now=utcnow())
+    # A server-made id colliding with a stored event: the database itself refuses the row.
+    clash.row["id"] = uuid.UUID(existing)
+
+    async def submit_together() -> list[object]:
+        writer = EventWriter(tenant.stack.engine)
+        await writer.start()
+        try:
+            return await asyncio.gather(
+                writer.submit(PendingBatch(tenant_id=tenant.id, events=[good])),
+                writer.submit(PendingBatch(tenant_id=tenant.id, events=[clash])),
+                return_exceptions=True,
+            )
+        finally:
+            await writer.stop()
+
+    good_outcome, clash_outcome = asyncio.run(submit_together())
+    assert isinstance(clash_outcome, ServiceUnavailable)
+    assert "retry later" in clash_outcome.message
+    assert good_outcome.created == [True]  # type: ignore[attr-defined]
+    stored = tenant.reader.get("/audit-logs/", params={"resource_id": "good"}).json()
+    assert stored["total"] == 1
+    assert tenant.reader.get(f"/audit-logs/{existing}").json()["resource_id"] != "clash"
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_writer_answers_every_submission(tenant: Tenant, count: int) -> None:
+    async def submit_many() -> list[object]:
+        writer = EventWriter(tenant.stack.engine)
+        await writer.start()
+        try:
+            batches = [
+                PendingBatch(
+                    tenant_id=tenant.id,
+                    events=[prepare_event(EventIn.model_validate(make_event()), now=utcnow())],
+                )
+                for _ in range(count)
+            ]
+            return await asyncio.gather(*(writer.submit(b) for b in batches))
+        finally:
+            await writer.stop()
+
+    outcomes = asyncio.run(submit_many())
+    assert len(outcomes) == count
+    assert tenant.reader.get("/audit-logs/").json()["total"] == count
