@@ -161,3 +161,18 @@ def test_serve_bootstraps_an_empty_database(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o077 == 0
     assert "admin@example.com" in output
     assert "password:" in output
+
+
+def test_init_refuses_a_malformed_email(stack: Stack) -> None:
+    made = run_vigil(stack, "init", "--tenant", "Bad Email", "--admin-email", "not an email")
+    assert made.returncode == 1
+    assert "--admin-email" in made.stderr
+
+
+def test_serve_refuses_a_weak_bootstrap_password(tmp_path: Path) -> None:
+    env = {**os.environ, "VIGIL_DATA_DIR": str(tmp_path / "var"), "VIGIL_ADMIN_PASSWORD": "short"}
+    env.pop("VIGIL_DATABASE_URL", None)
+    made = subprocess.run([VIGIL, "serve", "--port", str(free_port())], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert made.returncode == 1
+    assert "VIGIL_ADMIN_PASSWORD must be at least 12 characters" in made.stderr

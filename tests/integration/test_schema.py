@@ -52,7 +52,7 @@ def test_event_indexes_follow_the_filters(stack: Stack) -> None:
 
 
 def test_bulk_insert_writes_every_event_column() -> None:
-    from vigil.events.service import INSERT_COLUMNS
+    from vigil.events.bulk import INSERT_COLUMNS
     from vigil.events.tables import events
 
     assert sorted(INSERT_COLUMNS) == sorted(column.name for column in events.columns)

@@ -8,13 +8,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from vigil.accounts.passwords import hash_password
 from vigil.accounts.tables import api_keys, tenants, users
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.permissions import Permission, Role
+from vigil.events.schemas import Action, EventIn, ResourceType
+from vigil.events.service import record as record_event
 
 API_KEY_PREFIX = "vk_"
 
@@ -61,7 +63,53 @@ def get_tenant_by_name(
 
 def count_tenants(conn: Connection) -> int:
     """How many tenants exist."""
-    return len(conn.execute(select(tenants.c.id)).all())
+    return int(conn.execute(select(func.count()).select_from(tenants)).scalar_one())
+
+
+def create_tenant_with_admin(
+    conn: Connection,
+    *,
+    tenant_name: str,
+    admin_email: str,
+    admin_password: str,
+    retention_days: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tenant and its first ADMIN, the creation recorded as a USER event in the tenant."""
+    tenant_row = create_tenant(conn, name=tenant_name, retention_days=retention_days)
+    admin = create_user(
+        conn,
+        tenant_id=tenant_row["id"],
+        email=admin_email,
+        name="Administrator",
+        role=Role.ADMIN,
+        password=admin_password,
+    )
+    record_system_creation(
+        conn,
+        tenant_id=tenant_row["id"],
+        resource_type=ResourceType.USER,
+        resource_id=str(admin["id"]),
+        details={"email": admin["email"], "name": admin["name"], "role": admin["role"]},
+    )
+    return tenant_row, admin
+
+
+def record_system_creation(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    resource_type: ResourceType,
+    resource_id: str,
+    details: dict[str, Any],
+) -> None:
+    """Record a CREATE made by an operator's command, a system action with no actor."""
+    event = EventIn(
+        action=Action.CREATE,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        details={**details, "via": "cli"},
+    )
+    record_event(conn, tenant_id=tenant_id, event=event)
 
 
 def create_user(
@@ -73,8 +121,9 @@ def create_user(
     role: Role,
     password: str | None,
 ) -> dict[str, Any]:
-    """A new user of the tenant; the email must be unused."""
+    """A new user of the tenant; the email must be unused in the whole installation."""
     email = email.strip().lower()
+    # Deliberately not tenant-scoped: sign-in finds the tenant from the email alone.
     existing = conn.execute(select(users.c.id).where(users.c.email == email)).first()
     if existing is not None:
         raise Conflict(f"a user with email {email} already exists")

@@ -8,7 +8,6 @@ import typer
 
 from vigil.accounts import service as accounts
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
-from vigil.cli.tenants import record_cli_event
 from vigil.core.errors import NotFound
 from vigil.core.permissions import parse_scopes
 from vigil.db.engine import write_transaction
@@ -38,7 +37,7 @@ def create(
             secret, key = accounts.create_api_key(
                 conn, tenant_id=tenant_row["id"], name=name, scopes=permissions
             )
-            record_cli_event(
+            accounts.record_system_creation(
                 conn,
                 tenant_id=tenant_row["id"],
                 resource_type=ResourceType.API_KEY,

@@ -10,11 +10,12 @@ import typer
 import uvicorn
 from rich.panel import Panel
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from vigil.accounts import service as accounts
+from vigil.accounts.passwords import check_password_rules
 from vigil.app import create_app
-from vigil.cli.common import load_settings, migrated_engine, stderr
-from vigil.cli.tenants import create_tenant_with_admin
+from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.db.engine import write_transaction
 from vigil.settings import Settings
 
@@ -50,17 +51,24 @@ def migrate() -> None:
 
 def bootstrap_if_empty(engine: Engine, settings: Settings) -> None:
     """On a database with no tenant, create ``Default`` and its ADMIN, printing the password."""
-    with write_transaction(engine) as conn:
-        if accounts.count_tenants(conn) > 0:
-            return
-        password = settings.admin_password or secrets.token_urlsafe(18)
-        create_tenant_with_admin(
-            conn,
-            tenant_name=BOOTSTRAP_TENANT,
-            admin_email=BOOTSTRAP_ADMIN,
-            admin_password=password,
-            retention_days=settings.retention_days,
-        )
+    password = settings.admin_password or secrets.token_urlsafe(18)
+    try:
+        check_password_rules(password, email=BOOTSTRAP_ADMIN)
+    except ValueError as error:
+        fail(f"VIGIL_ADMIN_PASSWORD {error}")
+    try:
+        with write_transaction(engine) as conn:
+            if accounts.count_tenants(conn) > 0:
+                return
+            accounts.create_tenant_with_admin(
+                conn,
+                tenant_name=BOOTSTRAP_TENANT,
+                admin_email=BOOTSTRAP_ADMIN,
+                admin_password=password,
+                retention_days=settings.retention_days,
+            )
+    except IntegrityError:
+        return  # another node starting at the same moment bootstrapped first
     shown = "(from VIGIL_ADMIN_PASSWORD)" if settings.admin_password else password
     stderr.print(
         Panel.fit(

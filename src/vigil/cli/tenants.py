@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import secrets
-import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from sqlalchemy import Connection
 
 from vigil.accounts import service as accounts
 from vigil.accounts.passwords import check_password_rules
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.core.errors import Conflict
-from vigil.core.permissions import Role
 from vigil.db.engine import write_transaction
-from vigil.events import service as events
-from vigil.events.schemas import Action, EventIn, ResourceType
+from vigil.events.schemas import normalise_email
 
 
 def init(
@@ -29,6 +25,10 @@ def init(
 ) -> None:
     """Create a tenant and its first ADMIN user."""
     settings = load_settings()
+    try:
+        normalise_email(admin_email.strip())
+    except ValueError as error:
+        fail(f"--admin-email {admin_email!r}: {error}")
     password = admin_password or secrets.token_urlsafe(18)
     try:
         check_password_rules(password, email=admin_email)
@@ -37,7 +37,7 @@ def init(
     engine = migrated_engine(settings)
     try:
         with write_transaction(engine) as conn:
-            tenant_row, _ = create_tenant_with_admin(
+            tenant_row, _ = accounts.create_tenant_with_admin(
                 conn,
                 tenant_name=tenant,
                 admin_email=admin_email,
@@ -50,49 +50,3 @@ def init(
     if admin_password is None:
         stderr.print("Generated password (shown once):")
         typer.echo(password)
-
-
-def create_tenant_with_admin(
-    conn: Connection,
-    *,
-    tenant_name: str,
-    admin_email: str,
-    admin_password: str,
-    retention_days: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A tenant and its ADMIN, the creation recorded as a USER event in the tenant."""
-    tenant_row = accounts.create_tenant(conn, name=tenant_name, retention_days=retention_days)
-    admin = accounts.create_user(
-        conn,
-        tenant_id=tenant_row["id"],
-        email=admin_email,
-        name="Administrator",
-        role=Role.ADMIN,
-        password=admin_password,
-    )
-    record_cli_event(
-        conn,
-        tenant_id=tenant_row["id"],
-        resource_type=ResourceType.USER,
-        resource_id=str(admin["id"]),
-        details={"email": admin["email"], "name": admin["name"], "role": admin["role"]},
-    )
-    return tenant_row, admin
-
-
-def record_cli_event(
-    conn: Connection,
-    *,
-    tenant_id: uuid.UUID,
-    resource_type: ResourceType,
-    resource_id: str,
-    details: dict[str, Any],
-) -> None:
-    """Record a CREATE made from the command line, a system action with no actor."""
-    event = EventIn(
-        action=Action.CREATE,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        details={**details, "via": "cli"},
-    )
-    events.record(conn, tenant_id=tenant_id, event=event)

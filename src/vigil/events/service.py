@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_
 
-from vigil.core.clock import new_id, to_micros, utcnow
+from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
 from vigil.db.types import UTCDateTime, UUIDType
+from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import country_of
 from vigil.events.schemas import Action, EventIn, Status, dump_details
@@ -109,64 +110,8 @@ def store_batches(
                 row for row, new in zip(outcome.rows, outcome.created, strict=True) if new
             )
     if to_insert:
-        insert_rows(conn, to_insert)
+        insert_rows(conn, rows=to_insert)
     return outcomes
-
-
-# Every column of ``events``, in the order the bulk paths below write them.
-INSERT_COLUMNS = (
-    "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
-    "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
-)  # fmt: skip
-_COLUMN_LIST = ", ".join(f'"{name}"' for name in INSERT_COLUMNS)
-_SQLITE_INSERT = f"INSERT INTO events ({_COLUMN_LIST}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
-_POSTGRES_COPY = f"COPY events ({_COLUMN_LIST}) FROM STDIN"
-
-
-def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
-    """Insert event rows with the driver's fastest bulk path, in the caller's transaction.
-
-    This is the ingest hot path, so it skips SQLAlchemy's per-row parameter processing:
-    ``executemany`` with ready-made values on SQLite, ``COPY`` on PostgreSQL.
-    """
-    if conn.dialect.name == "postgresql":
-        _copy_rows(conn, rows)
-    else:
-        _executemany_sqlite(conn, rows)
-
-
-def _executemany_sqlite(conn: Connection, rows: Sequence[Row]) -> None:
-    # The same encodings as UUIDType and UTCDateTime: 16 raw bytes, integer microseconds.
-    values = [
-        (
-            row["tenant_id"].bytes,
-            row["id"].bytes,
-            to_micros(row["timestamp"]),
-            row["action"],
-            row["resource_type"],
-            row["resource_id"],
-            row["user_id"],
-            row["user_email"],
-            row["ip_address"],
-            row["user_agent"],
-            row["details"],
-            row["status"],
-            to_micros(row["received_at"]),
-            row["country"],
-        )
-        for row in rows
-    ]
-    conn.exec_driver_sql(_SQLITE_INSERT, values)
-
-
-def _copy_rows(conn: Connection, rows: Sequence[Row]) -> None:
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(_POSTGRES_COPY) as copy:
-            for row in rows:
-                copy.write_row([row[name] for name in INSERT_COLUMNS])
-    finally:
-        cursor.close()
 
 
 def _resolve_batch(
@@ -274,7 +219,11 @@ def list_events(
 
 def count_events(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> int:
     """Exact number of matching events."""
-    query = select(func.count()).select_from(events).where(*match(conn, tenant_id, filters))
+    query = (
+        select(func.count())
+        .select_from(events)
+        .where(*match(conn, tenant_id=tenant_id, filters=filters))
+    )
     return int(conn.execute(query).scalar_one())
 
 
@@ -298,7 +247,7 @@ def iter_events(
 def _ordered(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> Select[Any]:
     return (
         select(events)
-        .where(*match(conn, tenant_id, filters))
+        .where(*match(conn, tenant_id=tenant_id, filters=filters))
         .order_by(events.c.timestamp.desc(), events.c.id.desc())
     )
 
@@ -310,7 +259,7 @@ def _older_than(cursor: Cursor) -> ColumnElement[bool]:
 
 
 def match(
-    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
 ) -> list[ColumnElement[bool]]:
     """WHERE clauses selecting the tenant's events that pass ``filters``."""
     c = events.c
