@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil import __version__
 from vigil.accounts.access import check_every_route_has_a_rule
+from vigil.accounts.routes import router as users_router
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.export_engine = export_engine
     _install_error_handlers(app)
     app.include_router(events_router)
+    app.include_router(users_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
     def healthz(engine: EngineDep) -> FastJSONResponse:

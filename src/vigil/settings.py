@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -12,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -30,6 +32,9 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     geoip_enabled: bool = True
     db_pool_size: int = Field(default=8, ge=1, le=200)
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated CIDRs whose X-Forwarded-For is believed"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -51,6 +56,19 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 32:
             raise ValueError("VIGIL_SECRET_KEY must be at least 32 characters")
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_network(part, strict=False)  # raises ValueError naming the bad one
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        """The proxies allowed to say who the client is."""
+        parts = (p.strip() for p in self.trusted_proxies.split(","))
+        return tuple(ipaddress.ip_network(p, strict=False) for p in parts if p)
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,7 +11,8 @@ from vigil.db import tables  # noqa: F401
 from vigil.db.metadata import metadata
 from vigil.db.migrate import is_up_to_date, upgrade_to_head
 
-GLOBAL_TABLES = {"tenants", "alembic_version"}
+# Installation-wide lookups: the tenants themselves, and which tenant an email signs in to.
+GLOBAL_TABLES = {"tenants", "user_emails", "alembic_version"}
 
 
 def test_migrations_produce_exactly_the_declared_schema(stack: Stack) -> None:

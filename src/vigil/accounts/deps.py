@@ -36,14 +36,23 @@ class _RecentKeys:
             return None
         return found[1]
 
+    def forget(self, fingerprint: str) -> None:
+        self._entries.pop(fingerprint, None)
+
     def put(self, fingerprint: str, principal: Principal) -> None:
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
         self._entries[fingerprint] = (time.monotonic() + self.TTL_SECONDS, principal)
 
 
-# Touched only from the event loop's thread, so it needs no lock.
+# Single dict operations are atomic, and a stale read costs at most one extra lookup.
 _recent_keys = _RecentKeys()
+
+
+def forget_api_keys(fingerprints: list[str]) -> None:
+    """Stop trusting revoked keys on this node at once (other nodes within the TTL)."""
+    for fingerprint in fingerprints:
+        _recent_keys.forget(fingerprint)
 
 
 async def get_principal(request: Request, engine: EngineDep) -> Principal:

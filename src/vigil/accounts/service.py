@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from vigil.accounts.passwords import hash_password
-from vigil.accounts.tables import api_keys, tenants, users
+from vigil.accounts.tables import api_keys, tenants
+from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
-from vigil.core.permissions import Permission, Role
+from vigil.core.permissions import ROLE_RANK, Permission, Role
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
 
@@ -31,12 +31,25 @@ class Principal:
     api_key_name: str | None = None
     user_id: uuid.UUID | None = None
     user_email: str | None = None
+    role_rank: int = 0  # a signed-in user's role rank; 0 for API keys
 
     def label(self) -> str:
         """How this caller appears in event details."""
         if self.user_email:
             return self.user_email
         return f"api key {self.api_key_name}"
+
+    @property
+    def actor_id(self) -> str:
+        """The ``user_id`` of the events this caller's actions record."""
+        return str(self.user_id) if self.user_id else f"apikey:{self.api_key_id}"
+
+    @property
+    def rank(self) -> int:
+        """How far this caller may raise others: a managing key counts as an ADMIN."""
+        if self.role_rank:
+            return self.role_rank
+        return ROLE_RANK[Role.ADMIN] if Permission.USER_MANAGE in self.permissions else 1
 
 
 def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[str, Any]:
@@ -112,46 +125,13 @@ def record_system_creation(
     record_event(conn, tenant_id=tenant_id, event=event)
 
 
-def create_user(
+def create_api_key(
     conn: Connection,
     *,
     tenant_id: uuid.UUID,
-    email: str,
     name: str,
-    role: Role,
-    password: str | None,
-) -> dict[str, Any]:
-    """A new user of the tenant; the email must be unused in the whole installation."""
-    email = email.strip().lower()
-    # Deliberately not tenant-scoped: sign-in finds the tenant from the email alone.
-    existing = conn.execute(select(users.c.id).where(users.c.email == email)).first()
-    if existing is not None:
-        raise Conflict(f"a user with email {email} already exists")
-    row = {
-        "tenant_id": tenant_id,
-        "id": new_id(),
-        "email": email,
-        "name": name.strip() or email,
-        "role": role.value,
-        "password_hash": hash_password(password) if password else None,
-        "status": "ACTIVE",
-        "created_at": utcnow(),
-    }
-    conn.execute(users.insert(), row)
-    return row
-
-
-def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
-    """One user of the tenant."""
-    query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-    found = conn.execute(query).mappings().first()
-    if found is None:
-        raise NotFound(f"user {user_id} not found")
-    return dict(found)
-
-
-def create_api_key(
-    conn: Connection, *, tenant_id: uuid.UUID, name: str, scopes: frozenset[Permission]
+    scopes: frozenset[Permission],
+    user_id: uuid.UUID | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A new key: its secret text (shown once, never stored) and its stored row."""
     name = name.strip()
@@ -168,6 +148,7 @@ def create_api_key(
         "created_at": utcnow(),
         "last_used_at": None,
         "revoked_at": None,
+        "user_id": user_id,
     }
     conn.execute(api_keys.insert(), row)
     return secret, row

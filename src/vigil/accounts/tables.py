@@ -40,10 +40,27 @@ users = Table(
     Column("password_hash", Text, nullable=True),
     Column("status", String(16), nullable=False, server_default="ACTIVE"),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Permissions granted on top of the role's, comma-separated.
+    Column("permissions", Text, nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime(), nullable=True),
+    Column("last_login_at", UTCDateTime(), nullable=True),
+    Column("last_active_at", UTCDateTime(), nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("tenant_id", "email"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index(None, "email"),
+)
+
+# Which tenant an email belongs to: an email is one account in the whole installation, so
+# sign-in can find the tenant from it. A global lookup table, like ``tenants``.
+user_emails = Table(
+    "user_emails",
+    metadata,
+    Column("email", String(320), nullable=False),
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("user_id", UUIDType(), nullable=False),
+    PrimaryKeyConstraint("email"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
 )
 
 api_keys = Table(
@@ -60,6 +77,8 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("last_used_at", UTCDateTime(), nullable=True),
     Column("revoked_at", UTCDateTime(), nullable=True),
+    # The user who created it; disabling that user revokes the key.
+    Column("user_id", UUIDType(), nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index(None, "key_hash"),

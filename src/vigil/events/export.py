@@ -16,7 +16,7 @@ from vigil.accounts.service import Principal
 from vigil.core.clock import utcnow
 from vigil.events import service
 from vigil.events.filters import EventFilters
-from vigil.events.schemas import Action, EventIn, ResourceType, Status, normalise_ip
+from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.events.wire import PUBLIC_FIELDS, format_time
 from vigil.events.writer import EventWriter
 
@@ -202,9 +202,9 @@ def _record_export(
     event = EventIn(
         action=Action.EXPORT,
         resource_type=ResourceType.AUDIT_LOG,
-        user_id=str(principal.user_id) if principal.user_id else None,
+        user_id=principal.actor_id,
         user_email=principal.user_email,
-        ip_address=ip_address if ip_address and _is_ip(ip_address) else None,
+        ip_address=ip_address,
         user_agent=user_agent[:1024] if user_agent else None,
         details=details,
         status=Status.SUCCESS if completed else Status.FAILED,
@@ -216,11 +216,3 @@ def _record_export(
         writer.submit_from_thread(batch)
     except Exception:
         log.exception("could not record an export of %s rows", details.get("rows"))
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        normalise_ip(text)
-    except ValueError:
-        return False
-    return True

@@ -12,11 +12,10 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
-from vigil.accounts.service import get_user
+from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
-from vigil.core.deps import ReadConnDep
-from vigil.core.errors import NotFound
-from vigil.core.http import FastJSONResponse, read_body
+from vigil.core.deps import ReadConnDep, SettingsDep
+from vigil.core.http import FastJSONResponse, client_ip, read_body, uuid_or_404
 from vigil.core.pagination import PageRequest
 from vigil.core.validation import parse_body
 from vigil.events import service
@@ -125,6 +124,7 @@ def export_audit_logs(
     principal: Caller,
     engine: ExportEngineDep,
     writer: WriterDep,
+    settings: SettingsDep,
     query: Annotated[ExportQuery, Query()],
 ) -> StreamingResponse:
     """Stream every matching event; the export itself is recorded as an EXPORT event."""
@@ -137,7 +137,7 @@ def export_audit_logs(
         principal=principal,
         filters=filters,
         export_format=export_format,
-        ip_address=request.client.host if request.client else None,
+        ip_address=client_ip(request, settings.trusted_networks),
         user_agent=request.headers.get("user-agent"),
     )
     return StreamingResponse(
@@ -153,7 +153,9 @@ def export_audit_logs(
 @router.get("/audit-logs/{event_id}", response_model=EventOut, summary="One event")
 def get_audit_log(principal: Caller, conn: ReadConnDep, event_id: str) -> Response:
     """One event of the caller's tenant; anything else is 404."""
-    row = service.get_event(conn, tenant_id=principal.tenant_id, event_id=_uuid_or_404(event_id))
+    row = service.get_event(
+        conn, tenant_id=principal.tenant_id, event_id=uuid_or_404(event_id, what="event")
+    )
     return FastJSONResponse(event_json(row))
 
 
@@ -167,13 +169,6 @@ def user_activity(
     query: Annotated[ActivityListQuery, Query()],
 ) -> Response:
     """The list filters, for one registered user of the tenant; unknown users are 404."""
-    user = get_user(conn, tenant_id=principal.tenant_id, user_id=_uuid_or_404(user_id))
+    user = get_user(conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user"))
     filters = query.filters_for_actor(str(user["id"]), None)
     return _page_response(conn, principal.tenant_id, filters, query.page())
-
-
-def _uuid_or_404(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise NotFound(f"{text!r} not found") from None

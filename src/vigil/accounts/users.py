@@ -1,0 +1,161 @@
+"""Every query about users. Callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, or_, select, update
+
+from vigil.accounts.passwords import hash_password
+from vigil.accounts.tables import api_keys, user_emails, users
+from vigil.core.clock import new_id, utcnow
+from vigil.core.errors import Conflict, NotFound
+from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
+
+ACTIVE = "ACTIVE"
+DISABLED = "DISABLED"
+SORTS = {
+    "email": (users.c.email.asc(),),
+    "last_login_at": (users.c.last_login_at.desc().nulls_last(), users.c.email.asc()),
+    "last_active_at": (users.c.last_active_at.desc().nulls_last(), users.c.email.asc()),
+}
+
+
+def granted(row: dict[str, Any]) -> frozenset[Permission]:
+    """Permissions granted to the user on top of their role."""
+    return frozenset(Permission(p) for p in row["permissions"].split(",") if p)
+
+
+def effective_permissions(row: dict[str, Any]) -> frozenset[Permission]:
+    """Everything the user may do: their role's permissions and their grants."""
+    return ROLE_PERMISSIONS[Role(row["role"])] | granted(row)
+
+
+def create_user(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    email: str,
+    name: str,
+    role: Role,
+    password: str | None,
+    permissions: frozenset[Permission] = frozenset(),
+) -> dict[str, Any]:
+    """A new user of the tenant; the email must be unused in the whole installation."""
+    email = email.strip().lower()
+    _claim_email(conn, email=email, tenant_id=tenant_id, user_id=(user_id := new_id()))
+    row = {
+        "tenant_id": tenant_id,
+        "id": user_id,
+        "email": email,
+        "name": name.strip() or email,
+        "role": role.value,
+        "password_hash": hash_password(password) if password else None,
+        "status": ACTIVE,
+        "created_at": utcnow(),
+        "permissions": ",".join(sorted(p.value for p in permissions)),
+        "updated_at": None,
+        "last_login_at": None,
+        "last_active_at": None,
+    }
+    conn.execute(users.insert(), row)
+    return row
+
+
+def _claim_email(conn: Connection, *, email: str, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    # Deliberately installation-wide: sign-in finds the tenant from the email alone.
+    taken = conn.execute(select(user_emails.c.email).where(user_emails.c.email == email)).first()
+    if taken is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    conn.execute(user_emails.insert(), {"email": email, "tenant_id": tenant_id, "user_id": user_id})
+
+
+def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+    """One user of the tenant; another tenant's is as unknown as a made-up id."""
+    query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        raise NotFound(f"user {user_id} not found")
+    return dict(found)
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilters:
+    """Which users a listing shows."""
+
+    text: str | None = None
+    role: Role | None = None
+    status: str | None = None
+
+
+def list_users(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    filters: UserFilters,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the tenant's users and how many match in all."""
+    query = _matching(select(users), tenant_id, filters)
+    page = query.order_by(*SORTS[sort], users.c.id).limit(limit).offset(offset)
+    rows = [dict(m) for m in conn.execute(page).mappings()]
+    count = _matching(select(func.count()).select_from(users), tenant_id, filters)
+    return rows, int(conn.execute(count).scalar_one())
+
+
+def _matching(query: Select[Any], tenant_id: uuid.UUID, filters: UserFilters) -> Select[Any]:
+    query = query.where(users.c.tenant_id == tenant_id)
+    if filters.text:
+        pattern = (
+            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            or_(users.c.email.ilike(pattern, escape="\\"), users.c.name.ilike(pattern, escape="\\"))
+        )
+    if filters.role is not None:
+        query = query.where(users.c.role == filters.role.value)
+    if filters.status is not None:
+        query = query.where(users.c.status == filters.status)
+    return query
+
+
+def update_user(
+    conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+    """Apply ``changes`` (column: new value); returns the user and each real change (old, new)."""
+    before = get_user(conn, tenant_id=tenant_id, user_id=user_id)
+    changed = {k: (before[k], v) for k, v in changes.items() if before[k] != v}
+    if not changed:
+        return before, {}
+    if "email" in changed:
+        conn.execute(user_emails.delete().where(user_emails.c.email == before["email"]))
+        _claim_email(conn, email=changes["email"], tenant_id=tenant_id, user_id=user_id)
+    values = {k: new for k, (_old, new) in changed.items()} | {"updated_at": utcnow()}
+    conn.execute(
+        update(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id).values(values)
+    )
+    return {**before, **values}, changed
+
+
+def disable_user(
+    conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[dict[str, Any], list[str]]:
+    """Disable the account and revoke the API keys it created; its events stay as written.
+
+    Returns the user and the hashes of the keys revoked.
+    """
+    user, _changed = update_user(
+        conn, tenant_id=tenant_id, user_id=user_id, changes={"status": DISABLED}
+    )
+    owned = (
+        api_keys.c.tenant_id == tenant_id,
+        api_keys.c.user_id == user_id,
+        api_keys.c.revoked_at.is_(None),
+    )
+    revoked = list(conn.execute(select(api_keys.c.key_hash).where(*owned)).scalars())
+    conn.execute(update(api_keys).where(*owned).values(revoked_at=utcnow()))
+    return user, revoked
