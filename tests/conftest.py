@@ -68,7 +68,11 @@ def stack(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[Stack]:
     url = make_database_url(backend, request, tmp_root)
     engine = build_engine(url)
     upgrade_to_head(engine)
-    settings = Settings(database_url=url, data_dir=tmp_root, secret_key="t" * 48)
+    # Loopback is the trusted proxy, so a test can speak for a client address of its own
+    # through X-Forwarded-For (sign-in throttling counts per address).
+    settings = Settings(
+        database_url=url, data_dir=tmp_root, secret_key="t" * 48, trusted_proxies="127.0.0.1/32"
+    )
     app = create_app(settings, engine=engine)
     with live_server(app) as base_url:
         yield Stack(backend=backend, engine=engine, base_url=base_url, settings=settings)

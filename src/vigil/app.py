@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil import __version__
 from vigil.accounts.access import check_every_route_has_a_rule
+from vigil.accounts.auth_routes import router as auth_router
 from vigil.accounts.routes import router as users_router
+from vigil.accounts.throttle import LoginThrottle
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
@@ -75,9 +77,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.export_engine = export_engine
+    app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
     _install_error_handlers(app)
     app.include_router(events_router)
     app.include_router(users_router)
+    app.include_router(auth_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
     def healthz(engine: EngineDep) -> FastJSONResponse:

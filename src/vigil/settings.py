@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     geoip_enabled: bool = True
     db_pool_size: int = Field(default=8, ge=1, le=200)
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    lockout_threshold: int = Field(default=10, ge=1)
+    lockout_minutes: float = Field(default=30, gt=0)
+    login_attempts_per_ip: int = Field(
+        default=30, ge=1, description="Failed sign-ins one address may make in 5 minutes"
+    )
     trusted_proxies: str = Field(
         default="", description="Comma-separated CIDRs whose X-Forwarded-For is believed"
     )

@@ -22,11 +22,11 @@ class AccessRule:
     """Who may call one route."""
 
     public: bool
-    any_of: frozenset[Permission]
+    any_of: frozenset[Permission]  # empty: any valid credential will do
 
     def describe(self) -> str:
         """The permissions, as an error message names them."""
-        return " or ".join(sorted(p.value for p in self.any_of))
+        return " or ".join(sorted(p.value for p in self.any_of)) or "any valid credential"
 
 
 @lru_cache(maxsize=1)
@@ -36,9 +36,12 @@ def access_rules() -> dict[str, AccessRule]:
     rules: dict[str, AccessRule] = {}
     for key, entry in raw.items():
         public = bool(entry.get("public", False))
+        signed_in = bool(entry.get("authenticated", False))
         any_of = frozenset(Permission(name) for name in entry.get("any_of", []))
-        if public == bool(any_of):
-            raise ValueError(f"{RULES_FILE.name}: {key!r} needs exactly one of public / any_of")
+        if public + signed_in + bool(any_of) != 1:
+            raise ValueError(
+                f"{RULES_FILE.name}: {key!r} needs exactly one of public, authenticated, any_of"
+            )
         rules[key] = AccessRule(public=public, any_of=any_of)
     return rules
 

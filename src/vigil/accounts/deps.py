@@ -7,15 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
 from vigil.accounts.access import rule_for
-from vigil.accounts.service import Principal, authenticate_api_key, hash_api_key
+from vigil.accounts.service import Principal, authenticate_api_key
+from vigil.accounts.sessions import SESSION_PREFIX, find_session, session_permissions
+from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep
 from vigil.core.errors import Forbidden, Unauthenticated
+from vigil.core.tokens import fingerprint
 
 
-class _RecentKeys:
-    """Keys seen valid in the last few seconds, so busy producers skip a lookup per request.
+class _RecentCredentials:
+    """Credentials seen valid in the last few seconds, so busy callers skip a lookup per request.
 
     Only successes are kept, for ``TTL_SECONDS``: a revoked key stops working everywhere
     within that time, and made-up keys cannot fill the cache.
@@ -46,33 +50,62 @@ class _RecentKeys:
 
 
 # Single dict operations are atomic, and a stale read costs at most one extra lookup.
-_recent_keys = _RecentKeys()
+_recent_keys = _RecentCredentials()
 
 
-def forget_api_keys(fingerprints: list[str]) -> None:
-    """Stop trusting revoked keys on this node at once (other nodes within the TTL)."""
-    for fingerprint in fingerprints:
-        _recent_keys.forget(fingerprint)
+def forget_credentials(token_ids: list[str]) -> None:
+    """Stop trusting revoked keys or sessions on this node at once (others within the TTL)."""
+    for token_id in token_ids:
+        _recent_keys.forget(token_id)
+
+
+SESSION_COOKIE = "vigil_session"
+# Browsers send cookies with cross-site form posts, so until a request proves it came from
+# Vigil's own pages (the console's CSRF token), a cookie only authenticates safe reads.
+COOKIE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def presented_token(request: Request) -> str | None:
+    """The credential of a request: its bearer token, or the console's session cookie."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    if request.method in COOKIE_METHODS:
+        return request.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
+def _lookup(engine: Engine, token: str) -> Principal | None:
+    with engine.connect() as conn:
+        if token.startswith(SESSION_PREFIX):
+            found = find_session(conn, token=token, now=utcnow())
+            if found is None:
+                return None
+            permissions, rank = session_permissions(found)
+            return Principal(
+                tenant_id=found["tenant_id"],
+                permissions=permissions,
+                user_id=found["id"],
+                user_email=found["email"],
+                role_rank=rank,
+                session_id=found["session_id"],
+            )
+        return authenticate_api_key(conn, secret=token)
 
 
 async def get_principal(request: Request, engine: EngineDep) -> Principal:
-    """The caller behind ``Authorization: Bearer …``; 401 when missing or invalid."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("missing credential: send Authorization: Bearer <API key>")
-
-    def lookup() -> Principal | None:
-        with engine.connect() as conn:
-            return authenticate_api_key(conn, secret=token.strip())
-
-    fingerprint = hash_api_key(token)  # the cache never holds the key itself
-    principal = _recent_keys.get(fingerprint)
+    """The caller behind the request's credential; 401 when missing or invalid."""
+    token = presented_token(request)
+    if not token:
+        raise Unauthenticated("missing credential: send Authorization: Bearer <API key or session>")
+    token_id = fingerprint(token)  # the cache never holds the credential itself
+    principal = _recent_keys.get(token_id)
     if principal is None:
-        principal = await run_in_threadpool(lookup)
+        principal = await run_in_threadpool(_lookup, engine, token)
         if principal is None:
-            raise Unauthenticated("invalid or revoked credential")
-        _recent_keys.put(fingerprint, principal)
+            raise Unauthenticated("invalid, expired or revoked credential")
+        _recent_keys.put(token_id, principal)
     request.state.principal = principal
     return principal
 
@@ -82,7 +115,7 @@ async def authorize(request: Request, engine: EngineDep) -> Principal:
     route = request.scope["route"]
     rule = rule_for(request.method, route.path)
     principal = await get_principal(request, engine)
-    if not rule.public and not principal.permissions & rule.any_of:
+    if rule.any_of and not principal.permissions & rule.any_of:
         raise Forbidden(f"this needs the {rule.describe()} permission")
     return principal
 

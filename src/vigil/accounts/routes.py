@@ -9,10 +9,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from vigil.accounts import users as users_service
-from vigil.accounts.deps import Caller, forget_api_keys
+from vigil.accounts.deps import Caller, forget_credentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.accounts.service import Principal
+from vigil.accounts.sessions import revoke_user_sessions
+from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
 from vigil.core.http import FastJSONResponse, client_ip, uuid_or_404
@@ -161,9 +163,12 @@ def delete_user(
         user, revoked = users_service.disable_user(
             conn, tenant_id=principal.tenant_id, user_id=target["id"]
         )
+        revoked += revoke_user_sessions(
+            conn, tenant_id=principal.tenant_id, user_id=target["id"], now=utcnow()
+        )
         details = {"email": user["email"], "name": user["name"], "role": user["role"]}
         _record(conn, request, settings, principal, Action.DELETE, user, details)
-    forget_api_keys(revoked)
+    forget_credentials(revoked)
     return FastJSONResponse(user_json(user))
 
 

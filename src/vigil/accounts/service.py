@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.permissions import ROLE_RANK, Permission, Role
+from vigil.core.tokens import fingerprint
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
 
@@ -32,6 +32,7 @@ class Principal:
     user_id: uuid.UUID | None = None
     user_email: str | None = None
     role_rank: int = 0  # a signed-in user's role rank; 0 for API keys
+    session_id: uuid.UUID | None = None
 
     def label(self) -> str:
         """How this caller appears in event details."""
@@ -143,7 +144,7 @@ def create_api_key(
         "id": new_id(),
         "name": name,
         "key_prefix": secret[:10],
-        "key_hash": hash_api_key(secret),
+        "key_hash": fingerprint(secret),
         "scopes": ",".join(sorted(p.value for p in scopes)),
         "created_at": utcnow(),
         "last_used_at": None,
@@ -154,17 +155,12 @@ def create_api_key(
     return secret, row
 
 
-def hash_api_key(secret: str) -> str:
-    """The stored form of an API key."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
     """The principal a key stands for, or None if it is unknown or revoked."""
     if not secret.startswith(API_KEY_PREFIX):
         return None
     query = select(api_keys).where(
-        api_keys.c.key_hash == hash_api_key(secret), api_keys.c.revoked_at.is_(None)
+        api_keys.c.key_hash == fingerprint(secret), api_keys.c.revoked_at.is_(None)
     )
     found = conn.execute(query).mappings().first()
     if found is None:

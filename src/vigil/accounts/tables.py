@@ -45,6 +45,9 @@ users = Table(
     Column("updated_at", UTCDateTime(), nullable=True),
     Column("last_login_at", UTCDateTime(), nullable=True),
     Column("last_active_at", UTCDateTime(), nullable=True),
+    # Consecutive failed sign-ins, and until when the account is locked because of them.
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime(), nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("tenant_id", "email"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
@@ -82,4 +85,25 @@ api_keys = Table(
     PrimaryKeyConstraint("tenant_id", "id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index(None, "key_hash"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("id", UUIDType(), nullable=False),
+    Column("user_id", UUIDType(), nullable=False),
+    # SHA-256 of the opaque token the client holds; the token itself is never stored.
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("ip_address", String(45), nullable=True),
+    Column("user_agent", String(1024), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+    ),
+    Index(None, "token_hash"),
+    Index(None, "tenant_id", "user_id"),
 )

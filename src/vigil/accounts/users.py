@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, or_, select, update
@@ -79,6 +80,42 @@ def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> d
     if found is None:
         raise NotFound(f"user {user_id} not found")
     return dict(found)
+
+
+def find_by_email(conn: Connection, *, email: str) -> dict[str, Any] | None:
+    """The account an email signs in to, in whichever tenant it is."""
+    query = select(users).join(
+        user_emails,
+        (user_emails.c.tenant_id == users.c.tenant_id) & (user_emails.c.user_id == users.c.id),
+    )
+    found = conn.execute(query.where(user_emails.c.email == email)).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def note_failed_login(
+    conn: Connection, *, user: dict[str, Any], now: datetime, threshold: int, lock_for: timedelta
+) -> bool:
+    """Count a failed sign-in; at ``threshold`` in a row, lock the account. True if locked now."""
+    where = (users.c.tenant_id == user["tenant_id"], users.c.id == user["id"])
+    count = conn.execute(
+        update(users)
+        .where(*where)
+        .values(failed_logins=users.c.failed_logins + 1)
+        .returning(users.c.failed_logins)
+    ).scalar_one()
+    if count < threshold:
+        return False
+    conn.execute(update(users).where(*where).values(failed_logins=0, locked_until=now + lock_for))
+    return True
+
+
+def note_successful_login(conn: Connection, *, user: dict[str, Any], now: datetime) -> None:
+    """Reset the failure count and stamp the sign-in."""
+    conn.execute(
+        update(users)
+        .where(users.c.tenant_id == user["tenant_id"], users.c.id == user["id"])
+        .values(failed_logins=0, locked_until=None, last_login_at=now, last_active_at=now)
+    )
 
 
 @dataclass(frozen=True, slots=True)

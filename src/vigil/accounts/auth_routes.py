@@ -1,0 +1,114 @@
+"""HTTP for signing in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from vigil.accounts import login
+from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials
+from vigil.accounts.routes import user_json
+from vigil.accounts.sessions import find_session
+from vigil.accounts.throttle import LoginThrottle
+from vigil.core.clock import utcnow
+from vigil.core.deps import EngineDep, SettingsDep
+from vigil.core.errors import InvalidInput, Unauthenticated
+from vigil.core.http import FastJSONResponse, client_ip
+from vigil.core.tokens import fingerprint
+from vigil.events.wire import format_time
+
+router = APIRouter(prefix="/auth", tags=["sign-in"])
+
+
+class LoginBody(BaseModel):
+    """A sign-in attempt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, StringConstraints(max_length=320)]
+    password: Annotated[str, StringConstraints(max_length=256)]
+    totp_code: Annotated[str, StringConstraints(max_length=64)] | None = None
+    tenant: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="Where to record a failure for an email no tenant knows"
+    )
+
+
+@router.post("/login", summary="Sign in with email and password")
+async def sign_in(
+    request: Request, body: LoginBody, engine: EngineDep, settings: SettingsDep
+) -> Response:
+    """A session token (also set as the console's cookie); every failure is the same 401."""
+    address = client_ip(request, settings.trusted_networks)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    throttle.check(address)
+    attempt = login.SignInRequest(
+        email=body.email,
+        password=body.password,
+        tenant_hint=body.tenant,
+        ip_address=address,
+        user_agent=request.headers.get("user-agent"),
+    )
+    try:
+        signed_in = await run_in_threadpool(
+            login.sign_in, engine, attempt=attempt, settings=settings
+        )
+    except Unauthenticated:
+        throttle.record_failure(address)
+        raise
+    response = FastJSONResponse(
+        {
+            "token": signed_in.token,
+            "expires_at": format_time(signed_in.expires_at),
+            "user": user_json(signed_in.user),
+        }
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed_in.token,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", status_code=204, summary="End this session")
+def sign_out(
+    request: Request, principal: Caller, engine: EngineDep, settings: SettingsDep
+) -> Response:
+    """Revoke the session the request carries; recorded as LOGOUT."""
+    if principal.session_id is None:
+        raise InvalidInput("authorization", "an API key is not a session: revoke it instead")
+    token = (request.headers.get("authorization", "").partition(" ")[2]).strip()
+    token = token or request.cookies.get(SESSION_COOKIE, "")
+    with engine.connect() as conn:
+        found = find_session(conn, token=token, now=utcnow())
+    if found is not None:
+        login.sign_out(
+            engine,
+            found=found,
+            ip_address=client_ip(request, settings.trusted_networks),
+            user_agent=request.headers.get("user-agent"),
+        )
+    forget_credentials([fingerprint(token)])
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", summary="Who am I")
+def whoami(principal: Caller) -> FastJSONResponse:
+    """The signed-in user's permissions, or the API key's."""
+    return FastJSONResponse(
+        {
+            "user_id": principal.user_id,
+            "email": principal.user_email,
+            "api_key": principal.api_key_name,
+            "permissions": sorted(p.value for p in principal.permissions),
+        }
+    )

@@ -1,0 +1,183 @@
+"""Sign-in and sign-out: every outcome recorded, every failure alike from outside."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from vigil.accounts import sessions, users
+from vigil.accounts.passwords import hash_password, verify_password
+from vigil.accounts.tables import tenants
+from vigil.core.clock import utcnow
+from vigil.core.errors import Unauthenticated
+from vigil.db.engine import write_transaction
+from vigil.events import service as events
+from vigil.events.schemas import Action, EventIn, ResourceType, Status
+from vigil.settings import Settings
+
+# The one answer to every failed sign-in, whatever the cause.
+SIGN_IN_FAILED = "invalid email or password"
+
+
+@dataclass(frozen=True, slots=True)
+class SignInRequest:
+    """What a sign-in attempt brings."""
+
+    email: str
+    password: str
+    tenant_hint: str | None
+    ip_address: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new session."""
+
+    token: str
+    expires_at: datetime
+    user: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Verified when there is no real hash, so a sign-in costs the same either way.
+    return hash_password("not-a-real-password-" + uuid.uuid4().hex)
+
+
+def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> SignedIn:
+    """Open a session, or raise the one ``Unauthenticated`` answer; both are recorded."""
+    now = utcnow()
+    email = attempt.email.strip().lower()
+    with engine.connect() as conn:
+        user = users.find_by_email(conn, email=email)
+        tenant_id = user["tenant_id"] if user else _tenant_for_unknown(conn, attempt.tenant_hint)
+        tenant_name = _tenant_name(conn, tenant_id) if tenant_id else None
+    # One argon2 verification on every path: the time taken says nothing about the account.
+    stored_hash = user["password_hash"] if user and user["password_hash"] else _dummy_hash()
+    password_matches = verify_password(stored_hash, attempt.password)
+    reason = _failure_reason(user, password_matches, now)
+    with write_transaction(engine) as conn:
+        if reason is None and user is not None:
+            return _open_session(conn, user, attempt, settings, now, tenant_name)
+        if user is not None and reason == "invalid password":
+            lock_for = timedelta(minutes=settings.lockout_minutes)
+            users.note_failed_login(
+                conn, user=user, now=now, threshold=settings.lockout_threshold, lock_for=lock_for
+            )
+        if tenant_id is not None:
+            _record(
+                conn,
+                tenant_id=tenant_id,
+                action=Action.LOGIN_FAILED,
+                user=user,
+                attempt=attempt,
+                details={"reason": reason, "attempted_email": attempt.email[:320]},
+            )
+    raise Unauthenticated(SIGN_IN_FAILED)
+
+
+def _failure_reason(
+    user: dict[str, Any] | None, password_matches: bool, now: datetime
+) -> str | None:
+    if user is None:
+        return "unknown email"
+    if user["status"] != users.ACTIVE:
+        return "account disabled"
+    if user["locked_until"] is not None and user["locked_until"] > now:
+        return "account locked"
+    if not user["password_hash"]:
+        return "no password set"
+    if not password_matches:
+        return "invalid password"
+    return None
+
+
+def _open_session(
+    conn: Connection,
+    user: dict[str, Any],
+    attempt: SignInRequest,
+    settings: Settings,
+    now: datetime,
+    tenant_name: str | None,
+) -> SignedIn:
+    users.note_successful_login(conn, user=user, now=now)
+    token, session = sessions.create_session(
+        conn,
+        user=user,
+        now=now,
+        lifetime=timedelta(hours=settings.session_hours),
+        ip_address=attempt.ip_address,
+        user_agent=attempt.user_agent,
+    )
+    _record(
+        conn,
+        tenant_id=user["tenant_id"],
+        action=Action.LOGIN,
+        user=user,
+        attempt=attempt,
+        details={"login_method": "email_password", "tenant_name": tenant_name},
+    )
+    fresh = {**user, "last_login_at": now, "last_active_at": now, "failed_logins": 0}
+    return SignedIn(token=token, expires_at=session["expires_at"], user=fresh)
+
+
+def sign_out(
+    engine: Engine, *, found: dict[str, Any], ip_address: str | None, user_agent: str | None
+) -> None:
+    """End the session and record the LOGOUT."""
+    with write_transaction(engine) as conn:
+        sessions.revoke_session(
+            conn, tenant_id=found["tenant_id"], session_id=found["session_id"], now=utcnow()
+        )
+        attempt = SignInRequest(found["email"], "", None, ip_address, user_agent)
+        _record(
+            conn,
+            tenant_id=found["tenant_id"],
+            action=Action.LOGOUT,
+            user=found,
+            attempt=attempt,
+            details={},
+        )
+
+
+def _record(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    action: Action,
+    user: dict[str, Any] | None,
+    attempt: SignInRequest,
+    details: dict[str, Any],
+) -> None:
+    event = EventIn(
+        action=action,
+        resource_type=ResourceType.USER,
+        resource_id=str(user["id"]) if user else None,
+        user_id=str(user["id"]) if user else None,
+        user_email=user["email"] if user else None,
+        ip_address=attempt.ip_address,
+        user_agent=attempt.user_agent[:1024] if attempt.user_agent else None,
+        details=details or None,
+        status=Status.FAILED if action is Action.LOGIN_FAILED else Status.SUCCESS,
+    )
+    events.record(conn, tenant_id=tenant_id, event=event)
+
+
+def _tenant_for_unknown(conn: Connection, hint: str | None) -> uuid.UUID | None:
+    """Where a failure for an unknown email is recorded: the named tenant, or the only one."""
+    if hint:
+        found = conn.execute(select(tenants.c.id).where(tenants.c.name == hint.strip())).first()
+        return found[0] if found else None
+    if conn.execute(select(func.count()).select_from(tenants)).scalar_one() == 1:
+        return conn.execute(select(tenants.c.id)).scalar_one()  # type: ignore[no-any-return]
+    return None
+
+
+def _tenant_name(conn: Connection, tenant_id: uuid.UUID) -> str | None:
+    return conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).scalar()

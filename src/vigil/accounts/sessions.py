@@ -1,0 +1,94 @@
+"""Sessions: opaque tokens, stored hashed, that expire and can be revoked."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from vigil.accounts.tables import sessions, users
+from vigil.accounts.users import ACTIVE, effective_permissions
+from vigil.core.clock import new_id
+from vigil.core.permissions import ROLE_RANK, Role
+from vigil.core.tokens import fingerprint
+
+SESSION_PREFIX = "vs_"
+
+
+def create_session(
+    conn: Connection,
+    *,
+    user: dict[str, Any],
+    now: datetime,
+    lifetime: timedelta,
+    ip_address: str | None,
+    user_agent: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """A new session for ``user``: the token to hand out (once) and the stored row."""
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    row = {
+        "tenant_id": user["tenant_id"],
+        "id": new_id(),
+        "user_id": user["id"],
+        "token_hash": fingerprint(token),
+        "created_at": now,
+        "expires_at": now + lifetime,
+        "revoked_at": None,
+        "ip_address": ip_address,
+        "user_agent": user_agent[:1024] if user_agent else None,
+    }
+    conn.execute(sessions.insert(), row)
+    return token, row
+
+
+def find_session(conn: Connection, *, token: str, now: datetime) -> dict[str, Any] | None:
+    """The live session a token opens, joined with its (active) user; None otherwise."""
+    if not token.startswith(SESSION_PREFIX):
+        return None
+    query = (
+        select(sessions.c.id.label("session_id"), sessions.c.expires_at, users)
+        .join(
+            users, (users.c.tenant_id == sessions.c.tenant_id) & (users.c.id == sessions.c.user_id)
+        )
+        .where(
+            sessions.c.token_hash == fingerprint(token),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > now,
+            users.c.status == ACTIVE,
+        )
+    )
+    found = conn.execute(query).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def session_permissions(found: dict[str, Any]) -> tuple[frozenset[Any], int]:
+    """What the session's user may do, and their role's rank."""
+    return effective_permissions(found), ROLE_RANK[Role(found["role"])]
+
+
+def revoke_session(
+    conn: Connection, *, tenant_id: uuid.UUID, session_id: uuid.UUID, now: datetime
+) -> None:
+    """End one session."""
+    conn.execute(
+        update(sessions)
+        .where(sessions.c.tenant_id == tenant_id, sessions.c.id == session_id)
+        .values(revoked_at=now)
+    )
+
+
+def revoke_user_sessions(
+    conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> list[str]:
+    """End every live session of a user; returns their fingerprints."""
+    live = (
+        sessions.c.tenant_id == tenant_id,
+        sessions.c.user_id == user_id,
+        sessions.c.revoked_at.is_(None),
+    )
+    fingerprints = list(conn.execute(select(sessions.c.token_hash).where(*live)).scalars())
+    conn.execute(update(sessions).where(*live).values(revoked_at=now))
+    return fingerprints
