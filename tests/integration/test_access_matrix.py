@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -63,7 +64,7 @@ def clients(stack: Stack) -> dict[str, httpx.Client]:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{event_id}", str(uuid.uuid4())).replace("{user_id}", str(uuid.uuid4()))
+    return re.sub(r"\{[a-z_]+\}", lambda _match: str(uuid.uuid4()), path)
 
 
 @pytest.mark.parametrize("route", sorted(access_rules()))

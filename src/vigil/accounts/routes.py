@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from vigil.accounts import users as users_service
+from vigil.accounts.audit import record_account_change
 from vigil.accounts.deps import Caller, forget_credentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
@@ -17,12 +18,11 @@ from vigil.accounts.sessions import revoke_user_sessions
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
-from vigil.core.http import FastJSONResponse, client_ip, uuid_or_404
+from vigil.core.http import FastJSONResponse, uuid_or_404
 from vigil.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from vigil.core.permissions import ROLE_RANK, Permission, Role
 from vigil.db.engine import write_transaction
-from vigil.events import service as events
-from vigil.events.schemas import Action, EventIn, ResourceType
+from vigil.events.schemas import Action, ResourceType
 from vigil.events.wire import format_time
 from vigil.settings import Settings
 
@@ -228,14 +228,13 @@ def _record(
     user: dict[str, Any],
     details: dict[str, Any],
 ) -> None:
-    event = EventIn(
+    record_account_change(
+        conn,
+        request=request,
+        settings=settings,
+        principal=principal,
         action=action,
         resource_type=ResourceType.USER,
         resource_id=str(user["id"]),
-        user_id=principal.actor_id,
-        user_email=principal.user_email,
-        ip_address=client_ip(request, settings.trusted_networks),
-        user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
         details=details,
     )
-    events.record(conn, tenant_id=principal.tenant_id, event=event)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from vigil.accounts.tables import api_keys, tenants
 from vigil.accounts.users import create_user
@@ -172,3 +173,27 @@ def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
         api_key_id=found["id"],
         api_key_name=found["name"],
     )
+
+
+def list_api_keys(conn: Connection, *, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every key of the tenant, newest first, revoked ones included."""
+    query = (
+        select(api_keys)
+        .where(api_keys.c.tenant_id == tenant_id)
+        .order_by(api_keys.c.created_at.desc(), api_keys.c.id.desc())
+    )
+    return [dict(m) for m in conn.execute(query).mappings()]
+
+
+def revoke_api_key(
+    conn: Connection, *, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+) -> tuple[dict[str, Any], bool]:
+    """Revoke a key: the key and whether this call revoked it (False if it already was)."""
+    where = (api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id)
+    found = conn.execute(select(api_keys).where(*where)).mappings().first()
+    if found is None:
+        raise NotFound(f"API key {key_id} not found")
+    if found["revoked_at"] is not None:
+        return dict(found), False
+    conn.execute(update(api_keys).where(*where).values(revoked_at=now))
+    return {**found, "revoked_at": now}, True
