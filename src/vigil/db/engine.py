@@ -23,9 +23,9 @@ SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA temp_store=MEMORY",
-    # 16 MiB of page cache per connection: the pool holds up to twice pool_size connections,
-    # and a memory-mapped file would count against the server's resident size as well.
-    "PRAGMA cache_size=-16384",
+    # 8 MiB of page cache per connection (the operating system caches the file as well): the
+    # pools hold a couple of dozen connections, and their caches are the server's memory.
+    "PRAGMA cache_size=-8192",
 )
 
 
