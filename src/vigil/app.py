@@ -18,6 +18,7 @@ from vigil.accounts.access import check_every_route_has_a_rule
 from vigil.accounts.auth_routes import router as auth_router
 from vigil.accounts.key_routes import router as keys_router
 from vigil.accounts.routes import router as users_router
+from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(users_router)
     app.include_router(auth_router)
     app.include_router(keys_router)
+    app.include_router(settings_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
     def healthz(engine: EngineDep) -> FastJSONResponse:

@@ -76,6 +76,14 @@ def get_tenant_by_name(
     return dict(found) if found is not None else None
 
 
+def get_tenant(conn: Connection, *, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """The tenant with this id."""
+    found = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
+    if found is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    return dict(found)
+
+
 def count_tenants(conn: Connection) -> int:
     """How many tenants exist."""
     return int(conn.execute(select(func.count()).select_from(tenants)).scalar_one())

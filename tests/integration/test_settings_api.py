@@ -1,0 +1,50 @@
+"""Tenant settings over the API, each change recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Tenant, TenantFactory
+
+
+def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
+    assert tenant.reader.get("/settings").json() == {"retention_days": 90}
+    changed = tenant.admin.patch("/settings", json={"retention_days": 365})
+    assert changed.status_code == 200
+    assert changed.json() == {"retention_days": 365}
+    assert tenant.reader.get("/settings").json() == {"retention_days": 365}
+    (event,) = tenant.reader.get("/audit-logs/", params={"resource_type": "SETTINGS"}).json()[
+        "items"
+    ]
+    assert event["action"] == "UPDATE"
+    assert event["details"] == {
+        "changed_fields": ["retention_days"],
+        "old_value": 90,
+        "new_value": 365,
+    }
+    tenant.admin.patch("/settings", json={"retention_days": 365})
+    assert (
+        tenant.reader.get("/audit-logs/", params={"resource_type": "SETTINGS"}).json()["total"] == 1
+    )
+
+
+def test_settings_belong_to_one_tenant(tenant_factory: TenantFactory) -> None:
+    mine, theirs = tenant_factory(), tenant_factory()
+    mine.admin.patch("/settings", json={"retention_days": 7})
+    assert theirs.reader.get("/settings").json() == {"retention_days": 90}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"retention_days": -1}, "retention_days"),
+        ({"retention_days": "long"}, "retention_days"),
+        ({"retention_days": None}, "retention_days"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_settings_name_the_field(tenant: Tenant, body: dict[str, object], field: str) -> None:
+    answer = tenant.admin.patch("/settings", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == field
+    assert tenant.reader.get("/settings").json() == {"retention_days": 90}
