@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """Vigil records who did what, when and from where, across your platform.
 
-Authenticate with `Authorization: Bearer <API key>`. Producers need `EVENTS_WRITE`;
+Authenticate with `Authorization: Bearer <API key or session token>` (from `POST /auth/login`).
+Producers need `EVENTS_WRITE`;
 reading activity needs `USER_VIEW` or `USER_MANAGE`.
 """
 
