@@ -2,38 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import Connection
 
+from vigil.accounts.deps import Caller
 from vigil.accounts.service import Principal
+from vigil.core.deps import SettingsDep
 from vigil.core.http import client_ip
 from vigil.events import service as events
 from vigil.events.schemas import Action, EventIn, ResourceType
-from vigil.settings import Settings
 
 
-def record_account_change(
-    conn: Connection,
-    *,
-    request: Request,
-    settings: Settings,
-    principal: Principal,
-    action: Action,
-    resource_type: ResourceType,
-    resource_id: str,
-    details: dict[str, Any],
-) -> None:
-    """Record, in the caller's transaction, a change the principal made through the API."""
-    event = EventIn(
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        user_id=principal.actor_id,
-        user_email=principal.user_email,
+@dataclass(frozen=True, slots=True)
+class AccountAudit:
+    """Records changes made by the request's caller, from the request's address."""
+
+    principal: Principal
+    ip_address: str | None
+    user_agent: str | None
+
+    def record(
+        self,
+        conn: Connection,
+        *,
+        action: Action,
+        resource_type: ResourceType,
+        resource_id: str,
+        details: dict[str, Any],
+    ) -> None:
+        """Record one change in the caller's transaction, so it stands or falls with it."""
+        event = EventIn(
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            user_id=self.principal.actor_id,
+            user_email=self.principal.user_email,
+            ip_address=self.ip_address,
+            user_agent=self.user_agent,
+            details=details,
+        )
+        events.record(conn, tenant_id=self.principal.tenant_id, event=event)
+
+
+async def get_account_audit(
+    request: Request, principal: Caller, settings: SettingsDep
+) -> AccountAudit:
+    """The audit of the request's caller."""
+    return AccountAudit(
+        principal=principal,
         ip_address=client_ip(request, settings.trusted_networks),
         user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
-        details=details,
     )
-    events.record(conn, tenant_id=principal.tenant_id, event=event)
+
+
+AuditDep = Annotated[AccountAudit, Depends(get_account_audit)]

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection
 
 from vigil.accounts import service as accounts
-from vigil.accounts.audit import record_account_change
+from vigil.accounts.audit import AccountAudit, AuditDep
 from vigil.accounts.deps import Caller, forget_credentials
 from vigil.core.clock import utcnow
-from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
+from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import Forbidden
 from vigil.core.http import FastJSONResponse, uuid_or_404
 from vigil.core.permissions import Permission
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType, no_nul
 from vigil.events.wire import format_time
-from vigil.settings import Settings
 
 router = APIRouter(prefix="/api-keys", tags=["API keys"])
 
@@ -48,7 +47,7 @@ def key_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("", status_code=201, summary="Issue an API key (shown once)")
 def create_key(
-    request: Request, principal: Caller, engine: EngineDep, settings: SettingsDep, body: KeyCreate
+    principal: Caller, audit: AuditDep, engine: EngineDep, body: KeyCreate
 ) -> FastJSONResponse:
     """A new key with the given scopes, none beyond the caller's own; recorded as CREATE."""
     scopes = frozenset(body.scopes)
@@ -64,7 +63,7 @@ def create_key(
             scopes=scopes,
             user_id=principal.user_id,
         )
-        _record(conn, request, settings, principal, Action.CREATE, row)
+        _record(audit, conn, Action.CREATE, row)
     return FastJSONResponse({**key_json(row), "key": secret}, status_code=201)
 
 
@@ -77,7 +76,7 @@ def list_keys(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.delete("/{key_id}", summary="Revoke an API key")
 def revoke_key(
-    request: Request, principal: Caller, engine: EngineDep, settings: SettingsDep, key_id: str
+    principal: Caller, audit: AuditDep, engine: EngineDep, key_id: str
 ) -> FastJSONResponse:
     """Revoke a key at once; recorded as DELETE. Revoking it again changes nothing."""
     with write_transaction(engine) as conn:
@@ -88,24 +87,14 @@ def revoke_key(
             now=utcnow(),
         )
         if revoked:
-            _record(conn, request, settings, principal, Action.DELETE, row)
+            _record(audit, conn, Action.DELETE, row)
     forget_credentials([row["key_hash"]])
     return FastJSONResponse(key_json(row))
 
 
-def _record(
-    conn: Connection,
-    request: Request,
-    settings: Settings,
-    principal: accounts.Principal,
-    action: Action,
-    row: dict[str, Any],
-) -> None:
-    record_account_change(
+def _record(audit: AccountAudit, conn: Connection, action: Action, row: dict[str, Any]) -> None:
+    audit.record(
         conn,
-        request=request,
-        settings=settings,
-        principal=principal,
         action=action,
         resource_type=ResourceType.API_KEY,
         resource_id=str(row["id"]),

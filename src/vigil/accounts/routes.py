@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from vigil.accounts import users as users_service
-from vigil.accounts.audit import record_account_change
+from vigil.accounts.audit import AccountAudit, AuditDep
 from vigil.accounts.deps import Caller, forget_credentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.accounts.service import Principal
 from vigil.accounts.sessions import revoke_user_sessions
 from vigil.core.clock import utcnow
-from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
+from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
 from vigil.core.http import FastJSONResponse, uuid_or_404
 from vigil.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -24,7 +24,6 @@ from vigil.core.permissions import ROLE_RANK, Permission, Role
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
 from vigil.events.wire import format_time
-from vigil.settings import Settings
 
 router = APIRouter(tags=["users"])
 
@@ -58,7 +57,7 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/users", status_code=201, response_model=UserOut, summary="Create a user")
 def create_user(
-    request: Request, principal: Caller, engine: EngineDep, settings: SettingsDep, body: UserCreate
+    principal: Caller, audit: AuditDep, engine: EngineDep, body: UserCreate
 ) -> FastJSONResponse:
     """Create a user of the caller's tenant; recorded as CREATE on USER."""
     _check_can_grant(principal, Role(body.role), frozenset(body.permissions))
@@ -77,8 +76,7 @@ def create_user(
             password=body.password,
             permissions=frozenset(body.permissions),
         )
-        details = {"email": user["email"], "name": user["name"], "role": user["role"]}
-        _record(conn, request, settings, principal, Action.CREATE, user, details)
+        _record_user(audit, conn, Action.CREATE, user, _identity(user))
     return FastJSONResponse(user_json(user), status_code=201)
 
 
@@ -119,12 +117,7 @@ def get_user(principal: Caller, conn: ReadConnDep, user_id: str) -> FastJSONResp
 
 @router.patch("/users/{user_id}", response_model=UserOut, summary="Change a user")
 def update_user(
-    request: Request,
-    principal: Caller,
-    engine: EngineDep,
-    settings: SettingsDep,
-    user_id: str,
-    body: UserUpdate,
+    principal: Caller, audit: AuditDep, engine: EngineDep, user_id: str, body: UserUpdate
 ) -> FastJSONResponse:
     """Change name, email, role or granted permissions; recorded as UPDATE with what changed."""
     changes = _column_changes(body)
@@ -140,15 +133,13 @@ def update_user(
             conn, tenant_id=principal.tenant_id, user_id=target["id"], changes=changes
         )
         if changed:
-            _record(
-                conn, request, settings, principal, Action.UPDATE, user, change_details(changed)
-            )
+            _record_user(audit, conn, Action.UPDATE, user, change_details(changed))
     return FastJSONResponse(user_json(user))
 
 
 @router.delete("/users/{user_id}", response_model=UserOut, summary="Disable a user")
 def delete_user(
-    request: Request, principal: Caller, engine: EngineDep, settings: SettingsDep, user_id: str
+    principal: Caller, audit: AuditDep, engine: EngineDep, user_id: str
 ) -> FastJSONResponse:
     """Disable the account and revoke its keys; its events stay as they were written."""
     with write_transaction(engine) as conn:
@@ -166,8 +157,7 @@ def delete_user(
         revoked += revoke_user_sessions(
             conn, tenant_id=principal.tenant_id, user_id=target["id"], now=utcnow()
         )
-        details = {"email": user["email"], "name": user["name"], "role": user["role"]}
-        _record(conn, request, settings, principal, Action.DELETE, user, details)
+        _record_user(audit, conn, Action.DELETE, user, _identity(user))
     forget_credentials(revoked)
     return FastJSONResponse(user_json(user))
 
@@ -219,20 +209,19 @@ def _check_can_manage(principal: Principal, target: dict[str, Any]) -> None:
         raise Forbidden("you cannot change a user whose role is above your own")
 
 
-def _record(
+def _identity(user: dict[str, Any]) -> dict[str, Any]:
+    return {"email": user["email"], "name": user["name"], "role": user["role"]}
+
+
+def _record_user(
+    audit: AccountAudit,
     conn: Connection,
-    request: Request,
-    settings: Settings,
-    principal: Principal,
     action: Action,
     user: dict[str, Any],
     details: dict[str, Any],
 ) -> None:
-    record_account_change(
+    audit.record(
         conn,
-        request=request,
-        settings=settings,
-        principal=principal,
         action=action,
         resource_type=ResourceType.USER,
         resource_id=str(user["id"]),

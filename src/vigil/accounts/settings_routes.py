@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import update
 
 from vigil.accounts import service as accounts
-from vigil.accounts.audit import record_account_change
+from vigil.accounts.audit import AuditDep
 from vigil.accounts.deps import Caller
 from vigil.accounts.routes import change_details
 from vigil.accounts.tables import tenants
-from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
+from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import InvalidInput
 from vigil.core.http import FastJSONResponse
 from vigil.db.engine import write_transaction
@@ -51,11 +51,7 @@ def read_settings(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.patch("", response_model=TenantSettings, summary="Change some settings")
 def change_settings(
-    request: Request,
-    principal: Caller,
-    engine: EngineDep,
-    settings: SettingsDep,
-    body: TenantSettingsPatch,
+    principal: Caller, audit: AuditDep, engine: EngineDep, body: TenantSettingsPatch
 ) -> FastJSONResponse:
     """Change the settings named in the body; recorded as UPDATE on SETTINGS."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
@@ -71,11 +67,8 @@ def change_settings(
                 .where(tenants.c.id == principal.tenant_id)
                 .values({k: new for k, (_old, new) in changed.items()})
             )
-            record_account_change(
+            audit.record(
                 conn,
-                request=request,
-                settings=settings,
-                principal=principal,
                 action=Action.UPDATE,
                 resource_type=ResourceType.SETTINGS,
                 resource_id=str(principal.tenant_id),
