@@ -6,14 +6,21 @@ never see each other's events (which is itself the tenant isolation Vigil promis
 
 from __future__ import annotations
 
+import email
+import email.policy
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
 from vigil.accounts import service as accounts
@@ -22,7 +29,7 @@ from vigil.core.permissions import Permission
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import upgrade_to_head
 from vigil.settings import Settings
-from vigil.testing.postgres import Cluster, throwaway_cluster
+from vigil.testing.postgres import Cluster, free_port, throwaway_cluster
 from vigil.testing.server import live_server
 
 BACKENDS = ("sqlite", "postgresql")
@@ -59,10 +66,53 @@ class Stack:
     engine: Engine
     base_url: str
     settings: Settings
+    inbox: Inbox
+
+
+class Inbox:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages received for ``address`` so far."""
+        with self._lock:
+            return [m for rcpt, m in self.messages if address in rcpt]
+
+    def wait_for(self, address: str, *, timeout: float = 15.0) -> EmailMessage:
+        """The first message for ``address``, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(address)
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no email reached {address}")
+
+
+@pytest.fixture(scope="session")
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server for the whole run, and its port."""
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def stack(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_root: Path, inbox: tuple[Inbox, int]
+) -> Iterator[Stack]:
     """A Vigil server on a fresh database, once per backend for the session."""
     backend = request.param
     url = make_database_url(backend, request, tmp_root)
@@ -71,11 +121,21 @@ def stack(request: pytest.FixtureRequest, tmp_root: Path) -> Iterator[Stack]:
     # Loopback is the trusted proxy, so a test can speak for a client address of its own
     # through X-Forwarded-For (sign-in throttling counts per address).
     settings = Settings(
-        database_url=url, data_dir=tmp_root, secret_key="t" * 48, trusted_proxies="127.0.0.1/32"
+        database_url=url,
+        data_dir=tmp_root,
+        secret_key="t" * 48,
+        trusted_proxies="127.0.0.1/32",
+        public_url="http://vigil.test",
+        smtp_host="127.0.0.1",
+        smtp_port=inbox[1],
+        smtp_starttls=False,
+        smtp_from="vigil@vigil.test",
     )
     app = create_app(settings, engine=engine)
     with live_server(app) as base_url:
-        yield Stack(backend=backend, engine=engine, base_url=base_url, settings=settings)
+        yield Stack(
+            backend=backend, engine=engine, base_url=base_url, settings=settings, inbox=inbox[0]
+        )
     engine.dispose()
 
 

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     login_attempts_per_ip: int = Field(
         default=30, ge=1, description="Failed sign-ins one address may make in 5 minutes"
     )
+    public_url: str = Field(default="", description="Where people reach Vigil, for links in emails")
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "vigil@localhost"
+    smtp_starttls: bool = True
     trusted_proxies: str = Field(
         default="", description="Comma-separated CIDRs whose X-Forwarded-For is believed"
     )
@@ -75,6 +82,16 @@ class Settings(BaseSettings):
         """The proxies allowed to say who the client is."""
         parts = (p.strip() for p in self.trusted_proxies.split(","))
         return tuple(ipaddress.ip_network(p, strict=False) for p in parts if p)
+
+    @property
+    def base_url(self) -> str:
+        """The public address of this Vigil, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def email_configured(self) -> bool:
+        """Whether Vigil can send email."""
+        return bool(self.smtp_host)
 
     @property
     def is_sqlite(self) -> bool:

@@ -176,3 +176,37 @@ def test_serve_refuses_a_weak_bootstrap_password(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert made.returncode == 1
     assert "VIGIL_ADMIN_PASSWORD must be at least 12 characters" in made.stderr
+
+
+def test_reset_link_prints_a_working_link(stack: Stack) -> None:
+    name = f"Links {uuid.uuid4().hex[:6]}"
+    email = f"links-{uuid.uuid4().hex[:6]}@x.example"
+    run_vigil(stack, "init", "--tenant", name, "--admin-email", email)
+    made = run_vigil(
+        stack,
+        "user",
+        "reset-link",
+        email,
+        "--tenant",
+        name,
+        VIGIL_PUBLIC_URL="https://vigil.example",
+    )
+    assert made.returncode == 0, made.stderr
+    link = made.stdout.strip()
+    assert link.startswith("https://vigil.example/ui/reset-password?token=vr_")
+    token = link.split("token=")[1]
+    with httpx.Client(base_url=stack.base_url) as client:
+        done = client.post(
+            "/auth/password-reset/confirm",
+            json={"token": token, "new_password": "a fresh long password"},
+        )
+        assert done.status_code == 200
+        assert (
+            client.post(
+                "/auth/login", json={"email": email, "password": "a fresh long password"}
+            ).status_code
+            == 200
+        )
+    missing = run_vigil(stack, "user", "reset-link", "nobody@x.example", "--tenant", name)
+    assert missing.returncode == 1
+    assert "no active user" in missing.stderr

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vigil.accounts import login
+from vigil.accounts import login, password_reset
 from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials
 from vigil.accounts.routes import user_json
 from vigil.accounts.sessions import find_session
@@ -112,3 +112,50 @@ def whoami(principal: Caller) -> FastJSONResponse:
             "permissions": sorted(p.value for p in principal.permissions),
         }
     )
+
+
+class ResetRequestBody(BaseModel):
+    """Ask for a reset link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, StringConstraints(max_length=320)]
+
+
+class ResetConfirmBody(BaseModel):
+    """Use a reset link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(max_length=200)]
+    new_password: Annotated[str, StringConstraints(max_length=256)]
+
+
+@router.post("/password-reset", status_code=202, summary="Email a password reset link")
+def request_password_reset(
+    body: ResetRequestBody, engine: EngineDep, settings: SettingsDep, background: BackgroundTasks
+) -> FastJSONResponse:
+    """Always 202: whether the account exists is nobody's business but its owner's."""
+    mail = password_reset.prepare_reset(engine, email=body.email, settings=settings)
+    if mail is not None:
+        # Sent after the answer, so its timing says nothing about the account either.
+        background.add_task(password_reset.send_reset_mail, settings, mail)
+    return FastJSONResponse(
+        {"detail": "if an account has this email, a reset link is on its way"}, status_code=202
+    )
+
+
+@router.post("/password-reset/confirm", summary="Choose a new password with a reset link")
+def confirm_password_reset(
+    request: Request, body: ResetConfirmBody, engine: EngineDep, settings: SettingsDep
+) -> FastJSONResponse:
+    """Set the new password and end every session of the account."""
+    _user, ended = password_reset.confirm_reset(
+        engine,
+        token=body.token,
+        new_password=body.new_password,
+        ip_address=client_ip(request, settings.trusted_networks),
+        user_agent=request.headers.get("user-agent"),
+    )
+    forget_credentials(ended)
+    return FastJSONResponse({"detail": "password changed; sign in with the new one"})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
+from vigil.accounts import password_reset
 from vigil.accounts import users as users_service
 from vigil.accounts.audit import AccountAudit, AuditDep
 from vigil.accounts.deps import Caller, forget_credentials
@@ -16,7 +17,7 @@ from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.accounts.service import Principal
 from vigil.accounts.sessions import revoke_user_sessions
 from vigil.core.clock import utcnow
-from vigil.core.deps import EngineDep, ReadConnDep
+from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
 from vigil.core.http import FastJSONResponse, uuid_or_404
 from vigil.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -160,6 +161,32 @@ def delete_user(
         _record_user(audit, conn, Action.DELETE, user, _identity(user))
     forget_credentials(revoked)
     return FastJSONResponse(user_json(user))
+
+
+@router.post(
+    "/users/{user_id}/password-reset", status_code=202, summary="Email a user a reset link"
+)
+def send_password_reset(
+    principal: Caller,
+    engine: EngineDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+    user_id: str,
+) -> FastJSONResponse:
+    """Email the user a single-use link to choose a new password."""
+    if not settings.email_configured:
+        raise Conflict("email is not configured; print a link with `vigil user reset-link`")
+    with write_transaction(engine) as conn:
+        target = users_service.get_user(
+            conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user")
+        )
+        _check_can_manage(principal, target)
+        if target["status"] != users_service.ACTIVE:
+            raise Conflict("the account is disabled")
+        link = password_reset.issue_link(conn, user=target, settings=settings, now=utcnow())
+    mail = password_reset.ResetMail(to=target["email"], link=link)
+    background.add_task(password_reset.send_reset_mail, settings, mail)
+    return FastJSONResponse({"detail": f"a reset link is on its way to {target['email']}"}, 202)
 
 
 def change_details(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:

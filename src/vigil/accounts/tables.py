@@ -107,3 +107,21 @@ sessions = Table(
     Index(None, "token_hash"),
     Index(None, "tenant_id", "user_id"),
 )
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("id", UUIDType(), nullable=False),
+    Column("user_id", UUIDType(), nullable=False),
+    # SHA-256 of the token in the emailed link; the link itself is never stored.
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+    ),
+    Index(None, "token_hash"),
+)

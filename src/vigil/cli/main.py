@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import apikeys, serve, tenants
+from vigil.cli import apikeys, serve, tenants, users
 
 app = typer.Typer(
     name="vigil",
@@ -16,6 +16,7 @@ app.command("init")(tenants.init)
 app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
 app.add_typer(apikeys.app, name="apikey")
+app.add_typer(users.app, name="user")
 
 if __name__ == "__main__":
     app()
