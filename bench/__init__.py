@@ -1,0 +1,1 @@
+"""Vigil's benchmark suite: ``python -m bench`` (or ``make bench``); figures go to BENCHMARKS.md."""

@@ -1,0 +1,52 @@
+"""What every benchmark is given: the backend, a scratch directory, the world and the sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bench.backends import Backend
+from bench.world import World
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much work each benchmark does; ``quick`` shrinks all of it for a smoke run."""
+
+    ingest_events: int = 200_000
+    ingest_warmup_events: int = 10_000
+    batch_size: int = 1000
+    batch_connections: int = 2
+    single_requests: int = 24_000
+    single_warmup: int = 1_600
+    single_concurrency: int = 16
+    baseline_single_rows: int = 3_000
+    query_events: int = 1_000_000
+    query_repeats: int = 60
+    export_small_share: float = 0.1  # the smaller export, as a share of query_events
+
+    @classmethod
+    def quick(cls, *, query_events: int | None) -> Sizes:
+        """Small enough that both backends finish in about a minute."""
+        return cls(
+            ingest_events=10_000,
+            ingest_warmup_events=2_000,
+            single_requests=2_000,
+            single_warmup=320,
+            baseline_single_rows=300,
+            query_events=query_events or 20_000,
+            query_repeats=6,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One backend's run."""
+
+    backend: Backend
+    workdir: Path
+    world: World
+    seed: int
+    end: datetime  # the generated events lead up to this moment
+    sizes: Sizes

@@ -1,0 +1,124 @@
+"""Benchmark 1: bulk ingest over HTTP in batches of 1000, against a raw insert of the same rows.
+
+Both sides start from a fresh database with Vigil's schema (five secondary indexes and the
+primary key) and commit every 1000 events; the raw side is ``executemany`` on SQLite and
+``COPY`` on PostgreSQL. Request bodies and raw rows are built before any clock starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from bench import dataset, rows, single
+from bench.client import build_request, closed_loop
+from bench.context import Context
+from bench.server import create_tenant, running_server
+from bench.stats import ProcessWatch, latency_ms
+from vigil.core.clock import to_micros
+from vigil.db.engine import build_engine
+from vigil.db.migrate import upgrade_to_head
+
+_SELECT_CONTENT = f"SELECT {rows.column_list(rows.CONTENT)} FROM events"  # noqa: S608
+
+
+def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
+    """Batch ingest (and, on the same server, single-event ingest) with their baselines."""
+    sizes = ctx.sizes
+    total = sizes.ingest_warmup_events + sizes.ingest_events
+    events = list(dataset.generate(ctx.world, seed=ctx.seed + 1, count=total, days=14, end=ctx.end))
+    bodies = list(rows.batch_bodies(events, size=sizes.batch_size))
+    warm_batches = sizes.ingest_warmup_events // sizes.batch_size
+
+    url = ctx.backend.new_database("ingest_http")
+    tenant = create_tenant(url, ctx.workdir)
+    requests = [
+        build_request("POST", "/audit-logs/batch", token=tenant.api_key, body=b) for b in bodies
+    ]
+    with running_server(url, ctx.workdir) as server:
+        pid = server.process.pid
+        log(f"batch ingest over HTTP: {sizes.ingest_events:,} events (server pid {pid})")
+        closed_loop(server.host, server.port, requests[:warm_batches], sizes.batch_connections)
+        with ProcessWatch(server.process) as watch:
+            loaded = closed_loop(
+                server.host, server.port, requests[warm_batches:], sizes.batch_connections
+            )
+        _require_all(loaded.statuses, 201, "batch ingest")
+        log("single-event ingest over HTTP")
+        single_result = single.run_http(ctx, server, tenant)
+    stored_as_generated = _verify(ctx, url, events, log)
+
+    log("batch ingest baseline: raw insert into a fresh database, 1000 rows per transaction")
+    table_rows = [ctx.backend.row(e, tenant.tenant_id) for e in events]
+    warm = sizes.ingest_warmup_events
+    raw_seconds, raw_url = _raw_batches(ctx, table_rows, warm=warm, per_commit=sizes.batch_size)
+    single_result["baseline"] = single.run_raw(ctx, raw_url, tenant.tenant_id)
+    log("batch ingest ceiling: raw insert into a fresh database, one transaction")
+    one_txn_seconds, _ = _raw_batches(ctx, table_rows, warm=warm, per_commit=len(table_rows))
+
+    rate = sizes.ingest_events / loaded.wall
+    raw_rate = sizes.ingest_events / raw_seconds
+    batch = {
+        "events": sizes.ingest_events,
+        "batch_size": sizes.batch_size,
+        "connections": sizes.batch_connections,
+        "seconds": round(loaded.wall, 3),
+        "events_per_s": round(rate),
+        "batch_latency_ms": latency_ms(loaded.latencies),
+        "server_cores": round(watch.usage.cpu_seconds / loaded.wall, 2),
+        "client_cores": round(loaded.client_cpu / loaded.wall, 2),
+        "baseline_events_per_s": round(raw_rate),
+        "ratio": round(rate / raw_rate, 3),
+        "one_transaction_events_per_s": round(sizes.ingest_events / one_txn_seconds),
+        "stored_rows_match_generated": stored_as_generated,
+    }
+    return {"batch": batch, "single": single_result}
+
+
+def _require_all(statuses: Counter[int], expected: int, what: str) -> None:
+    if set(statuses) != {expected}:
+        raise RuntimeError(f"{what}: expected only {expected} answers, got {dict(statuses)}")
+
+
+def _raw_batches(
+    ctx: Context, table_rows: list[tuple[Any, ...]], *, warm: int, per_commit: int
+) -> tuple[float, str]:
+    """Seconds to insert the rows after the first ``warm``, ``per_commit`` per transaction."""
+    url = ctx.backend.new_database(f"ingest_raw_{per_commit}")
+    engine = build_engine(url, pool_size=1)
+    try:
+        upgrade_to_head(engine)  # the same migrations, so the same table and indexes
+    finally:
+        engine.dispose()
+    timed = table_rows[warm:]
+    conn = ctx.backend.connect(url)
+    try:
+        ctx.backend.insert_batches(conn, [table_rows[:warm]])
+        started = time.perf_counter()
+        ctx.backend.insert_batches(
+            conn, (timed[i : i + per_commit] for i in range(0, len(timed), per_commit))
+        )
+        return time.perf_counter() - started, url
+    finally:
+        conn.close()
+
+
+def _verify(
+    ctx: Context, url: str, events: list[dataset.Event], log: Callable[[str], None]
+) -> bool:
+    """Whether the server stored exactly the rows the raw baseline inserts (ids aside)."""
+    conn = ctx.backend.connect(url)
+    try:
+        stored = Counter(
+            (r[0] if isinstance(r[0], int) else to_micros(r[0]), *r[1:])
+            for r in ctx.backend.stream(conn, _SELECT_CONTENT, ())
+        )
+    finally:
+        conn.close()
+    missing = Counter(rows.content(e) for e in events) - stored
+    if missing:
+        example = next(iter(missing))
+        log(f"[red]{sum(missing.values())} generated rows differ from stored, e.g. {example}[/]")
+    return not missing

@@ -1,0 +1,114 @@
+"""The results: rich tables on the terminal, and JSON for BENCHMARKS.md and later comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+INGEST_TARGET = {"sqlite": 50_000}  # events/s over HTTP; PostgreSQL has only the ratio target
+RATIO_TARGET = 0.5
+SINGLE_TARGET = {"events_per_s": 2000, "p99_ms": 50.0}
+
+
+def _mark(met: bool) -> str:
+    return "[green]met[/]" if met else "[red]missed[/]"
+
+
+def _batch_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="1. Batch ingest over HTTP (1000 events per request)")
+    for column in ("backend", "events/s", "raw events/s", "ratio", "target", "verdict",
+                   "server cores", "raw, one txn"):  # fmt: skip
+        table.add_column(column, justify="right" if column != "backend" else "left")
+    for name, result in backends.items():
+        batch = result["ingest"]["batch"]
+        floor = INGEST_TARGET.get(name)
+        met = batch["ratio"] >= RATIO_TARGET and (floor is None or batch["events_per_s"] >= floor)
+        target = f"≥ {floor:,}/s and ≥ 50%" if floor else "≥ 50% of raw"
+        table.add_row(
+            name, f"{batch['events_per_s']:,}", f"{batch['baseline_events_per_s']:,}",
+            f"{batch['ratio']:.0%}", target, _mark(met), str(batch["server_cores"]),
+            f"{batch['one_transaction_events_per_s']:,}",
+        )  # fmt: skip
+    return table
+
+
+def _single_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="2. Single-event POST, 16 concurrent clients")
+    for column in ("backend", "events/s", "p50 ms", "p99 ms", "raw 1-row txn/s", "client cores",
+                   "verdict"):  # fmt: skip
+        table.add_column(column, justify="right" if column != "backend" else "left")
+    for name, result in backends.items():
+        single = result["ingest"]["single"]
+        latency = single["latency_ms"]
+        met = (
+            single["events_per_s"] >= SINGLE_TARGET["events_per_s"]
+            and latency["p99"] <= SINGLE_TARGET["p99_ms"]
+        )
+        table.add_row(
+            name, f"{single['events_per_s']:,}", str(latency["p50"]), str(latency["p99"]),
+            f"{single['baseline']['rows_per_s']:,}",
+            f"{single['client_cores']} ({single['client_processes']} proc)", _mark(met),
+        )  # fmt: skip
+    return table
+
+
+def _query_table(name: str, queries: dict[str, Any]) -> Table:
+    title = f"3. GET /audit-logs/ at {queries['events']:,} events — {name} (p95 ms)"
+    caption = (
+        f"cursor page {queries['cursor_depth']:,} deep / first page, p50: "
+        f"{queries['deep_cursor_vs_first_page_p50']} times"
+    )
+    table = Table(title=title, caption=caption)
+    for column in ("shape", "no total: HTTP", "SQL", "with total: HTTP", "SQL", "verdict"):
+        table.add_column(column, justify="right" if column != "shape" else "left")
+    for shape in queries["shapes"]:
+        bare, full = shape["no_total"], shape["with_total"]
+        verdict = _mark(bare["met"] and full["met"]) if shape["targeted"] else "(contrast)"
+        table.add_row(
+            shape["name"], str(bare["http_ms"]["p95"]), str(bare["sql_ms"]["p95"]),
+            str(full["http_ms"]["p95"]), str(full["sql_ms"]["p95"]), verdict,
+        )  # fmt: skip
+    return table
+
+
+def _export_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="4. CSV export")
+    for column in ("backend", "rows", "rows/s", "raw rows/s", "ratio", "RSS before MB",
+                   "RSS peak MB", "of it heap MB", "verdict"):  # fmt: skip
+        table.add_column(column, justify="right" if column != "backend" else "left")
+    for name, result in backends.items():
+        export = result["export"]
+        for run in export["runs"]:
+            met = (
+                run["rows_per_s"] >= export["target_rows_per_s"]
+                and run["rss_peak_mb"] <= export["target_peak_rss_mb"]
+            )
+            table.add_row(
+                name, f"{run['rows']:,}", f"{run['rows_per_s']:,}",
+                f"{run['baseline_rows_per_s']:,}", f"{run['ratio']:.0%}",
+                str(run["rss_before_mb"]), str(run["rss_peak_mb"]), str(run["anon_peak_mb"]),
+                _mark(met),
+            )  # fmt: skip
+    return table
+
+
+def show(results: dict[str, Any], console: Console) -> None:
+    """Print a table per benchmark."""
+    backends = results["backends"]
+    if not backends:
+        return
+    console.print(_batch_table(backends))
+    console.print(_single_table(backends))
+    for name, result in backends.items():
+        console.print(_query_table(name, result["queries"]))
+    console.print(_export_table(backends))
+
+
+def write(results: dict[str, Any], path: Path) -> None:
+    """Save the results as indented JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")

@@ -1,0 +1,80 @@
+"""The list queries an admin actually runs, with parameters drawn from the generated world.
+
+Each shape rotates through several realistic values (different users, addresses, weeks),
+so a percentile is over a spread of answers, not one cached query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bench.world import World
+
+Params = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A named query shape; ``targeted`` is false for shapes shown only for contrast."""
+
+    name: str
+    variants: list[Params]
+    targeted: bool = True
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_shapes(
+    world: World, *, end: datetime, deep_cursors: list[str], depth: int
+) -> list[Shape]:
+    """Every shape; ``deep_cursors`` are cursors about ``depth`` rows into the newest-first list."""
+    users = world.users.items[:40:2]  # the busiest people, who get looked at most
+    projects = world.resources["PROJECT"].items[:10]
+    models = world.resources["MODEL"].items[:10]
+    addresses = [*world.attacker_ips[:10], *(u.ips[0] for u in users[:10])]
+    weeks = [(end - timedelta(days=7 * (k + 1)), end - timedelta(days=7 * k)) for k in range(6)]
+    return [
+        Shape("newest page", [{}]),
+        Shape("by user", [{"user_id": u.user_id} for u in users]),
+        Shape(
+            "by action + 7-day range",
+            [
+                {"action": action, "start_date": _day(start), "end_date": _day(stop)}
+                for action in ("DELETE", "UPDATE", "PASSWORD_RESET")
+                for start, stop in weeks
+            ],
+        ),
+        Shape(
+            "by resource type + id",
+            [
+                {"resource_type": r.resource_type, "resource_id": r.resource_id}
+                for pair in zip(projects, models, strict=True)
+                for r in pair
+            ],
+        ),
+        Shape("by IP address", [{"ip_address": address} for address in addresses]),
+        Shape("free text q", [{"q": p.name} for p in projects]),
+        Shape("failed logins (status + action)", [{"status": "FAILED", "action": "LOGIN_FAILED"}]),
+        Shape(
+            "combined: user + actions + types + 30 days",
+            [
+                {
+                    "user_id": u.user_id,
+                    "action": "CREATE,UPDATE",
+                    "resource_type": "MODEL,ENDPOINT",
+                    "start_date": _day(end - timedelta(days=30)),
+                }
+                for u in users
+            ],
+        ),
+        Shape(f"cursor page {depth:,} deep", [{"cursor": c} for c in deep_cursors]),
+        Shape("offset page (offset=10,000)", [{"offset": str(10_000 + 50 * k)} for k in range(8)]),
+        Shape(
+            f"offset page {depth:,} deep (contrast)",
+            [{"offset": str(depth - 50 * k)} for k in range(4)],
+            targeted=False,
+        ),
+    ]
