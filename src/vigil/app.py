@@ -24,7 +24,7 @@ from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
 from vigil.core.validation import InvalidBody, describe_errors
-from vigil.db.engine import build_engine
+from vigil.db.engine import WalCheckpointer, build_engine
 from vigil.events import geo
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
 from vigil.events.routes import router as events_router
@@ -49,13 +49,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     url = engine.url.render_as_string(hide_password=False)
     # Ingest and exports get connections of their own, so slow downloads or a burst of
     # reads can never starve the writer, and exports cannot starve the rest.
-    write_engine = build_engine(url, pool_size=1, max_overflow=1)
+    write_engine = build_engine(url, pool_size=1, max_overflow=1, checkpoint_on_commit=False)
     export_engine = build_engine(url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0)
     geo.configure(enabled=settings.geoip_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         geo.warm_up()
+        sqlite = write_engine.dialect.name == "sqlite"
+        checkpointer = WalCheckpointer(write_engine) if sqlite else None
+        if checkpointer is not None:
+            checkpointer.start()
         writer = EventWriter(write_engine)
         app.state.writer = writer
         await writer.start()
@@ -67,6 +71,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs
             await writer.stop()
+            if checkpointer is not None:
+                checkpointer.stop()
             write_engine.dispose()
             export_engine.dispose()
 

@@ -11,8 +11,9 @@ from tests.conftest import Tenant
 from tests.helpers import ingest, make_event
 from vigil.core.clock import utcnow
 from vigil.core.errors import ServiceUnavailable
+from vigil.db.engine import write_transaction
 from vigil.events.schemas import EventIn
-from vigil.events.service import PendingBatch, prepare_event
+from vigil.events.service import PendingBatch, prepare_event, store_batches
 from vigil.events.writer import EventWriter
 
 
@@ -64,3 +65,19 @@ def test_writer_answers_every_submission(tenant: Tenant, count: int) -> None:
     outcomes = asyncio.run(submit_many())
     assert len(outcomes) == count
     assert tenant.reader.get("/audit-logs/").json()["total"] == count
+
+
+def test_a_group_larger_than_one_statement_is_stored_whole(tenant: Tenant) -> None:
+    now = utcnow()
+    events = [
+        prepare_event(EventIn.model_validate(make_event(resource_id=f"r-{n}")), now=now)
+        for n in range(2500)
+    ]
+    with write_transaction(tenant.stack.engine) as conn:
+        (outcome,) = store_batches(
+            conn, batches=[PendingBatch(tenant_id=tenant.id, events=events)], received_at=now
+        )
+    assert sum(outcome.created) == 2500
+    assert tenant.reader.get("/audit-logs/").json()["total"] == 2500
+    last = tenant.reader.get("/audit-logs/", params={"resource_id": "r-2499"}).json()
+    assert last["total"] == 1
