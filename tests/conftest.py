@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import tempfile
 import threading
 import time
@@ -33,6 +34,35 @@ from vigil.testing.postgres import Cluster, free_port, throwaway_cluster
 from vigil.testing.server import live_server
 
 BACKENDS = ("sqlite", "postgresql")
+
+
+class LogRecorder(logging.Handler):
+    """Everything the servers under test log, for the scan for leaked secrets."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    # The tests' own HTTP client logs what it sends and receives; that is not the server's.
+    CLIENT_LOGGERS = ("httpx", "httpcore")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(self.CLIENT_LOGGERS):
+            self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session")
+def server_log() -> Iterator[LogRecorder]:
+    """Collects the log output of the whole run, tracebacks included."""
+    recorder = LogRecorder()
+    recorder.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.DEBUG)
+    yield recorder
+    root.removeHandler(recorder)
+    root.setLevel(previous)
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +141,10 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def stack(
-    request: pytest.FixtureRequest, tmp_root: Path, inbox: tuple[Inbox, int]
+    request: pytest.FixtureRequest,
+    tmp_root: Path,
+    inbox: tuple[Inbox, int],
+    server_log: LogRecorder,
 ) -> Iterator[Stack]:
     """A Vigil server on a fresh database, once per backend for the session."""
     backend = request.param
