@@ -8,11 +8,11 @@ from tests.conftest import Tenant, TenantFactory
 
 
 def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
-    assert tenant.reader.get("/settings").json() == {"retention_days": 90}
-    changed = tenant.admin.patch("/settings", json={"retention_days": 365})
+    assert tenant.reader.get("/settings").json() == {"retention_days": 90, "ip_allowlist": []}
+    changed = tenant.admin.patch("/settings", json={"retention_days": 365, "ip_allowlist": []})
     assert changed.status_code == 200
-    assert changed.json() == {"retention_days": 365}
-    assert tenant.reader.get("/settings").json() == {"retention_days": 365}
+    assert changed.json() == {"retention_days": 365, "ip_allowlist": []}
+    assert tenant.reader.get("/settings").json() == {"retention_days": 365, "ip_allowlist": []}
     (event,) = tenant.reader.get("/audit-logs/", params={"resource_type": "SETTINGS"}).json()[
         "items"
     ]
@@ -22,7 +22,7 @@ def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
         "old_value": 90,
         "new_value": 365,
     }
-    tenant.admin.patch("/settings", json={"retention_days": 365})
+    tenant.admin.patch("/settings", json={"retention_days": 365, "ip_allowlist": []})
     assert (
         tenant.reader.get("/audit-logs/", params={"resource_type": "SETTINGS"}).json()["total"] == 1
     )
@@ -31,7 +31,7 @@ def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
 def test_settings_belong_to_one_tenant(tenant_factory: TenantFactory) -> None:
     mine, theirs = tenant_factory(), tenant_factory()
     mine.admin.patch("/settings", json={"retention_days": 7})
-    assert theirs.reader.get("/settings").json() == {"retention_days": 90}
+    assert theirs.reader.get("/settings").json() == {"retention_days": 90, "ip_allowlist": []}
 
 
 @pytest.mark.parametrize(
@@ -47,4 +47,4 @@ def test_bad_settings_name_the_field(tenant: Tenant, body: dict[str, object], fi
     answer = tenant.admin.patch("/settings", json=body)
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == field
-    assert tenant.reader.get("/settings").json() == {"retention_days": 90}
+    assert tenant.reader.get("/settings").json() == {"retention_days": 90, "ip_allowlist": []}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,11 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from vigil.accounts.access import rule_for
+from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.service import Principal, authenticate_api_key
 from vigil.accounts.sessions import SESSION_PREFIX, find_session, session_permissions
 from vigil.core.clock import utcnow
-from vigil.core.deps import EngineDep
+from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import Forbidden, Unauthenticated
+from vigil.core.http import client_ip
 from vigil.core.tokens import fingerprint
 
 
@@ -43,6 +46,11 @@ class _RecentCredentials:
     def forget(self, fingerprint: str) -> None:
         self._entries.pop(fingerprint, None)
 
+    def forget_tenant(self, tenant_id: uuid.UUID) -> None:
+        for key, (_expires, principal) in list(self._entries.items()):
+            if principal.tenant_id == tenant_id:
+                self._entries.pop(key, None)
+
     def put(self, fingerprint: str, principal: Principal) -> None:
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
@@ -51,6 +59,11 @@ class _RecentCredentials:
 
 # Single dict operations are atomic, and a stale read costs at most one extra lookup.
 _recent_keys = _RecentCredentials()
+
+
+def forget_tenant_credentials(tenant_id: uuid.UUID) -> None:
+    """Look every credential of the tenant up afresh (its settings changed)."""
+    _recent_keys.forget_tenant(tenant_id)
 
 
 def forget_credentials(token_ids: list[str]) -> None:
@@ -90,6 +103,7 @@ def _lookup(engine: Engine, token: str) -> Principal | None:
                 user_email=found["email"],
                 role_rank=rank,
                 session_id=found["session_id"],
+                allowed_networks=from_stored(found["ip_allowlist"]),
             )
         return authenticate_api_key(conn, secret=token)
 
@@ -110,11 +124,14 @@ async def get_principal(request: Request, engine: EngineDep) -> Principal:
     return principal
 
 
-async def authorize(request: Request, engine: EngineDep) -> Principal:
-    """The caller, admitted only with a permission the route's rule in access.toml names."""
+async def authorize(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:
+    """The caller, admitted only with a permission the route's rule in access.toml names,
+    and only from an address the tenant's IP allowlist admits."""
     route = request.scope["route"]
     rule = rule_for(request.method, route.path)
     principal = await get_principal(request, engine)
+    if not is_allowed(client_ip(request, settings.trusted_networks), principal.allowed_networks):
+        raise Forbidden("your address is not on this tenant's IP allowlist")
     if rule.any_of and not principal.permissions & rule.any_of:
         raise Forbidden(f"this needs the {rule.describe()} permission")
     return principal

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from vigil.accounts import sessions, users
+from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.passwords import hash_password, verify_password
 from vigil.accounts.tables import tenants
 from vigil.core.clock import utcnow
@@ -57,11 +58,17 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
     with engine.connect() as conn:
         user = users.find_by_email(conn, email=email)
         tenant_id = user["tenant_id"] if user else _tenant_for_unknown(conn, attempt.tenant_hint)
-        tenant_name = _tenant_name(conn, tenant_id) if tenant_id else None
+        tenant = _tenant(conn, tenant_id) if tenant_id else None
+    tenant_name = tenant["name"] if tenant else None
+    address_allowed = tenant is None or is_allowed(
+        attempt.ip_address, from_stored(tenant["ip_allowlist"])
+    )
     # One argon2 verification on every path: the time taken says nothing about the account.
     stored_hash = user["password_hash"] if user and user["password_hash"] else _dummy_hash()
     password_matches = verify_password(stored_hash, attempt.password)
     reason = _failure_reason(user, password_matches, now)
+    if user is not None and not address_allowed:
+        reason = "ip not allowed"
     with write_transaction(engine) as conn:
         if reason is None and user is not None:
             return _open_session(conn, user, attempt, settings, now, tenant_name)
@@ -179,5 +186,7 @@ def _tenant_for_unknown(conn: Connection, hint: str | None) -> uuid.UUID | None:
     return None
 
 
-def _tenant_name(conn: Connection, tenant_id: uuid.UUID) -> str | None:
-    return conn.execute(select(tenants.c.name).where(tenants.c.id == tenant_id)).scalar()
+def _tenant(conn: Connection, tenant_id: uuid.UUID) -> dict[str, Any] | None:
+    query = select(tenants.c.name, tenants.c.ip_allowlist).where(tenants.c.id == tenant_id)
+    found = conn.execute(query).mappings().first()
+    return dict(found) if found is not None else None

@@ -203,7 +203,7 @@ def change_details(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
 
 
 def _shown(field: str, value: Any) -> Any:
-    if field == "permissions":
+    if field in ("permissions", "ip_allowlist"):  # kept comma-separated, shown as lists
         return [p for p in str(value).split(",") if p]
     return value
 

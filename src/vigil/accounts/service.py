@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from vigil.accounts.allowlist import from_stored
 from vigil.accounts.tables import api_keys, tenants
 from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
@@ -18,6 +19,7 @@ from vigil.core.permissions import ROLE_RANK, Permission, Role
 from vigil.core.tokens import fingerprint
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
+from vigil.settings import IPNetwork
 
 API_KEY_PREFIX = "vk_"
 
@@ -34,6 +36,7 @@ class Principal:
     user_email: str | None = None
     role_rank: int = 0  # a signed-in user's role rank; 0 for API keys
     session_id: uuid.UUID | None = None
+    allowed_networks: tuple[IPNetwork, ...] = ()  # the tenant's IP allowlist
 
     def label(self) -> str:
         """How this caller appears in event details."""
@@ -61,7 +64,13 @@ def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[s
         raise ValueError("tenant name must not be empty")
     if get_tenant_by_name(conn, name=name, required=False) is not None:
         raise Conflict(f"tenant {name!r} already exists")
-    row = {"id": new_id(), "name": name, "retention_days": retention_days, "created_at": utcnow()}
+    row = {
+        "id": new_id(),
+        "name": name,
+        "retention_days": retention_days,
+        "created_at": utcnow(),
+        "ip_allowlist": "",
+    }
     conn.execute(tenants.insert(), row)
     return row
 
@@ -107,7 +116,7 @@ def create_tenant_with_admin(
         role=Role.ADMIN,
         password=admin_password,
     )
-    record_system_creation(
+    record_system_action(
         conn,
         tenant_id=tenant_row["id"],
         resource_type=ResourceType.USER,
@@ -117,17 +126,18 @@ def create_tenant_with_admin(
     return tenant_row, admin
 
 
-def record_system_creation(
+def record_system_action(
     conn: Connection,
     *,
     tenant_id: uuid.UUID,
     resource_type: ResourceType,
     resource_id: str,
     details: dict[str, Any],
+    action: Action = Action.CREATE,
 ) -> None:
-    """Record a CREATE made by an operator's command, a system action with no actor."""
+    """Record a change made by an operator's command, a system action with no actor."""
     event = EventIn(
-        action=Action.CREATE,
+        action=action,
         resource_type=resource_type,
         resource_id=resource_id,
         details={**details, "via": "cli"},
@@ -168,8 +178,10 @@ def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
     """The principal a key stands for, or None if it is unknown or revoked."""
     if not secret.startswith(API_KEY_PREFIX):
         return None
-    query = select(api_keys).where(
-        api_keys.c.key_hash == fingerprint(secret), api_keys.c.revoked_at.is_(None)
+    query = (
+        select(api_keys, tenants.c.ip_allowlist)
+        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+        .where(api_keys.c.key_hash == fingerprint(secret), api_keys.c.revoked_at.is_(None))
     )
     found = conn.execute(query).mappings().first()
     if found is None:
@@ -180,6 +192,7 @@ def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
         permissions=scopes,
         api_key_id=found["id"],
         api_key_name=found["name"],
+        allowed_networks=from_stored(found["ip_allowlist"]),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from vigil.accounts.tables import sessions, users
+from vigil.accounts.tables import sessions, tenants, users
 from vigil.accounts.users import ACTIVE, effective_permissions
 from vigil.core.clock import new_id
 from vigil.core.permissions import ROLE_RANK, Role
@@ -49,10 +49,16 @@ def find_session(conn: Connection, *, token: str, now: datetime) -> dict[str, An
     if not token.startswith(SESSION_PREFIX):
         return None
     query = (
-        select(sessions.c.id.label("session_id"), sessions.c.expires_at, users)
+        select(
+            sessions.c.id.label("session_id"),
+            sessions.c.expires_at,
+            tenants.c.ip_allowlist,
+            users,
+        )
         .join(
             users, (users.c.tenant_id == sessions.c.tenant_id) & (users.c.id == sessions.c.user_id)
         )
+        .join(tenants, tenants.c.id == sessions.c.tenant_id)
         .where(
             sessions.c.token_hash == fingerprint(token),
             sessions.c.revoked_at.is_(None),

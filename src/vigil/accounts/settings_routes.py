@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import update
 
 from vigil.accounts import service as accounts
+from vigil.accounts.allowlist import parse_allowlist, stored_form
 from vigil.accounts.audit import AuditDep
-from vigil.accounts.deps import Caller
+from vigil.accounts.deps import Caller, forget_tenant_credentials
 from vigil.accounts.routes import change_details
 from vigil.accounts.tables import tenants
 from vigil.core.deps import EngineDep, ReadConnDep
@@ -28,6 +29,9 @@ class TenantSettings(BaseModel):
     retention_days: int = Field(
         ge=0, le=36_500, description="Days events are kept; 0 keeps them forever"
     )
+    ip_allowlist: list[str] = Field(
+        description="CIDR ranges the API may be called from; empty lets everyone in"
+    )
 
 
 class TenantSettingsPatch(BaseModel):
@@ -36,11 +40,20 @@ class TenantSettingsPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     retention_days: int | None = Field(default=None, ge=0, le=36_500)
+    ip_allowlist: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        default=None, max_length=1000
+    )
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _normalise(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else stored_form(parse_allowlist(value)).split(",")
 
 
 def settings_json(tenant: dict[str, Any]) -> dict[str, Any]:
     """The settings part of a tenant row."""
-    return {"retention_days": tenant["retention_days"]}
+    allowlist = [part for part in tenant["ip_allowlist"].split(",") if part]
+    return {"retention_days": tenant["retention_days"], "ip_allowlist": allowlist}
 
 
 @router.get("", response_model=TenantSettings, summary="The tenant's settings")
@@ -58,6 +71,8 @@ def change_settings(
     for name, value in changes.items():
         if value is None:
             raise InvalidInput(name, "must not be null")
+    if "ip_allowlist" in changes:  # stored as text, shown and compared as a list
+        changes["ip_allowlist"] = ",".join(part for part in changes["ip_allowlist"] if part)
     with write_transaction(engine) as conn:
         before = accounts.get_tenant(conn, tenant_id=principal.tenant_id)
         changed = {k: (before[k], v) for k, v in changes.items() if before[k] != v}
@@ -75,4 +90,6 @@ def change_settings(
                 details=change_details(changed),
             )
         after = {**before, **{k: new for k, (_old, new) in changed.items()}}
+    if "ip_allowlist" in changed:
+        forget_tenant_credentials(principal.tenant_id)
     return FastJSONResponse(settings_json(after))

@@ -26,6 +26,8 @@ tenants = Table(
     Column("name", String(200), nullable=False),
     Column("retention_days", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Comma-separated CIDRs the tenant's API may be called from; empty lets everyone in.
+    Column("ip_allowlist", Text, nullable=False, server_default=""),
     UniqueConstraint("name"),
 )
 

@@ -37,7 +37,7 @@ def create(
             secret, key = accounts.create_api_key(
                 conn, tenant_id=tenant_row["id"], name=name, scopes=permissions
             )
-            accounts.record_system_creation(
+            accounts.record_system_action(
                 conn,
                 tenant_id=tenant_row["id"],
                 resource_type=ResourceType.API_KEY,

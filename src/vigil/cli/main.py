@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import apikeys, serve, tenants, users
+from vigil.cli import apikeys, serve, tenants, tenants_allow, users
 
 app = typer.Typer(
     name="vigil",
@@ -17,6 +17,7 @@ app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(users.app, name="user")
+app.add_typer(tenants_allow.app, name="tenant")
 
 if __name__ == "__main__":
     app()
