@@ -93,11 +93,6 @@ class Settings(BaseSettings):
         """Whether Vigil can send email."""
         return bool(self.smtp_host)
 
-    @property
-    def is_sqlite(self) -> bool:
-        """Whether the database is the embedded SQLite one."""
-        return self.database_url.startswith("sqlite")
-
 
 def _load_or_create_secret(path: Path) -> str:
     """Read the generated secret key, creating it (owner-only) on first run."""
