@@ -202,3 +202,15 @@ def test_an_api_key_cannot_sign_out(tenant: Tenant) -> None:
     answer = tenant.admin.post("/auth/logout")
     assert answer.status_code == 422
     assert "API key" in answer.json()["detail"]
+
+
+def test_a_demotion_takes_effect_on_the_next_request(tenant: Tenant) -> None:
+    admin = make_user(tenant)
+    token = sign_in(tenant, admin["email"], PASSWORD, address()).json()["token"]
+    with httpx.Client(
+        base_url=tenant.stack.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        assert client.get("/audit-logs/").status_code == 200
+        demoted = tenant.admin.patch(f"/users/{admin['id']}", json={"role": "DEVELOPER"})
+        assert demoted.status_code == 200
+        assert client.get("/audit-logs/").status_code == 403

@@ -15,7 +15,7 @@ from vigil.accounts.deps import Caller, forget_credentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.accounts.service import Principal
-from vigil.accounts.sessions import revoke_user_sessions
+from vigil.accounts.sessions import live_fingerprints, revoke_user_sessions
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
@@ -135,6 +135,9 @@ def update_user(
         )
         if changed:
             _record_user(audit, conn, Action.UPDATE, user, change_details(changed))
+        stale = live_fingerprints(conn, tenant_id=principal.tenant_id, user_id=target["id"])
+    # What the user may do changed: their sessions are looked up afresh on their next call.
+    forget_credentials(stale)
     return FastJSONResponse(user_json(user))
 
 

@@ -98,3 +98,13 @@ def revoke_user_sessions(
     fingerprints = list(conn.execute(select(sessions.c.token_hash).where(*live)).scalars())
     conn.execute(update(sessions).where(*live).values(revoked_at=now))
     return fingerprints
+
+
+def live_fingerprints(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> list[str]:
+    """Fingerprints of the user's sessions that are not revoked (expired ones included)."""
+    query = select(sessions.c.token_hash).where(
+        sessions.c.tenant_id == tenant_id,
+        sessions.c.user_id == user_id,
+        sessions.c.revoked_at.is_(None),
+    )
+    return list(conn.execute(query).scalars())
