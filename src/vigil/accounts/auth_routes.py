@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Connection
 
-from vigil.accounts import login, password_reset
+from vigil.accounts import login, password_reset, two_factor
+from vigil.accounts.audit import AccountAudit, AuditDep
 from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials
 from vigil.accounts.routes import user_json
+from vigil.accounts.service import Principal
 from vigil.accounts.sessions import find_session
 from vigil.accounts.throttle import LoginThrottle
+from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, SettingsDep
-from vigil.core.errors import InvalidInput, Unauthenticated
+from vigil.core.errors import Conflict, InvalidInput, Unauthenticated
 from vigil.core.http import FastJSONResponse, client_ip
 from vigil.core.tokens import fingerprint
+from vigil.db.engine import write_transaction
+from vigil.events.schemas import Action, ResourceType
 from vigil.events.wire import format_time
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
@@ -50,6 +56,7 @@ async def sign_in(
         tenant_hint=body.tenant,
         ip_address=address,
         user_agent=request.headers.get("user-agent"),
+        totp_code=body.totp_code,
     )
     try:
         signed_in = await run_in_threadpool(
@@ -159,3 +166,70 @@ def confirm_password_reset(
     )
     forget_credentials(ended)
     return FastJSONResponse({"detail": "password changed; sign in with the new one"})
+
+
+class CodeBody(BaseModel):
+    """A code from the authenticator app (or, to disable, a recovery code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _signed_in_user(principal: Principal, conn: Connection) -> dict[str, Any]:
+    if principal.user_id is None:
+        raise InvalidInput("authorization", "two-factor authentication is for signed-in users")
+    return get_user(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)
+
+
+@router.post("/2fa/setup", summary="Start setting up two-factor authentication")
+def two_factor_setup(principal: Caller, engine: EngineDep) -> FastJSONResponse:
+    """A new secret, as text, an otpauth:// URI and a QR code for the authenticator app."""
+    with write_transaction(engine) as conn:
+        user = _signed_in_user(principal, conn)
+        if user["totp_enabled"]:
+            raise Conflict("two-factor authentication is already on; disable it first")
+        return FastJSONResponse(two_factor.start_setup(conn, user=user))
+
+
+@router.post("/2fa/enable", summary="Turn two-factor authentication on")
+def two_factor_enable(
+    principal: Caller, audit: AuditDep, engine: EngineDep, body: CodeBody
+) -> FastJSONResponse:
+    """Prove the app works with a current code; answers the recovery codes, shown once."""
+    with write_transaction(engine) as conn:
+        user = _signed_in_user(principal, conn)
+        codes = two_factor.enable(conn, user=user, code=body.code, now=utcnow())
+        if codes is None:
+            raise InvalidInput("code", "not a current code of the secret from /auth/2fa/setup")
+        _record_two_factor(audit, conn, user, enabled=True)
+    return FastJSONResponse({"recovery_codes": codes})
+
+
+@router.post("/2fa/disable", summary="Turn two-factor authentication off")
+def two_factor_disable(
+    principal: Caller, audit: AuditDep, engine: EngineDep, body: CodeBody
+) -> FastJSONResponse:
+    """Given a current code or a recovery code."""
+    with write_transaction(engine) as conn:
+        user = _signed_in_user(principal, conn)
+        if not two_factor.disable(conn, user=user, code=body.code, now=utcnow()):
+            raise InvalidInput("code", "not a current code or an unused recovery code")
+        _record_two_factor(audit, conn, user, enabled=False)
+    return FastJSONResponse({"two_factor_enabled": False})
+
+
+def _record_two_factor(
+    audit: AccountAudit, conn: Connection, user: dict[str, Any], *, enabled: bool
+) -> None:
+    audit.record(
+        conn,
+        action=Action.UPDATE,
+        resource_type=ResourceType.USER,
+        resource_id=str(user["id"]),
+        details={
+            "changed_fields": ["two_factor_enabled"],
+            "old_value": not enabled,
+            "new_value": enabled,
+        },
+    )

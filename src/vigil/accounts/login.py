@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from vigil.accounts import sessions, users
+from vigil.accounts import sessions, two_factor, users
 from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.passwords import hash_password, verify_password
 from vigil.accounts.tables import tenants
@@ -23,6 +23,8 @@ from vigil.settings import Settings
 
 # The one answer to every failed sign-in, whatever the cause.
 SIGN_IN_FAILED = "invalid email or password"
+# Failures that count towards locking the account: guesses at its secrets.
+COUNTED_FAILURES = frozenset({"invalid password", "invalid two-factor code"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class SignInRequest:
     tenant_hint: str | None
     ip_address: str | None
     user_agent: str | None
+    totp_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +73,11 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
     if user is not None and not address_allowed:
         reason = "ip not allowed"
     with write_transaction(engine) as conn:
+        if reason is None and user is not None and user["totp_enabled"]:
+            reason = _second_factor_failure(conn, user, attempt.totp_code, now)
         if reason is None and user is not None:
             return _open_session(conn, user, attempt, settings, now, tenant_name)
-        if user is not None and reason == "invalid password":
+        if user is not None and reason in COUNTED_FAILURES:
             lock_for = timedelta(minutes=settings.lockout_minutes)
             users.note_failed_login(
                 conn, user=user, now=now, threshold=settings.lockout_threshold, lock_for=lock_for
@@ -87,6 +92,16 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
                 details={"reason": reason, "attempted_email": attempt.email[:320]},
             )
     raise Unauthenticated(SIGN_IN_FAILED)
+
+
+def _second_factor_failure(
+    conn: Connection, user: dict[str, Any], code: str | None, now: datetime
+) -> str | None:
+    if not code:
+        return "two-factor code required"
+    if not two_factor.verify_second_factor(conn, user=user, code=code, now=now):
+        return "invalid two-factor code"
+    return None
 
 
 def _failure_reason(

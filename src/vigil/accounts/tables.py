@@ -5,6 +5,8 @@ the tables can later be distributed by tenant without rework.
 """
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     ForeignKeyConstraint,
     Index,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from vigil.db.metadata import metadata
@@ -50,6 +53,11 @@ users = Table(
     # Consecutive failed sign-ins, and until when the account is locked because of them.
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", UTCDateTime(), nullable=True),
+    # Two-factor authentication: the TOTP secret (set up first, then enabled), and the last
+    # time step accepted, so no code works twice.
+    Column("totp_secret", Text, nullable=True),
+    Column("totp_enabled", Boolean, nullable=False, server_default=false()),
+    Column("totp_last_step", BigInteger, nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("tenant_id", "email"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
@@ -126,4 +134,19 @@ password_resets = Table(
         ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
     ),
     Index(None, "token_hash"),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("id", UUIDType(), nullable=False),
+    Column("user_id", UUIDType(), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+    ),
+    Index(None, "tenant_id", "user_id"),
 )
