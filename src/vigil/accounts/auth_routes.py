@@ -11,10 +11,9 @@ from sqlalchemy import Connection
 
 from vigil.accounts import login, password_reset, two_factor
 from vigil.accounts.audit import AccountAudit, AuditDep
-from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials
+from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials, presented_token
 from vigil.accounts.routes import user_json
 from vigil.accounts.service import Principal
-from vigil.accounts.sessions import find_session
 from vigil.accounts.throttle import LoginThrottle
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
@@ -91,18 +90,15 @@ def sign_out(
     """Revoke the session the request carries; recorded as LOGOUT."""
     if principal.session_id is None:
         raise InvalidInput("authorization", "an API key is not a session: revoke it instead")
-    token = (request.headers.get("authorization", "").partition(" ")[2]).strip()
-    token = token or request.cookies.get(SESSION_COOKIE, "")
-    with engine.connect() as conn:
-        found = find_session(conn, token=token, now=utcnow())
-    if found is not None:
-        login.sign_out(
-            engine,
-            found=found,
-            ip_address=client_ip(request, settings.trusted_networks),
-            user_agent=request.headers.get("user-agent"),
-        )
-    forget_credentials([fingerprint(token)])
+    login.sign_out(
+        engine,
+        tenant_id=principal.tenant_id,
+        session_id=principal.session_id,
+        user={"id": principal.user_id, "email": principal.user_email},
+        ip_address=client_ip(request, settings.trusted_networks),
+        user_agent=request.headers.get("user-agent"),
+    )
+    forget_credentials([fingerprint(presented_token(request) or "")])
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

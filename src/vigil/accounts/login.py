@@ -150,19 +150,23 @@ def _open_session(
 
 
 def sign_out(
-    engine: Engine, *, found: dict[str, Any], ip_address: str | None, user_agent: str | None
+    engine: Engine,
+    *,
+    tenant_id: uuid.UUID,
+    session_id: uuid.UUID,
+    user: dict[str, Any],
+    ip_address: str | None,
+    user_agent: str | None,
 ) -> None:
-    """End the session and record the LOGOUT."""
+    """End the session and record the LOGOUT; ``user`` needs its ``id`` and ``email``."""
     with write_transaction(engine) as conn:
-        sessions.revoke_session(
-            conn, tenant_id=found["tenant_id"], session_id=found["session_id"], now=utcnow()
-        )
-        attempt = SignInRequest(found["email"], "", None, ip_address, user_agent)
+        sessions.revoke_session(conn, tenant_id=tenant_id, session_id=session_id, now=utcnow())
+        attempt = SignInRequest(user["email"], "", None, ip_address, user_agent)
         _record(
             conn,
-            tenant_id=found["tenant_id"],
+            tenant_id=tenant_id,
             action=Action.LOGOUT,
-            user=found,
+            user=user,
             attempt=attempt,
             details={},
         )

@@ -90,13 +90,16 @@ def revoke_user_sessions(
     conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> list[str]:
     """End every live session of a user; returns their fingerprints."""
-    live = (
-        sessions.c.tenant_id == tenant_id,
-        sessions.c.user_id == user_id,
-        sessions.c.revoked_at.is_(None),
+    fingerprints = live_fingerprints(conn, tenant_id=tenant_id, user_id=user_id)
+    conn.execute(
+        update(sessions)
+        .where(
+            sessions.c.tenant_id == tenant_id,
+            sessions.c.user_id == user_id,
+            sessions.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
     )
-    fingerprints = list(conn.execute(select(sessions.c.token_hash).where(*live)).scalars())
-    conn.execute(update(sessions).where(*live).values(revoked_at=now))
     return fingerprints
 
 

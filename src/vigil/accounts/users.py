@@ -14,6 +14,7 @@ from vigil.accounts.tables import api_keys, user_emails, users
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
+from vigil.db.search import LIKE_ESCAPE, contains_pattern
 
 ACTIVE = "ACTIVE"
 DISABLED = "DISABLED"
@@ -147,11 +148,12 @@ def list_users(
 def _matching(query: Select[Any], tenant_id: uuid.UUID, filters: UserFilters) -> Select[Any]:
     query = query.where(users.c.tenant_id == tenant_id)
     if filters.text:
-        pattern = (
-            "%" + filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = contains_pattern(filters.text)
         query = query.where(
-            or_(users.c.email.ilike(pattern, escape="\\"), users.c.name.ilike(pattern, escape="\\"))
+            or_(
+                users.c.email.ilike(pattern, escape=LIKE_ESCAPE),
+                users.c.name.ilike(pattern, escape=LIKE_ESCAPE),
+            )
         )
     if filters.role is not None:
         query = query.where(users.c.role == filters.role.value)

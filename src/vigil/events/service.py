@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, literal, select,
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
+from vigil.db.search import LIKE_ESCAPE, contains_pattern
 from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
@@ -279,15 +280,11 @@ def match(
     if filters.end is not None:
         clauses.append(c.timestamp < filters.end)
     if filters.text is not None:
-        pattern = "%" + _escape_like(filters.text) + "%"
+        pattern = contains_pattern(filters.text)
         columns = (c.user_email, c.resource_id, c.details)
         if conn.dialect.name == "sqlite":  # SQLite's LIKE already ignores ASCII case
-            found = [col.like(pattern, escape="\\") for col in columns]
+            found = [col.like(pattern, escape=LIKE_ESCAPE) for col in columns]
         else:
-            found = [col.ilike(pattern, escape="\\") for col in columns]
+            found = [col.ilike(pattern, escape=LIKE_ESCAPE) for col in columns]
         clauses.append(found[0] | found[1] | found[2])
     return clauses
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
