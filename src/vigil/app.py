@@ -17,6 +17,7 @@ from vigil import __version__
 from vigil.accounts.access import check_every_route_has_a_rule
 from vigil.accounts.auth_routes import router as auth_router
 from vigil.accounts.key_routes import router as keys_router
+from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
@@ -64,12 +65,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.writer = writer
         await writer.start()
         jobs = asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs")
+        presence = asyncio.create_task(
+            app.state.presence.flush_forever(engine), name="vigil-presence"
+        )
         try:
             yield
         finally:
-            jobs.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await jobs
+            for task in (jobs, presence):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await writer.stop()
             if checkpointer is not None:
                 checkpointer.stop()
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.export_engine = export_engine
     app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
+    app.state.presence = Presence()
     _install_error_handlers(app)
     app.include_router(events_router)
     app.include_router(users_router)

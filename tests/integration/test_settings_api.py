@@ -6,13 +6,15 @@ import pytest
 
 from tests.conftest import Tenant, TenantFactory
 
+DEFAULTS = {"retention_days": 90, "ip_allowlist": [], "require_2fa_for_admins": False}
+
 
 def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
-    assert tenant.reader.get("/settings").json() == {"retention_days": 90, "ip_allowlist": []}
+    assert tenant.reader.get("/settings").json() == DEFAULTS
     changed = tenant.admin.patch("/settings", json={"retention_days": 365, "ip_allowlist": []})
     assert changed.status_code == 200
-    assert changed.json() == {"retention_days": 365, "ip_allowlist": []}
-    assert tenant.reader.get("/settings").json() == {"retention_days": 365, "ip_allowlist": []}
+    assert changed.json() == {**DEFAULTS, "retention_days": 365}
+    assert tenant.reader.get("/settings").json() == {**DEFAULTS, "retention_days": 365}
     (event,) = tenant.reader.get("/audit-logs/", params={"resource_type": "SETTINGS"}).json()[
         "items"
     ]
@@ -31,7 +33,7 @@ def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
 def test_settings_belong_to_one_tenant(tenant_factory: TenantFactory) -> None:
     mine, theirs = tenant_factory(), tenant_factory()
     mine.admin.patch("/settings", json={"retention_days": 7})
-    assert theirs.reader.get("/settings").json() == {"retention_days": 90, "ip_allowlist": []}
+    assert theirs.reader.get("/settings").json() == DEFAULTS
 
 
 @pytest.mark.parametrize(
@@ -41,10 +43,11 @@ def test_settings_belong_to_one_tenant(tenant_factory: TenantFactory) -> None:
         ({"retention_days": "long"}, "retention_days"),
         ({"retention_days": None}, "retention_days"),
         ({"colour": "blue"}, "colour"),
+        ({"require_2fa_for_admins": "perhaps"}, "require_2fa_for_admins"),
     ],
 )
 def test_bad_settings_name_the_field(tenant: Tenant, body: dict[str, object], field: str) -> None:
     answer = tenant.admin.patch("/settings", json=body)
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == field
-    assert tenant.reader.get("/settings").json() == {"retention_days": 90, "ip_allowlist": []}
+    assert tenant.reader.get("/settings").json() == DEFAULTS

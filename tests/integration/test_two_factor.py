@@ -10,6 +10,8 @@ import pyotp
 
 from tests.conftest import Tenant
 from tests.integration.test_sign_in import PASSWORD, address, make_user, sign_in
+from vigil.accounts.users import get_user
+from vigil.core.permissions import Role
 
 
 def signed_in(tenant: Tenant, user: dict[str, Any]) -> httpx.Client:
@@ -116,3 +118,48 @@ def test_a_wrong_code_does_not_turn_it_on(tenant: Tenant) -> None:
 def test_api_keys_have_no_second_factor(tenant: Tenant) -> None:
     answer = tenant.admin.post("/auth/2fa/setup")
     assert answer.status_code == 422
+
+
+def test_the_secret_is_sealed_in_the_database(tenant: Tenant) -> None:
+    user = make_user(tenant)
+    secret, _recovery, _code = turn_on(tenant, user)
+    with tenant.stack.engine.connect() as conn:
+        stored = get_user(conn, tenant_id=tenant.id, user_id=user["id"])["totp_secret"]
+    assert secret not in stored
+    assert stored.startswith("sealed:v1:")
+
+
+def test_required_2fa_limits_an_admin_to_setting_it_up(tenant: Tenant) -> None:
+    admin, developer = make_user(tenant), make_user(tenant, role=Role.DEVELOPER)
+    assert tenant.admin.patch("/settings", json={"require_2fa_for_admins": True}).status_code == 200
+
+    assert login(tenant, developer, None).json()["two_factor_setup_required"] is False
+    answer = login(tenant, admin, None)
+    assert answer.status_code == 200
+    assert answer.json()["two_factor_setup_required"] is True
+    headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+    with httpx.Client(base_url=tenant.stack.base_url, headers=headers) as client:
+        refused = client.get("/audit-logs/")
+        assert refused.status_code == 403
+        assert "two-factor" in refused.json()["detail"]
+        assert client.get("/auth/me").json()["two_factor_setup_required"] is True
+        setup = client.post("/auth/2fa/setup").json()
+        enabled = client.post("/auth/2fa/enable", json={"code": code_at(setup["secret"], 0)})
+        assert enabled.is_success
+        # The same session, now a full one.
+        assert client.get("/audit-logs/").status_code == 200
+        assert client.get("/auth/me").json()["two_factor_setup_required"] is False
+        # And 2FA cannot be turned off while the tenant requires it.
+        kept = client.post("/auth/2fa/disable", json={"code": code_at(setup["secret"], 1)})
+        assert kept.status_code == 409
+    assert login(tenant, admin, None).status_code == 401  # the second factor is now needed
+
+
+def test_requiring_2fa_reaches_open_sessions(tenant: Tenant) -> None:
+    admin = make_user(tenant)
+    with signed_in(tenant, admin) as client:
+        assert client.get("/users").status_code == 200
+        tenant.admin.patch("/settings", json={"require_2fa_for_admins": True})
+        assert client.get("/users").status_code == 403
+        tenant.admin.patch("/settings", json={"require_2fa_for_admins": False})
+        assert client.get("/users").status_code == 200

@@ -23,6 +23,9 @@ class AccessRule:
 
     public: bool
     any_of: frozenset[Permission]  # empty: any valid credential will do
+    # Open to an admin who must still set up two-factor authentication (the tenant's
+    # require_2fa_for_admins); every other route waits until they have.
+    during_2fa_setup: bool = False
 
     def describe(self) -> str:
         """The permissions, as an error message names them."""
@@ -42,7 +45,9 @@ def access_rules() -> dict[str, AccessRule]:
             raise ValueError(
                 f"{RULES_FILE.name}: {key!r} needs exactly one of public, authenticated, any_of"
             )
-        rules[key] = AccessRule(public=public, any_of=any_of)
+        rules[key] = AccessRule(
+            public=public, any_of=any_of, during_2fa_setup=bool(entry.get("during_2fa_setup"))
+        )
     return rules
 
 

@@ -13,7 +13,7 @@ from vigil.accounts import login, password_reset, two_factor
 from vigil.accounts.audit import AccountAudit, AuditDep
 from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials, presented_token
 from vigil.accounts.routes import user_json
-from vigil.accounts.service import Principal
+from vigil.accounts.service import Principal, get_tenant
 from vigil.accounts.throttle import LoginThrottle
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
@@ -69,6 +69,7 @@ async def sign_in(
             "token": signed_in.token,
             "expires_at": format_time(signed_in.expires_at),
             "user": user_json(signed_in.user),
+            "two_factor_setup_required": signed_in.two_factor_setup_required,
         }
     )
     response.set_cookie(
@@ -113,6 +114,7 @@ def whoami(principal: Caller) -> FastJSONResponse:
             "email": principal.user_email,
             "api_key": principal.api_key_name,
             "permissions": sorted(p.value for p in principal.permissions),
+            "two_factor_setup_required": principal.two_factor_setup_required,
         }
     )
 
@@ -179,37 +181,56 @@ def _signed_in_user(principal: Principal, conn: Connection) -> dict[str, Any]:
 
 
 @router.post("/2fa/setup", summary="Start setting up two-factor authentication")
-def two_factor_setup(principal: Caller, engine: EngineDep) -> FastJSONResponse:
+def two_factor_setup(
+    principal: Caller, engine: EngineDep, settings: SettingsDep
+) -> FastJSONResponse:
     """A new secret, as text, an otpauth:// URI and a QR code for the authenticator app."""
     with write_transaction(engine) as conn:
         user = _signed_in_user(principal, conn)
         if user["totp_enabled"]:
             raise Conflict("two-factor authentication is already on; disable it first")
-        return FastJSONResponse(two_factor.start_setup(conn, user=user))
+        setup = two_factor.start_setup(conn, user=user, secret_key=settings.secret_key)
+    return FastJSONResponse(setup)
 
 
 @router.post("/2fa/enable", summary="Turn two-factor authentication on")
 def two_factor_enable(
-    principal: Caller, audit: AuditDep, engine: EngineDep, body: CodeBody
+    request: Request,
+    principal: Caller,
+    audit: AuditDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    body: CodeBody,
 ) -> FastJSONResponse:
     """Prove the app works with a current code; answers the recovery codes, shown once."""
     with write_transaction(engine) as conn:
         user = _signed_in_user(principal, conn)
-        codes = two_factor.enable(conn, user=user, code=body.code, now=utcnow())
+        codes = two_factor.enable(
+            conn, user=user, code=body.code, now=utcnow(), secret_key=settings.secret_key
+        )
         if codes is None:
             raise InvalidInput("code", "not a current code of the secret from /auth/2fa/setup")
         _record_two_factor(audit, conn, user, enabled=True)
+    if principal.two_factor_setup_required:
+        # The session was limited to this; it is a full one from the next request.
+        forget_credentials([fingerprint(presented_token(request) or "")])
     return FastJSONResponse({"recovery_codes": codes})
 
 
 @router.post("/2fa/disable", summary="Turn two-factor authentication off")
 def two_factor_disable(
-    principal: Caller, audit: AuditDep, engine: EngineDep, body: CodeBody
+    principal: Caller, audit: AuditDep, engine: EngineDep, settings: SettingsDep, body: CodeBody
 ) -> FastJSONResponse:
-    """Given a current code or a recovery code."""
+    """Given a current code or a recovery code; refused to an admin whose tenant requires it."""
     with write_transaction(engine) as conn:
         user = _signed_in_user(principal, conn)
-        if not two_factor.disable(conn, user=user, code=body.code, now=utcnow()):
+        tenant = get_tenant(conn, tenant_id=principal.tenant_id)
+        if user["totp_enabled"] and two_factor.setup_required(
+            {**user, "totp_enabled": False}, tenant_requires_it=tenant["require_2fa_for_admins"]
+        ):
+            raise Conflict("this tenant requires two-factor authentication for admins")
+        key = settings.secret_key
+        if not two_factor.disable(conn, user=user, code=body.code, now=utcnow(), secret_key=key):
             raise InvalidInput("code", "not a current code or an unused recovery code")
         _record_two_factor(audit, conn, user, enabled=False)
     return FastJSONResponse({"two_factor_enabled": False})

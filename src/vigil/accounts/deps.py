@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
+from vigil.accounts import two_factor
 from vigil.accounts.access import rule_for
 from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.service import Principal, authenticate_api_key
@@ -104,6 +105,9 @@ def _lookup(engine: Engine, token: str) -> Principal | None:
                 role_rank=rank,
                 session_id=found["session_id"],
                 allowed_networks=from_stored(found["ip_allowlist"]),
+                two_factor_setup_required=two_factor.setup_required(
+                    found, tenant_requires_it=found["require_2fa_for_admins"]
+                ),
             )
         return authenticate_api_key(conn, secret=token)
 
@@ -132,8 +136,15 @@ async def authorize(request: Request, engine: EngineDep, settings: SettingsDep) 
     principal = await get_principal(request, engine)
     if not is_allowed(client_ip(request, settings.trusted_networks), principal.allowed_networks):
         raise Forbidden("your address is not on this tenant's IP allowlist")
+    if principal.two_factor_setup_required and not rule.during_2fa_setup:
+        raise Forbidden(
+            "this tenant requires two-factor authentication for admins: turn it on with "
+            "POST /auth/2fa/setup and POST /auth/2fa/enable first"
+        )
     if rule.any_of and not principal.permissions & rule.any_of:
         raise Forbidden(f"this needs the {rule.describe()} permission")
+    if principal.session_id is not None and principal.user_id is not None:
+        request.app.state.presence.note(principal.tenant_id, principal.user_id)
     return principal
 
 

@@ -46,6 +46,7 @@ class SignedIn:
     token: str
     expires_at: datetime
     user: dict[str, Any]
+    two_factor_setup_required: bool  # the session may only turn 2FA on, until it does
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +63,6 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
         user = users.find_by_email(conn, email=email)
         tenant_id = user["tenant_id"] if user else _tenant_for_unknown(conn, attempt.tenant_hint)
         tenant = _tenant(conn, tenant_id) if tenant_id else None
-    tenant_name = tenant["name"] if tenant else None
     address_allowed = tenant is None or is_allowed(
         attempt.ip_address, from_stored(tenant["ip_allowlist"])
     )
@@ -74,9 +74,10 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
         reason = "ip not allowed"
     with write_transaction(engine) as conn:
         if reason is None and user is not None and user["totp_enabled"]:
-            reason = _second_factor_failure(conn, user, attempt.totp_code, now)
+            reason = _second_factor_failure(conn, user, attempt.totp_code, now, settings)
         if reason is None and user is not None:
-            return _open_session(conn, user, attempt, settings, now, tenant_name)
+            assert tenant is not None  # a user always has a tenant
+            return _open_session(conn, user, attempt, settings, now, tenant)
         if user is not None and reason in COUNTED_FAILURES:
             lock_for = timedelta(minutes=settings.lockout_minutes)
             users.note_failed_login(
@@ -95,11 +96,12 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
 
 
 def _second_factor_failure(
-    conn: Connection, user: dict[str, Any], code: str | None, now: datetime
+    conn: Connection, user: dict[str, Any], code: str | None, now: datetime, settings: Settings
 ) -> str | None:
     if not code:
         return "two-factor code required"
-    if not two_factor.verify_second_factor(conn, user=user, code=code, now=now):
+    key = settings.secret_key
+    if not two_factor.verify_second_factor(conn, user=user, code=code, now=now, secret_key=key):
         return "invalid two-factor code"
     return None
 
@@ -126,7 +128,7 @@ def _open_session(
     attempt: SignInRequest,
     settings: Settings,
     now: datetime,
-    tenant_name: str | None,
+    tenant: dict[str, Any],
 ) -> SignedIn:
     users.note_successful_login(conn, user=user, now=now)
     token, session = sessions.create_session(
@@ -143,10 +145,18 @@ def _open_session(
         action=Action.LOGIN,
         user=user,
         attempt=attempt,
-        details={"login_method": "email_password", "tenant_name": tenant_name},
+        details={"login_method": "email_password", "tenant_name": tenant["name"]},
     )
     fresh = {**user, "last_login_at": now, "last_active_at": now, "failed_logins": 0}
-    return SignedIn(token=token, expires_at=session["expires_at"], user=fresh)
+    setup_required = two_factor.setup_required(
+        user, tenant_requires_it=tenant["require_2fa_for_admins"]
+    )
+    return SignedIn(
+        token=token,
+        expires_at=session["expires_at"],
+        user=fresh,
+        two_factor_setup_required=setup_required,
+    )
 
 
 def sign_out(
@@ -206,6 +216,8 @@ def _tenant_for_unknown(conn: Connection, hint: str | None) -> uuid.UUID | None:
 
 
 def _tenant(conn: Connection, tenant_id: uuid.UUID) -> dict[str, Any] | None:
-    query = select(tenants.c.name, tenants.c.ip_allowlist).where(tenants.c.id == tenant_id)
+    query = select(tenants.c.name, tenants.c.ip_allowlist, tenants.c.require_2fa_for_admins).where(
+        tenants.c.id == tenant_id
+    )
     found = conn.execute(query).mappings().first()
     return dict(found) if found is not None else None

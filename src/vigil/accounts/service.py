@@ -37,6 +37,9 @@ class Principal:
     role_rank: int = 0  # a signed-in user's role rank; 0 for API keys
     session_id: uuid.UUID | None = None
     allowed_networks: tuple[IPNetwork, ...] = ()  # the tenant's IP allowlist
+    # An admin whose tenant requires 2FA and who has not turned it on yet: the session
+    # may only set it up (and sign out) until they do.
+    two_factor_setup_required: bool = False
 
     def label(self) -> str:
         """How this caller appears in event details."""
@@ -70,6 +73,7 @@ def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[s
         "retention_days": retention_days,
         "created_at": utcnow(),
         "ip_allowlist": "",
+        "require_2fa_for_admins": False,
     }
     conn.execute(tenants.insert(), row)
     return row

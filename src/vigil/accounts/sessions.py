@@ -53,6 +53,7 @@ def find_session(conn: Connection, *, token: str, now: datetime) -> dict[str, An
             sessions.c.id.label("session_id"),
             sessions.c.expires_at,
             tenants.c.ip_allowlist,
+            tenants.c.require_2fa_for_admins,
             users,
         )
         .join(

@@ -32,6 +32,10 @@ class TenantSettings(BaseModel):
     ip_allowlist: list[str] = Field(
         description="CIDR ranges the API may be called from; empty lets everyone in"
     )
+    require_2fa_for_admins: bool = Field(
+        description="ADMIN and SUPER_ADMIN users must turn two-factor authentication on "
+        "before their sessions can do anything else"
+    )
 
 
 class TenantSettingsPatch(BaseModel):
@@ -43,6 +47,7 @@ class TenantSettingsPatch(BaseModel):
     ip_allowlist: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
         default=None, max_length=1000
     )
+    require_2fa_for_admins: bool | None = None
 
     @field_validator("ip_allowlist")
     @classmethod
@@ -53,7 +58,11 @@ class TenantSettingsPatch(BaseModel):
 def settings_json(tenant: dict[str, Any]) -> dict[str, Any]:
     """The settings part of a tenant row."""
     allowlist = [part for part in tenant["ip_allowlist"].split(",") if part]
-    return {"retention_days": tenant["retention_days"], "ip_allowlist": allowlist}
+    return {
+        "retention_days": tenant["retention_days"],
+        "ip_allowlist": allowlist,
+        "require_2fa_for_admins": tenant["require_2fa_for_admins"],
+    }
 
 
 @router.get("", response_model=TenantSettings, summary="The tenant's settings")
@@ -90,6 +99,6 @@ def change_settings(
                 details=change_details(changed),
             )
         after = {**before, **{k: new for k, (_old, new) in changed.items()}}
-    if "ip_allowlist" in changed:
+    if changed.keys() & {"ip_allowlist", "require_2fa_for_admins"}:  # both shape sessions
         forget_tenant_credentials(principal.tenant_id)
     return FastJSONResponse(settings_json(after))

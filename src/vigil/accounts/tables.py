@@ -31,6 +31,9 @@ tenants = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # Comma-separated CIDRs the tenant's API may be called from; empty lets everyone in.
     Column("ip_allowlist", Text, nullable=False, server_default=""),
+    # Users of role ADMIN and above must turn two-factor authentication on before their
+    # sessions can do anything but that.
+    Column("require_2fa_for_admins", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("name"),
 )
 
