@@ -19,6 +19,7 @@ from vigil.core.permissions import Role
 from vigil.db.engine import write_transaction
 
 PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a brand new passphrase"
 _addresses = itertools.count(1)
 
 
@@ -214,3 +215,52 @@ def test_a_demotion_takes_effect_on_the_next_request(tenant: Tenant) -> None:
         demoted = tenant.admin.patch(f"/users/{admin['id']}", json={"role": "DEVELOPER"})
         assert demoted.status_code == 200
         assert client.get("/audit-logs/").status_code == 403
+
+
+def test_changing_the_password_keeps_this_session_and_ends_the_others(tenant: Tenant) -> None:
+    user = make_user(tenant)
+    first = sign_in(tenant, user["email"], PASSWORD, address()).json()["token"]
+    second = sign_in(tenant, user["email"], PASSWORD, address()).json()["token"]
+    new_password = NEW_PASSWORD
+    with httpx.Client(
+        base_url=tenant.stack.base_url, headers={"Authorization": f"Bearer {first}"}
+    ) as client:
+        wrong = client.post(
+            "/auth/password",
+            json={"current_password": "not it at all", "new_password": new_password},
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["errors"][0]["field"] == "current_password"
+        short = client.post(
+            "/auth/password", json={"current_password": PASSWORD, "new_password": "x"}
+        )
+        assert short.json()["errors"][0]["field"] == "new_password"
+        changed = client.post(
+            "/auth/password", json={"current_password": PASSWORD, "new_password": new_password}
+        )
+        assert changed.status_code == 200
+        assert client.get("/auth/me").status_code == 200
+    other = httpx.get(
+        f"{tenant.stack.base_url}/auth/me", headers={"Authorization": f"Bearer {second}"}
+    )
+    assert other.status_code == 401
+    assert sign_in(tenant, user["email"], PASSWORD, address()).status_code == 401
+    assert sign_in(tenant, user["email"], new_password, address()).status_code == 200
+    (event,) = tenant.reader.get(
+        "/audit-logs/", params={"action": "UPDATE", "resource_id": str(user["id"])}
+    ).json()["items"]
+    assert event["details"] == {"changed_fields": ["password"], "sessions_ended": 1}
+    assert event["user_id"] == str(user["id"])
+
+
+def test_wrong_current_passwords_count_towards_lockout(tenant: Tenant) -> None:
+    user = make_user(tenant)
+    token = sign_in(tenant, user["email"], PASSWORD, address()).json()["token"]
+    body = {"current_password": "a wrong guess here", "new_password": "whatever it is now"}
+    with httpx.Client(
+        base_url=tenant.stack.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        for _ in range(tenant.stack.settings.lockout_threshold):
+            assert client.post("/auth/password", json=body).status_code == 422
+    assert sign_in(tenant, user["email"], PASSWORD, address()).status_code == 401
+    assert failures(tenant)[0]["details"]["reason"] == "account locked"

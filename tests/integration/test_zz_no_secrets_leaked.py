@@ -17,6 +17,7 @@ from vigil.events.tables import events
 CREDENTIAL = re.compile(r"\b(?:vk|vs|vr)_[A-Za-z0-9_-]{30,}")
 TEST_PASSWORDS = (
     test_sign_in.PASSWORD,
+    test_sign_in.NEW_PASSWORD,
     test_users.PASSWORD,
     test_password_reset.OLD,
     test_password_reset.NEW,

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection
 
-from vigil.accounts import login, password_reset, two_factor
+from vigil.accounts import login, password_change, password_reset, two_factor
 from vigil.accounts.audit import AccountAudit, AuditDep
 from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials, presented_token
 from vigil.accounts.routes import user_json
@@ -117,6 +117,38 @@ def whoami(principal: Caller) -> FastJSONResponse:
             "two_factor_setup_required": principal.two_factor_setup_required,
         }
     )
+
+
+class PasswordChangeBody(BaseModel):
+    """A new password, proven with the current one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, StringConstraints(max_length=256)]
+    new_password: Annotated[str, StringConstraints(max_length=256)]
+
+
+@router.post("/password", summary="Change your password")
+def change_password(
+    principal: Caller,
+    audit: AuditDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    body: PasswordChangeBody,
+) -> FastJSONResponse:
+    """Set a new password; this session stays open and every other one ends."""
+    if principal.user_id is None:
+        raise InvalidInput("authorization", "an API key has no password")
+    ended = password_change.change_password(
+        engine,
+        audit=audit,
+        user_id=principal.user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        settings=settings,
+    )
+    forget_credentials(ended)
+    return FastJSONResponse({"detail": "password changed; your other sessions have ended"})
 
 
 class ResetRequestBody(BaseModel):
