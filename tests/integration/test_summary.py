@@ -18,17 +18,27 @@ def stamp(hours_ago: float) -> str:
 
 
 def seed(tenant: Tenant) -> None:
+    rows = [
+        ("CREATE", "PROJECT", "p1", "SUCCESS", 1),
+        ("UPDATE", "PROJECT", "p1", "SUCCESS", 2),
+        ("UPDATE", "PROJECT", "p1", "SUCCESS", 2.5),
+        ("DELETE", "MODEL", "m9", "SUCCESS", 30),
+        ("LOGIN_FAILED", "USER", None, "FAILED", 50),
+        ("CREATE", "CLUSTER", "c1", "SUCCESS", 24 * 10),
+    ]
     ingest(
         tenant.writer,
         [
-            make_event(action="CREATE", resource_type="PROJECT", resource_id="p1", timestamp=stamp(1)),
-            make_event(action="UPDATE", resource_type="PROJECT", resource_id="p1", timestamp=stamp(2)),
-            make_event(action="UPDATE", resource_type="PROJECT", resource_id="p1", timestamp=stamp(2.5)),
-            make_event(action="DELETE", resource_type="MODEL", resource_id="m9", timestamp=stamp(30)),
-            make_event(action="LOGIN_FAILED", resource_type="USER", status="FAILED", timestamp=stamp(50)),
-            make_event(action="CREATE", resource_type="CLUSTER", resource_id="c1", timestamp=stamp(24 * 10)),
+            make_event(
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                status=status,
+                timestamp=stamp(hours_ago),
+            )
+            for action, resource_type, resource_id, status, hours_ago in rows
         ],
-    )  # fmt: skip
+    )
 
 
 def test_the_summary_counts_what_the_list_lists(tenant: Tenant) -> None:
