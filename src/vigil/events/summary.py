@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, func, select, type_coerce
 
-from vigil.db.types import from_micros
+from vigil.core.clock import from_micros
 from vigil.events.filters import EventFilters
 from vigil.events.service import match
 from vigil.events.tables import events
