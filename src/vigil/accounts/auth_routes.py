@@ -11,7 +11,13 @@ from sqlalchemy import Connection
 
 from vigil.accounts import login, password_change, password_reset, two_factor
 from vigil.accounts.audit import AccountAudit, AuditDep
-from vigil.accounts.deps import SESSION_COOKIE, Caller, forget_credentials, presented_token
+from vigil.accounts.deps import (
+    SESSION_COOKIE,
+    Caller,
+    forget_credentials,
+    presented_token,
+    set_session_cookie,
+)
 from vigil.accounts.routes import user_json
 from vigil.accounts.service import Principal, get_tenant
 from vigil.accounts.throttle import LoginThrottle
@@ -72,14 +78,8 @@ async def sign_in(
             "two_factor_setup_required": signed_in.two_factor_setup_required,
         }
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed_in.token,
-        max_age=int(settings.session_hours * 3600),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
+    set_session_cookie(
+        request, response, token=signed_in.token, max_age_seconds=int(settings.session_hours * 3600)
     )
     return response
 

@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
@@ -112,20 +112,42 @@ def _lookup(engine: Engine, token: str) -> Principal | None:
         return authenticate_api_key(conn, secret=token)
 
 
+async def principal_for(engine: Engine, token: str) -> Principal | None:
+    """Who a credential belongs to; None when it is invalid, expired or revoked."""
+    token_id = fingerprint(token)  # the cache never holds the credential itself
+    principal = _recent_keys.get(token_id)
+    if principal is None:
+        principal = await run_in_threadpool(_lookup, engine, token)
+        if principal is not None:
+            _recent_keys.put(token_id, principal)
+    return principal
+
+
 async def get_principal(request: Request, engine: EngineDep) -> Principal:
     """The caller behind the request's credential; 401 when missing or invalid."""
     token = presented_token(request)
     if not token:
         raise Unauthenticated("missing credential: send Authorization: Bearer <API key or session>")
-    token_id = fingerprint(token)  # the cache never holds the credential itself
-    principal = _recent_keys.get(token_id)
+    principal = await principal_for(engine, token)
     if principal is None:
-        principal = await run_in_threadpool(_lookup, engine, token)
-        if principal is None:
-            raise Unauthenticated("invalid, expired or revoked credential")
-        _recent_keys.put(token_id, principal)
+        raise Unauthenticated("invalid, expired or revoked credential")
     request.state.principal = principal
     return principal
+
+
+def set_session_cookie(
+    request: Request, response: Response, *, token: str, max_age_seconds: int
+) -> None:
+    """Hand the browser its session: unreadable to scripts, withheld from cross-site posts."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
 
 
 async def authorize(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:

@@ -37,6 +37,21 @@ class SignInRequest:
     ip_address: str | None
     user_agent: str | None
     totp_code: str | None = None
+    # The console asks for the code on a page of its own: it wants to hear that one is
+    # needed, and comes back with the user whose password it already checked.
+    ask_for_code: bool = False
+    proven_user: uuid.UUID | None = None
+
+
+class SecondFactorNeeded(Exception):
+    """The password was right and a code is needed (only when ``ask_for_code``).
+
+    Nothing is recorded: the sign-in is not over, it continues on the code page.
+    """
+
+    def __init__(self, user_id: uuid.UUID) -> None:
+        super().__init__("two-factor code needed")
+        self.user_id = user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +81,19 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
     address_allowed = tenant is None or is_allowed(
         attempt.ip_address, from_stored(tenant["ip_allowlist"])
     )
-    # One argon2 verification on every path: the time taken says nothing about the account.
-    stored_hash = user["password_hash"] if user and user["password_hash"] else _dummy_hash()
-    password_matches = verify_password(stored_hash, attempt.password)
+    if attempt.proven_user is not None:  # the console's code step: checked a moment ago
+        password_matches = user is not None and user["id"] == attempt.proven_user
+    else:
+        # One argon2 verification on every path: the time says nothing about the account.
+        stored_hash = user["password_hash"] if user and user["password_hash"] else _dummy_hash()
+        password_matches = verify_password(stored_hash, attempt.password)
     reason = _failure_reason(user, password_matches, now)
     if user is not None and not address_allowed:
         reason = "ip not allowed"
     with write_transaction(engine) as conn:
         if reason is None and user is not None and user["totp_enabled"]:
+            if attempt.ask_for_code and not attempt.totp_code:
+                raise SecondFactorNeeded(user["id"])
             reason = _second_factor_failure(conn, user, attempt.totp_code, now, settings)
         if reason is None and user is not None:
             assert tenant is not None  # a user always has a tenant

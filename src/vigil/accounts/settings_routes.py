@@ -12,7 +12,7 @@ from vigil.accounts import service as accounts
 from vigil.accounts.allowlist import parse_allowlist, stored_form
 from vigil.accounts.audit import AuditDep
 from vigil.accounts.deps import Caller, forget_tenant_credentials
-from vigil.accounts.routes import change_details
+from vigil.accounts.management import change_details
 from vigil.accounts.tables import tenants
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import InvalidInput
