@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,6 +21,8 @@ from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
+from vigil.console.setup import error_page, install_console
+from vigil.console.web import is_console
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_router)
     app.include_router(keys_router)
     app.include_router(settings_router)
+    install_console(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
     def healthz(engine: EngineDep) -> FastJSONResponse:
@@ -117,7 +120,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VigilError)
-    async def vigil_error(_request: Request, error: VigilError) -> FastJSONResponse:
+    async def vigil_error(request: Request, error: VigilError) -> Response:
+        if is_console(request):
+            return error_page(request, error.status_code, "Something is not right", error.message)
         body: dict[str, object] = {"detail": error.message}
         if isinstance(error, InvalidBody):
             body["errors"] = error.errors
@@ -126,20 +131,28 @@ def _install_error_handlers(app: FastAPI) -> None:
         return FastJSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_request: Request, error: RequestValidationError) -> FastJSONResponse:
+    async def request_invalid(request: Request, error: RequestValidationError) -> Response:
         errors = describe_errors(error.errors(), drop_prefix=("query", "path", "body", "header"))
         first = errors[0] if errors else {"field": "request", "message": "invalid"}
+        if is_console(request):
+            message = f"{first['field']}: {first['message']}"
+            return error_page(request, 422, "Something is not right", message)
         return FastJSONResponse(
             {"detail": f"{first['field']}: {first['message']}", "errors": errors}, status_code=422
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> FastJSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if is_console(request) and error.status_code == 404:
+            return error_page(request, 404, "Not found", "There is no such page.")
         return FastJSONResponse(
             {"detail": error.detail}, status_code=error.status_code, headers=error.headers
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> FastJSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if is_console(request):
+            message = "Vigil hit an error it did not expect; the server log has the details."
+            return error_page(request, 500, "Internal error", message)
         return FastJSONResponse({"detail": "internal error; see the server log"}, status_code=500)

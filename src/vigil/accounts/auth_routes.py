@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import Connection
 
-from vigil.accounts import login, password_change, password_reset, two_factor
-from vigil.accounts.audit import AccountAudit, AuditDep
+from vigil.accounts import login, password_change, password_reset, two_factor_actions
+from vigil.accounts.audit import AuditDep
 from vigil.accounts.deps import (
     SESSION_COOKIE,
     Caller,
@@ -19,16 +18,11 @@ from vigil.accounts.deps import (
     set_session_cookie,
 )
 from vigil.accounts.routes import user_json
-from vigil.accounts.service import Principal, get_tenant
 from vigil.accounts.throttle import LoginThrottle
-from vigil.accounts.users import get_user
-from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, SettingsDep
-from vigil.core.errors import Conflict, InvalidInput, Unauthenticated
+from vigil.core.errors import InvalidInput, Unauthenticated
 from vigil.core.http import FastJSONResponse, client_ip
 from vigil.core.tokens import fingerprint
-from vigil.db.engine import write_transaction
-from vigil.events.schemas import Action, ResourceType
 from vigil.events.wire import format_time
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
@@ -206,22 +200,12 @@ class CodeBody(BaseModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-def _signed_in_user(principal: Principal, conn: Connection) -> dict[str, Any]:
-    if principal.user_id is None:
-        raise InvalidInput("authorization", "two-factor authentication is for signed-in users")
-    return get_user(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)
-
-
 @router.post("/2fa/setup", summary="Start setting up two-factor authentication")
 def two_factor_setup(
     principal: Caller, engine: EngineDep, settings: SettingsDep
 ) -> FastJSONResponse:
     """A new secret, as text, an otpauth:// URI and a QR code for the authenticator app."""
-    with write_transaction(engine) as conn:
-        user = _signed_in_user(principal, conn)
-        if user["totp_enabled"]:
-            raise Conflict("two-factor authentication is already on; disable it first")
-        setup = two_factor.start_setup(conn, user=user, secret_key=settings.secret_key)
+    setup = two_factor_actions.begin_setup(engine, principal, secret_key=settings.secret_key)
     return FastJSONResponse(setup)
 
 
@@ -235,14 +219,9 @@ def two_factor_enable(
     body: CodeBody,
 ) -> FastJSONResponse:
     """Prove the app works with a current code; answers the recovery codes, shown once."""
-    with write_transaction(engine) as conn:
-        user = _signed_in_user(principal, conn)
-        codes = two_factor.enable(
-            conn, user=user, code=body.code, now=utcnow(), secret_key=settings.secret_key
-        )
-        if codes is None:
-            raise InvalidInput("code", "not a current code of the secret from /auth/2fa/setup")
-        _record_two_factor(audit, conn, user, enabled=True)
+    codes = two_factor_actions.turn_on(
+        engine, audit, code=body.code, secret_key=settings.secret_key
+    )
     if principal.two_factor_setup_required:
         # The session was limited to this; it is a full one from the next request.
         forget_credentials([fingerprint(presented_token(request) or "")])
@@ -254,31 +233,5 @@ def two_factor_disable(
     principal: Caller, audit: AuditDep, engine: EngineDep, settings: SettingsDep, body: CodeBody
 ) -> FastJSONResponse:
     """Given a current code or a recovery code; refused to an admin whose tenant requires it."""
-    with write_transaction(engine) as conn:
-        user = _signed_in_user(principal, conn)
-        tenant = get_tenant(conn, tenant_id=principal.tenant_id)
-        if user["totp_enabled"] and two_factor.setup_required(
-            {**user, "totp_enabled": False}, tenant_requires_it=tenant["require_2fa_for_admins"]
-        ):
-            raise Conflict("this tenant requires two-factor authentication for admins")
-        key = settings.secret_key
-        if not two_factor.disable(conn, user=user, code=body.code, now=utcnow(), secret_key=key):
-            raise InvalidInput("code", "not a current code or an unused recovery code")
-        _record_two_factor(audit, conn, user, enabled=False)
+    two_factor_actions.turn_off(engine, audit, code=body.code, secret_key=settings.secret_key)
     return FastJSONResponse({"two_factor_enabled": False})
-
-
-def _record_two_factor(
-    audit: AccountAudit, conn: Connection, user: dict[str, Any], *, enabled: bool
-) -> None:
-    audit.record(
-        conn,
-        action=Action.UPDATE,
-        resource_type=ResourceType.USER,
-        resource_id=str(user["id"]),
-        details={
-            "changed_fields": ["two_factor_enabled"],
-            "old_value": not enabled,
-            "new_value": enabled,
-        },
-    )

@@ -39,10 +39,16 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    host, port = host or settings.host, port or settings.port
+    stderr.print(
+        f"Console: [bold]http://{host}:{port}/ui/[/]   API docs: http://{host}:{port}/docs\n"
+        f"Example activity to explore: [bold]vigil demo --tenant {BOOTSTRAP_TENANT}[/] "
+        "(in .venv/bin)"
+    )
     uvicorn.run(
         create_app(settings, engine=engine),
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         log_level=settings.log_level,
         proxy_headers=False,
     )

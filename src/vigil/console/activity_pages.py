@@ -1,0 +1,113 @@
+"""The activity views: the organisation's Dashboard and Activity pages, and a user's tab."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
+
+from vigil.accounts.users import get_user
+from vigil.console import charts
+from vigil.console.access import ConsoleDep, ConsoleUser
+from vigil.console.view_filters import (
+    ACTIONS,
+    PAGE_SIZE,
+    QUICK_RANGES,
+    RESOURCE_TYPES,
+    ViewFilters,
+)
+from vigil.console.web import render
+from vigil.core.clock import utcnow
+from vigil.core.deps import ReadConnDep
+from vigil.core.errors import InvalidInput
+from vigil.core.http import uuid_or_404
+from vigil.core.pagination import PageRequest
+from vigil.events import service as events
+from vigil.events.summary import summarize
+from vigil.events.wire import event_json
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+def activity_context(
+    conn: Connection,
+    me: ConsoleUser,
+    view: ViewFilters,
+    *,
+    path: str,
+    actor_id: str | None = None,
+) -> dict[str, Any]:
+    """Everything the activity widgets show for ``view``: the list page, the summary, the
+    timeline, and the export links, all over exactly the same filters."""
+    now = utcnow()
+    base = {
+        "view": view,
+        "path": path,
+        "quick_ranges": QUICK_RANGES,
+        "actions": ACTIONS,
+        "resource_types": RESOURCE_TYPES,
+    }
+    try:
+        filters = view.event_filters(now, actor_id=actor_id)
+    except InvalidInput as error:
+        return {**base, "filter_error": f"{error.field}: {error.reason}"}
+    tenant_id = me.principal.tenant_id
+    page = events.list_events(
+        conn,
+        tenant_id=tenant_id,
+        filters=filters,
+        page=PageRequest(limit=PAGE_SIZE, offset=(view.page - 1) * PAGE_SIZE),
+    )
+    summary = summarize(conn, tenant_id=tenant_id, filters=filters, now=now)
+    export_query = view.api_params(now, actor_id=actor_id)
+    total = page.total or 0
+    first = (view.page - 1) * PAGE_SIZE + 1 if page.rows else 0
+    return {
+        **base,
+        # Details as stored text, for the template to indent (the API's form is a fragment).
+        "events": [{**event_json(row), "details": row["details"]} for row in page.rows],
+        "total": total,
+        "first_shown": first,
+        "last_shown": first + len(page.rows) - 1 if page.rows else 0,
+        "has_next": page.next_cursor is not None,
+        "summary": summary,
+        "timeline": charts.timeline(summary.timeline, summary.bucket),
+        "action_shares": charts.shares(summary.by_action),
+        "resource_shares": charts.shares(summary.by_resource_type),
+        "export_csv": "/audit-logs/export?" + urlencode({**export_query, "format": "csv"}),
+        "export_json": "/audit-logs/export?" + urlencode({**export_query, "format": "json"}),
+    }
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
+    """The organisation's activity over a range, at a glance."""
+    view = ViewFilters.from_query(request.query_params)
+    context = activity_context(conn, me, view, path="/ui/dashboard")
+    return render(request, "activity/dashboard.html", {"me": me, "section": "dashboard", **context})
+
+
+@router.get("/activity")
+def activity(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
+    """Every action in the organisation, filtered."""
+    view = ViewFilters.from_query(request.query_params)
+    context = activity_context(conn, me, view, path="/ui/activity")
+    return render(request, "activity/activity.html", {"me": me, "section": "activity", **context})
+
+
+@router.get("/users/{user_id}/activity")
+def user_activity(request: Request, me: ConsoleDep, conn: ReadConnDep, user_id: str) -> Response:
+    """One user's Activity tab: what they did."""
+    user = get_user(
+        conn, tenant_id=me.principal.tenant_id, user_id=uuid_or_404(user_id, what="user")
+    )
+    view = ViewFilters.from_query(request.query_params)
+    path = f"/ui/users/{user['id']}/activity"
+    context = activity_context(conn, me, view, path=path, actor_id=str(user["id"]))
+    return render(
+        request,
+        "users/activity.html",
+        {"me": me, "section": "users", "user": user, "tab": "activity", **context},
+    )

@@ -1,0 +1,102 @@
+"""Geometry of the console's charts, drawn by the templates as inline SVG (no chart library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from vigil.events.summary import Bucket
+
+WIDTH, HEIGHT = 800.0, 180.0
+PLOT_TOP, PLOT_BOTTOM = 10.0, 150.0  # below the plot: the time labels
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bucket of the timeline."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    start: datetime
+    count: int
+    title: str  # the tooltip: when, and how many
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLabel:
+    """A time written under the axis."""
+
+    x: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Bars over time, ready to draw."""
+
+    bars: list[Bar]
+    labels: list[TimeLabel]
+    peak: int
+    bucket: str
+    width: float = WIDTH
+    height: float = HEIGHT
+    plot_bottom: float = PLOT_BOTTOM
+
+
+def _moment(start: datetime, bucket: Bucket) -> str:
+    return start.strftime("%b %d, %H:00 UTC" if bucket is Bucket.HOUR else "%a %b %d")
+
+
+def timeline(points: list[tuple[datetime, int]], bucket: Bucket) -> Timeline:
+    """Bars scaled to the busiest bucket, with a few time labels along the bottom."""
+    peak = max((count for _start, count in points), default=0)
+    slot = WIDTH / max(len(points), 1)
+    gap = min(2.0, slot * 0.2)
+    plot_height = PLOT_BOTTOM - PLOT_TOP
+    bars = []
+    for index, (start, count) in enumerate(points):
+        height = plot_height * count / peak if peak else 0.0
+        if count and height < 2:
+            height = 2.0  # a bucket with any activity stays visible
+        plural = "" if count == 1 else "s"
+        bars.append(
+            Bar(
+                x=round(index * slot + gap / 2, 2),
+                y=round(PLOT_BOTTOM - height, 2),
+                width=round(max(slot - gap, 0.5), 2),
+                height=round(height, 2),
+                start=start,
+                count=count,
+                title=f"{_moment(start, bucket)}: {count:,} action{plural}",
+            )
+        )
+    label_every = max(1, len(points) // 6)
+    labels = [
+        TimeLabel(
+            x=round(index * slot + slot / 2, 2),
+            text=start.strftime("%H:00" if bucket is Bucket.HOUR else "%b %d"),
+        )
+        for index, (start, _count) in enumerate(points)
+        if index % label_every == 0
+    ]
+    return Timeline(bars=bars, labels=labels, peak=peak, bucket=bucket.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One row of a bar list: a name, its count, and its bar's length in percent."""
+
+    name: str
+    count: int
+    percent: float
+
+
+def shares(counts: dict[str, int]) -> list[Share]:
+    """Rows for a bar list, longest bar for the largest count."""
+    peak = max(counts.values(), default=0)
+    return [
+        Share(name=name, count=count, percent=round(100 * count / peak, 1) if peak else 0.0)
+        for name, count in counts.items()
+    ]

@@ -1,0 +1,187 @@
+"""User Management: the list, a user's Profile tab, and the changes admins make there."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from vigil.accounts import management, password_reset
+from vigil.accounts import users as users_service
+from vigil.accounts.schemas import UserCreate, UserUpdate
+from vigil.console.access import ConsoleDep, ConsoleUser
+from vigil.console.forms import audit_of, notice_for, see_other, validation_message
+from vigil.console.web import render
+from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
+from vigil.core.errors import VigilError
+from vigil.core.http import uuid_or_404
+from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+USERS_PAGE_SIZE = 50
+
+
+def _list_context(request: Request, me: ConsoleUser, conn: Any) -> dict[str, Any]:
+    params = request.query_params
+    text = (params.get("q") or "").strip()[:200]
+    role_text = (params.get("role") or "").upper()
+    role = Role(role_text) if role_text in Role.__members__ else None
+    page_text = params.get("page") or "1"
+    page = max(1, min(int(page_text) if page_text.isdigit() else 1, 1000))
+    rows, total = users_service.list_users(
+        conn,
+        tenant_id=me.principal.tenant_id,
+        filters=users_service.UserFilters(text=text or None, role=role),
+        sort="email",
+        limit=USERS_PAGE_SIZE,
+        offset=(page - 1) * USERS_PAGE_SIZE,
+    )
+    return {
+        "me": me,
+        "section": "users",
+        "users": rows,
+        "total": total,
+        "q": text,
+        "role": role.value if role else "",
+        "page": page,
+        "has_next": page * USERS_PAGE_SIZE < total,
+        "roles": [r.value for r in Role],
+        "grantable_roles": [r.value for r in management.grantable_roles(me.principal)],
+        "notice": notice_for(request),
+    }
+
+
+@router.get("/users")
+def users_list(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
+    """Everyone in the organisation, searchable by name or email, filtered by role."""
+    return render(request, "users/list.html", _list_context(request, me, conn))
+
+
+@router.post("/users")
+async def users_create(
+    request: Request, me: ConsoleDep, engine: EngineDep, conn: ReadConnDep
+) -> Response:
+    """Add a user; without a password they choose one through a reset link."""
+    form = await request.form()
+    body = {
+        "email": str(form.get("email", "")).strip(),
+        "name": str(form.get("name", "")).strip(),
+        "role": str(form.get("role", "")),
+        "password": str(form.get("password", "")) or None,
+    }
+    try:
+        user = await run_in_threadpool(
+            management.create_user, engine, audit_of(request, me), UserCreate(**body)
+        )
+    except (ValidationError, VigilError) as error:
+        message = validation_message(error) if isinstance(error, ValidationError) else str(error)
+        context = _list_context(request, me, conn)
+        context.update(create_error=message, draft={**body, "password": ""})
+        return render(request, "users/list.html", context, status_code=_status(error))
+    return see_other(f"/ui/users/{user['id']}", "created")
+
+
+def _profile_context(
+    request: Request, me: ConsoleUser, user: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "me": me,
+        "section": "users",
+        "user": user,
+        "tab": "profile",
+        "permissions": users_service.effective_permissions(user),
+        "granted": users_service.granted(user),
+        "role_permissions": ROLE_PERMISSIONS[Role(user["role"])],
+        "all_permissions": [p.value for p in Permission],
+        "grantable_roles": [r.value for r in management.grantable_roles(me.principal)],
+        "may_change": me.can_manage and management.can_change(me.principal, user),
+        "email_configured": request.app.state.settings.email_configured,
+        "notice": notice_for(request),
+        **extra,
+    }
+
+
+@router.get("/users/{user_id}")
+def user_profile(request: Request, me: ConsoleDep, conn: ReadConnDep, user_id: str) -> Response:
+    """A user's Profile tab."""
+    user = users_service.get_user(
+        conn, tenant_id=me.principal.tenant_id, user_id=uuid_or_404(user_id, what="user")
+    )
+    return render(request, "users/profile.html", _profile_context(request, me, user))
+
+
+@router.post("/users/{user_id}")
+async def user_edit(
+    request: Request, me: ConsoleDep, engine: EngineDep, conn: ReadConnDep, user_id: str
+) -> Response:
+    """Change a user's name, role and extra permissions."""
+    target = uuid_or_404(user_id, what="user")
+    form = await request.form()
+    body = {
+        "name": str(form.get("name", "")).strip(),
+        "role": str(form.get("role", "")),
+        "permissions": [str(p) for p in form.getlist("permissions")],
+    }
+    try:
+        await run_in_threadpool(
+            management.update_user, engine, audit_of(request, me), target, UserUpdate(**body)
+        )
+    except (ValidationError, VigilError) as error:
+        return _profile_error(request, me, conn, target, error)
+    return see_other(f"/ui/users/{target}", "saved")
+
+
+@router.post("/users/{user_id}/disable")
+async def user_disable(
+    request: Request, me: ConsoleDep, engine: EngineDep, conn: ReadConnDep, user_id: str
+) -> Response:
+    """Disable the account: sessions end, keys are revoked, events stay."""
+    target = uuid_or_404(user_id, what="user")
+    try:
+        await run_in_threadpool(management.disable_user, engine, audit_of(request, me), target)
+    except VigilError as error:
+        return _profile_error(request, me, conn, target, error)
+    return see_other(f"/ui/users/{target}", "disabled")
+
+
+@router.post("/users/{user_id}/password-reset")
+async def user_send_reset(
+    request: Request,
+    me: ConsoleDep,
+    engine: EngineDep,
+    conn: ReadConnDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+    user_id: str,
+) -> Response:
+    """Email the user a link to choose a new password."""
+    target = uuid_or_404(user_id, what="user")
+    try:
+        mail = await run_in_threadpool(
+            management.issue_password_reset, engine, me.principal, settings, target
+        )
+    except VigilError as error:
+        return _profile_error(request, me, conn, target, error)
+    background.add_task(password_reset.send_reset_mail, settings, mail)
+    return see_other(f"/ui/users/{target}", "reset-sent")
+
+
+def _profile_error(
+    request: Request,
+    me: ConsoleUser,
+    conn: Any,
+    target: uuid.UUID,
+    error: ValidationError | VigilError,
+) -> Response:
+    user = users_service.get_user(conn, tenant_id=me.principal.tenant_id, user_id=target)
+    message = validation_message(error) if isinstance(error, ValidationError) else str(error)
+    context = _profile_context(request, me, user, error=message)
+    return render(request, "users/profile.html", context, status_code=_status(error))
+
+
+def _status(error: ValidationError | VigilError) -> int:
+    return 422 if isinstance(error, ValidationError) else error.status_code

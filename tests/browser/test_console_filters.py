@@ -1,0 +1,208 @@
+"""Every filter of the activity views: the list, the summary and the timeline agree with the
+API given the same filters, the URL keeps them, and the export downloads exactly them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ON_SQLITE, Person, add_person, screenshot, seed_activity
+from tests.conftest import Tenant
+from tests.helpers import list_all
+from vigil.core.permissions import Role
+
+pytestmark = ON_SQLITE
+
+
+def shown(page: Page) -> dict[str, Any]:
+    """What the page says: the total, the rows, the action summary and the timeline."""
+    return {
+        "total": int(page.locator("[data-total]").get_attribute("data-total") or -1),
+        "ids": page.locator("details.event").evaluate_all(
+            "rows => rows.map(row => row.dataset.eventId)"
+        ),
+        "by_action": {
+            row.get_attribute("data-action"): int(row.get_attribute("data-count") or -1)
+            for row in page.locator("[data-widget=action-summary] tbody tr").all()
+        },
+        "timeline": page.locator("svg.timeline .bar").evaluate_all(
+            "bars => bars.map(bar => [bar.dataset.start, Number(bar.dataset.count)])"
+        ),
+    }
+
+
+def from_api(tenant: Tenant, params: dict[str, str]) -> dict[str, Any]:
+    """The same, as the API answers for ``params``."""
+    page = tenant.reader.get("/audit-logs/", params={**params, "limit": 50}).json()
+    summary = tenant.reader.get("/audit-logs/summary", params=params).json()
+    return {
+        "total": page["total"],
+        "ids": [item["id"] for item in page["items"]],
+        "by_action": summary["by_action"],
+        "timeline": [
+            [point["start"].replace(".000000Z", "Z"), point["count"]]
+            for point in summary["timeline"]
+        ],
+    }
+
+
+def week_ago() -> str:
+    return (datetime.now(UTC) - timedelta(days=7)).isoformat()
+
+
+def choose_action(page: Page, _person: Person) -> dict[str, str]:
+    page.get_by_label("Action", exact=True).select_option("UPDATE")
+    return {"action": "UPDATE", "start_date": week_ago()}
+
+
+def choose_resource(page: Page, _person: Person) -> dict[str, str]:
+    page.get_by_label("Resource", exact=True).select_option("MODEL")
+    return {"resource_type": "MODEL", "start_date": week_ago()}
+
+
+def search_text(page: Page, _person: Person) -> dict[str, str]:
+    page.get_by_label("Search", exact=True).fill("llama")
+    return {"q": "llama", "start_date": week_ago()}
+
+
+def choose_dates(page: Page, _person: Person) -> dict[str, str]:
+    today = datetime.now(UTC).date()
+    start = (today - timedelta(days=2)).isoformat()
+    page.get_by_label("From", exact=True).fill(start)
+    page.get_by_label("To", exact=True).fill(today.isoformat())
+    return {"start_date": start, "end_date": today.isoformat()}
+
+
+def choose_user(page: Page, person: Person) -> dict[str, str]:
+    user = page.get_by_label("User", exact=True)
+    user.fill(person.name.split()[0])
+    # The suggestions come from the users API as one types: name or email finds them.
+    expect(page.locator(f"#user-options option[value='{person.email}']")).to_have_count(1)
+    user.fill(person.email)
+    return {"user_email": person.email, "start_date": week_ago()}
+
+
+FILTERS: dict[str, Callable[[Page, Person], dict[str, str]]] = {
+    "action": choose_action,
+    "resource": choose_resource,
+    "search": search_text,
+    "dates": choose_dates,
+    "user": choose_user,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_each_filter_agrees_with_the_api(
+    admin_page: Page, tenant: Tenant, admin: Person, name: str
+) -> None:
+    dana = add_person(tenant, name="Dana Developer", role=Role.DEVELOPER)
+    seed_activity(tenant, dana)
+    admin_page.goto(f"{tenant.stack.base_url}/ui/activity")
+    params = FILTERS[name](admin_page, dana)
+    admin_page.get_by_role("button", name="Apply").click()
+    admin_page.wait_for_load_state()
+    expected = from_api(tenant, params)
+    assert 0 < expected["total"] < api_everything(tenant)  # the filter selects something
+    assert shown(admin_page) == expected
+    screenshot(admin_page, f"activity-filter-{name}")
+
+
+def api_everything(tenant: Tenant) -> int:
+    return int(tenant.reader.get("/audit-logs/", params={"limit": 1}).json()["total"])
+
+
+def test_the_last_24_hours_and_the_dashboard_agree_with_the_api(
+    admin_page: Page, tenant: Tenant, admin: Person
+) -> None:
+    seed_activity(tenant, admin)
+    base = tenant.stack.base_url
+    admin_page.goto(f"{base}/ui/dashboard")
+    admin_page.get_by_role("link", name="Last 24 hours").click()
+    expect(admin_page).to_have_url(re.compile(r"range=24h"))
+    expected = from_api(
+        tenant, {"start_date": (datetime.now(UTC) - timedelta(hours=24)).isoformat()}
+    )
+    assert shown(admin_page) == expected
+    assert expected["timeline"]
+    hours = [start for start, _count in expected["timeline"]]
+    assert all(re.fullmatch(r".*T\d\d:00:00Z", start) for start in hours)  # drawn by the hour
+
+
+def test_the_url_keeps_the_filters_and_back_restores_them(
+    admin_page: Page, tenant: Tenant, admin: Person
+) -> None:
+    seed_activity(tenant, admin)
+    admin_page.goto(f"{tenant.stack.base_url}/ui/activity")
+    admin_page.get_by_label("Action", exact=True).select_option("UPDATE")
+    admin_page.get_by_role("button", name="Apply").click()
+    expect(admin_page).to_have_url(re.compile(r"action=UPDATE"))
+    admin_page.get_by_label("Resource", exact=True).select_option("CLUSTER")
+    admin_page.get_by_label("Search", exact=True).fill("gpu")
+    admin_page.get_by_role("button", name="Apply").click()
+    expect(admin_page).to_have_url(re.compile(r"resource=CLUSTER"))
+    narrowed = shown(admin_page)["total"]
+
+    admin_page.go_back()
+    expect(admin_page.get_by_label("Action", exact=True)).to_have_value("UPDATE")
+    expect(admin_page.get_by_label("Resource", exact=True)).to_have_value("")
+    expect(admin_page.get_by_label("Search", exact=True)).to_have_value("")
+    assert shown(admin_page)["total"] > narrowed
+
+    # A bookmarked view opens as it was left.
+    admin_page.go_forward()
+    bookmarked = admin_page.url
+    admin_page.goto(f"{tenant.stack.base_url}/ui/dashboard")
+    admin_page.goto(bookmarked)
+    expect(admin_page.get_by_label("Resource", exact=True)).to_have_value("CLUSTER")
+    expect(admin_page.get_by_label("Search", exact=True)).to_have_value("gpu")
+    assert shown(admin_page)["total"] == narrowed
+
+
+def test_export_downloads_exactly_the_filtered_rows(
+    admin_page: Page, tenant: Tenant, admin: Person
+) -> None:
+    dana = add_person(tenant, name="Dana Developer", role=Role.DEVELOPER)
+    seed_activity(tenant, dana)
+    admin_page.goto(f"{tenant.stack.base_url}/ui/users/{dana.id}/activity?action=UPDATE")
+    with admin_page.expect_download() as download_info:
+        admin_page.get_by_role("link", name="CSV").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+
+    href = admin_page.get_by_role("link", name="CSV").get_attribute("href") or ""
+    query = {key: values[0] for key, values in parse_qs(urlsplit(href).query).items()}
+    assert query["user_id"] == dana.id
+    assert query["action"] == "UPDATE"
+    listed = list_all(
+        tenant.reader, "/audit-logs/", user_id=dana.id, action="UPDATE", start_date=week_ago()
+    )
+    assert [row["id"] for row in rows] == [event["id"] for event in listed]
+    assert rows
+    assert all(row["action"] == "UPDATE" for row in rows)
+
+    with admin_page.expect_download() as json_info:
+        admin_page.get_by_role("link", name="JSON").click()
+    assert json_info.value.suggested_filename.endswith(".json")
+    json_info.value.path()  # the whole download
+    assert recorded_exports(tenant, 2) == [admin.email, admin.email]  # recorded, and by whom
+
+
+def recorded_exports(tenant: Tenant, expected: int) -> list[str]:
+    """Who the EXPORT events name; each is written as its download ends, so allow a moment."""
+    for _ in range(50):
+        items = tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"]
+        if len(items) >= expected:
+            break
+        time.sleep(0.1)
+    return [item["user_email"] for item in items]
