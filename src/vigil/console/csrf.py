@@ -32,21 +32,28 @@ def token_for(secret_key: str, binding: str) -> str:
     return _signer(secret_key).get_signature(binding).decode()
 
 
-def anonymous_binding(request: Request, response: Response | None = None) -> str:
-    """The anonymous cookie's value, set on ``response`` when the browser has none yet."""
+def anonymous_binding(request: Request) -> str:
+    """What forms before sign-in are bound to: the browser's anonymous cookie, or a new value
+    for it (``keep_anonymous_binding`` hands it to the browser)."""
     value = request.cookies.get(ANONYMOUS_COOKIE)
     if value is None or len(value) != 43:
-        value = secrets.token_urlsafe(32)
-        if response is not None:
-            response.set_cookie(
-                ANONYMOUS_COOKIE,
-                value,
-                httponly=True,
-                samesite="lax",
-                secure=request.url.scheme == "https",
-                path="/ui/",
-            )
+        value = getattr(request.state, "csrf_binding", None) or secrets.token_urlsafe(32)
+        request.state.csrf_binding = value
     return value
+
+
+def keep_anonymous_binding(request: Request, response: Response) -> None:
+    """Set the anonymous cookie on ``response`` when the browser does not hold it yet."""
+    value = anonymous_binding(request)
+    if request.cookies.get(ANONYMOUS_COOKIE) != value:
+        response.set_cookie(
+            ANONYMOUS_COOKIE,
+            value,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/ui/",
+        )
 
 
 async def verify(request: Request, *, secret_key: str, binding: str) -> None:

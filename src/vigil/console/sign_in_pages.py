@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import Engine
 
 from vigil.accounts import login, password_reset
 from vigil.accounts.deps import SESSION_COOKIE, forget_credentials, set_session_cookie
@@ -43,17 +44,9 @@ def _anonymous_page(
     request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> Response:
     settings: Settings = request.app.state.settings
-    placeholder = Response()
-    binding = csrf.anonymous_binding(request, placeholder)
-    page = render(
-        request,
-        template,
-        {**context, "csrf_token": csrf.token_for(settings.secret_key, binding)},
-        status_code=status_code,
-    )
-    for header, value in placeholder.headers.items():
-        if header == "set-cookie":
-            page.headers.append(header, value)
+    token = csrf.token_for(settings.secret_key, csrf.anonymous_binding(request))
+    page = render(request, template, {**context, "csrf_token": token}, status_code=status_code)
+    csrf.keep_anonymous_binding(request, page)
     return page
 
 
@@ -152,7 +145,7 @@ async def login_code_submit(request: Request, engine: EngineDep, settings: Setti
 
 async def _finish(
     request: Request,
-    engine: Any,
+    engine: Engine,
     settings: Settings,
     attempt: login.SignInRequest,
     next_url: str,
