@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import export, ingest, machine, queries, report
+from bench import export, ingest, machine, queries, report, summary
 from bench.backends import Backend, PostgresBackend, SQLiteBackend
 from bench.context import Context, Sizes
 from bench.dataset import default_end
@@ -78,6 +78,7 @@ def run_backend(name: str, sizes: Sizes, seed: int) -> dict[str, Any]:
         conn.close()
         with running_server(url, workdir) as server:
             result["queries"] = queries.run(ctx, server, tenant, url, _log)
+            result["summary"] = summary.run(ctx, server, tenant, url, _log)
             result["queries"]["server_memory_after_mb"] = memory_mb(server.process)
         # A fresh server, so the export's memory is its own, not the query caches'.
         with running_server(url, workdir) as server:

@@ -96,6 +96,20 @@ def _export_table(backends: dict[str, Any]) -> Table:
     return table
 
 
+def _summary_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="5. GET /audit-logs/summary (the console's widgets), p95 ms")
+    for column in ("backend", "shape", "HTTP", "SQL", "target", "verdict"):
+        table.add_column(column, justify="right" if column not in ("backend", "shape") else "left")
+    for name, result in backends.items():
+        summary = result["summary"]
+        for shape in summary["shapes"]:
+            table.add_row(
+                name, shape["name"], str(shape["http_ms"]["p95"]), str(shape["sql_ms"]["p95"]),
+                f"≤ {summary['target_p95_ms']:.0f}", _mark(shape["met"]),
+            )  # fmt: skip
+    return table
+
+
 def show(results: dict[str, Any], console: Console) -> None:
     """Print a table per benchmark."""
     backends = results["backends"]
@@ -106,6 +120,7 @@ def show(results: dict[str, Any], console: Console) -> None:
     for name, result in backends.items():
         console.print(_query_table(name, result["queries"]))
     console.print(_export_table(backends))
+    console.print(_summary_table(backends))
 
 
 def write(results: dict[str, Any], path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -17,6 +18,7 @@ from vigil.core.pagination import parse_page
 from vigil.events import service
 from vigil.events.export import CSV_COLUMNS
 from vigil.events.filters import EventFilters, parse_filters
+from vigil.events.summary import summarize
 
 Statement = tuple[str, Any]
 _FILTER_NAMES = ("action", "resource_type", "resource_id", "user_id", "user_email",
@@ -77,3 +79,15 @@ def export_statement(engine: Engine, tenant_id: uuid.UUID, params: dict[str, str
 
     (statement,) = _capture(engine, work)
     return statement
+
+
+def summary_statements(
+    engine: Engine, tenant_id: uuid.UUID, params: dict[str, str], now: datetime
+) -> list[Statement]:
+    """The grouped counts behind ``GET /audit-logs/summary``."""
+    filters = filters_of(params)
+
+    def work(conn: Connection) -> None:
+        summarize(conn, tenant_id=tenant_id, filters=filters, now=now)
+
+    return _capture(engine, work)
