@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import apikeys, serve, tenants, tenants_allow, users
+from vigil.cli import apikeys, demo, serve, tenants, tenants_allow, users
 
 app = typer.Typer(
     name="vigil",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.command("init")(tenants.init)
 app.command("serve")(serve.serve)
 app.command("migrate")(serve.migrate)
+app.command("demo")(demo.demo)
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(users.app, name="user")
 app.add_typer(tenants_allow.app, name="tenant")

@@ -181,6 +181,20 @@ def record(conn: Connection, *, tenant_id: uuid.UUID, event: EventIn) -> tuple[R
     return outcome.rows[0], outcome.created[0]
 
 
+def record_many(conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventIn]) -> int:
+    """Record events in the caller's transaction, all or none: how many were new.
+
+    For importers and generators writing outside the request path; keep each call to
+    about a thousand events, as the batch API does, so transactions stay short.
+    """
+    now = utcnow()
+    batch = PendingBatch(tenant_id=tenant_id, events=[prepare_event(e, now=now) for e in events])
+    (outcome,) = store_batches(conn, batches=[batch], received_at=now)
+    if outcome.conflict is not None:
+        raise outcome.conflict
+    return sum(outcome.created)
+
+
 def get_event(conn: Connection, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> Row:
     """One event of the tenant; another tenant's id is as unknown as a made-up one."""
     query = select(events).where(events.c.tenant_id == tenant_id, events.c.id == event_id)
