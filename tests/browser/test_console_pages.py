@@ -146,3 +146,36 @@ def test_a_wrong_password_says_so_once_for_every_cause(
     page.get_by_label("Password").fill("not the password at all")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Invalid email or password.")
+
+
+# Every field a person can see has a label they can see (closed <details> hide theirs).
+UNLABELLED_FIELDS = """() => [
+    ...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(field => field.checkVisibility())
+    .filter(field => ![...field.labels].some(label => label.checkVisibility()
+                                                       && label.innerText.trim() !== ''))
+    .map(field => field.outerHTML)"""
+
+
+def test_every_page_fits_1024_pixels_and_labels_every_field(
+    page: Page, tenant: Tenant, admin: Person
+) -> None:
+    seed_activity(tenant, admin)
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{tenant.stack.base_url}/ui/login")
+    assert page.evaluate(UNLABELLED_FIELDS) == []
+    sign_in(page, tenant, admin)
+    for path in (
+        "/ui/dashboard",
+        "/ui/activity",
+        "/ui/users",
+        f"/ui/users/{admin.id}",
+        f"/ui/users/{admin.id}/activity",
+        "/ui/me",
+    ):
+        page.goto(f"{tenant.stack.base_url}{path}")
+        page.locator("details").evaluate_all("all => all.forEach(d => d.open = true)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1024, path
+        assert page.evaluate(UNLABELLED_FIELDS) == [], path
+        if path == "/ui/activity":
+            screenshot(page, "activity-at-1024px")

@@ -83,6 +83,22 @@ def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> d
     return dict(found)
 
 
+def emails_of(conn: Connection, *, tenant_id: uuid.UUID, ids: list[str]) -> dict[str, str]:
+    """The emails of the tenant's users among ``ids`` (text; ids that are not UUIDs skipped)."""
+    wanted = set()
+    for text in ids:
+        try:
+            wanted.add(uuid.UUID(text))
+        except ValueError:
+            continue
+    if not wanted:
+        return {}
+    query = select(users.c.id, users.c.email).where(
+        users.c.tenant_id == tenant_id, users.c.id.in_(wanted)
+    )
+    return {str(user_id): email for user_id, email in conn.execute(query)}
+
+
 def find_by_email(conn: Connection, *, email: str) -> dict[str, Any] | None:
     """The account an email signs in to, in whichever tenant it is."""
     query = select(users).join(

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
-from vigil.accounts.users import get_user
+from vigil.accounts.users import emails_of, get_user
 from vigil.console import charts
 from vigil.console.access import ConsoleDep, ConsoleUser
 from vigil.console.view_filters import (
@@ -62,6 +62,13 @@ def activity_context(
     )
     summary = summarize(conn, tenant_id=tenant_id, filters=filters, now=now)
     export_query = view.api_params(now, actor_id=actor_id)
+    # A USER resource is shown by its email, where the user is one of Vigil's own.
+    user_resources = [
+        item["resource_id"]
+        for item in [*page.rows, *summary.top_resources]
+        if item["resource_type"] == "USER" and item["resource_id"]
+    ]
+    labels = emails_of(conn, tenant_id=tenant_id, ids=user_resources)
     total = page.total or 0
     first = (view.page - 1) * PAGE_SIZE + 1 if page.rows else 0
     return {
@@ -73,6 +80,7 @@ def activity_context(
         "last_shown": first + len(page.rows) - 1 if page.rows else 0,
         "has_next": page.next_cursor is not None,
         "summary": summary,
+        "resource_labels": labels,
         "timeline": charts.timeline(summary.timeline, summary.bucket),
         "action_shares": charts.shares(summary.by_action),
         "resource_shares": charts.shares(summary.by_resource_type),

@@ -30,6 +30,7 @@ class TimeLabel:
 
     x: float
     text: str
+    anchor: str  # SVG text-anchor: the first label starts at its bar, so it is never cut off
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +76,12 @@ def timeline(points: list[tuple[datetime, int]], bucket: Bucket) -> Timeline:
     label_every = max(1, len(points) // 6)
     labels = [
         TimeLabel(
-            x=round(index * slot + slot / 2, 2),
+            x=round(index * slot + (slot / 2 if index else gap), 2),
             text=start.strftime("%H:00" if bucket is Bucket.HOUR else "%b %d"),
+            anchor="middle" if index else "start",
         )
         for index, (start, _count) in enumerate(points)
-        if index % label_every == 0
+        if index % label_every == 0 and index * slot + slot / 2 < WIDTH - 30
     ]
     return Timeline(bars=bars, labels=labels, peak=peak, bucket=bucket.value)
 
