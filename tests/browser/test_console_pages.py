@@ -179,3 +179,15 @@ def test_every_page_fits_1024_pixels_and_labels_every_field(
         assert page.evaluate(UNLABELLED_FIELDS) == [], path
         if path == "/ui/activity":
             screenshot(page, "activity-at-1024px")
+
+
+def test_a_new_organisation_is_shown_how_to_send_events(
+    admin_page: Page, tenant: Tenant, admin: Person
+) -> None:
+    first_steps = admin_page.get_by_role("region", name="Send your first events")
+    expect(first_steps).to_be_visible()
+    expect(first_steps).to_contain_text(f'vigil apikey create --tenant "{tenant.name}"')
+    screenshot(admin_page, "dashboard-first-steps")
+    seed_activity(tenant, admin, count=2)
+    admin_page.reload()
+    expect(first_steps).to_have_count(0)

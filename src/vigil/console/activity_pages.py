@@ -30,6 +30,8 @@ from vigil.events.wire import event_json
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
+PLATFORM_RESOURCES = ("PROJECT", "MODEL", "ENDPOINT", "CLUSTER", "BENCHMARK")
+
 
 def activity_context(
     conn: Connection,
@@ -94,7 +96,16 @@ def dashboard(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
     """The organisation's activity over a range, at a glance."""
     view = ViewFilters.from_query(request.query_params)
     context = activity_context(conn, me, view, path="/ui/dashboard")
-    return render(request, "activity/dashboard.html", {"me": me, "section": "dashboard", **context})
+    # Vigil records its own sign-ins, so "no events" never happens; what a new installation
+    # lacks is events from the platform's services.
+    first_steps = not events.has_activity_of(
+        conn, tenant_id=me.principal.tenant_id, resource_types=PLATFORM_RESOURCES
+    )
+    return render(
+        request,
+        "activity/dashboard.html",
+        {"me": me, "section": "dashboard", "first_steps": first_steps, **context},
+    )
 
 
 @router.get("/activity")

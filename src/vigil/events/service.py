@@ -195,6 +195,16 @@ def record_many(conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[Even
     return sum(outcome.created)
 
 
+def has_activity_of(
+    conn: Connection, *, tenant_id: uuid.UUID, resource_types: Sequence[str]
+) -> bool:
+    """Whether the tenant holds any event about one of ``resource_types``."""
+    query = select(events.c.id).where(
+        events.c.tenant_id == tenant_id, events.c.resource_type.in_(list(resource_types))
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def get_event(conn: Connection, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> Row:
     """One event of the tenant; another tenant's id is as unknown as a made-up one."""
     query = select(events).where(events.c.tenant_id == tenant_id, events.c.id == event_id)
