@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
+from vigil.analytics.summary import summarize
 from vigil.core.pagination import parse_page
 from vigil.events import service
 from vigil.events.export import CSV_COLUMNS
 from vigil.events.filters import EventFilters, parse_filters
-from vigil.events.summary import summarize
 
 Statement = tuple[str, Any]
 _FILTER_NAMES = ("action", "resource_type", "resource_id", "user_id", "user_email",

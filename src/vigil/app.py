@@ -21,19 +21,23 @@ from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
-from vigil.console.setup import error_page, install_console
-from vigil.console.web import is_console
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
 from vigil.core.validation import InvalidBody, describe_errors
-from vigil.db.engine import WalCheckpointer, build_engine
+from vigil.db.engine import WalCheckpointer, build_engine, register_after_commit
+from vigil.detections.routes import router as security_router
+from vigil.detections.worker import DetectionWorker
 from vigil.events import geo
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
 from vigil.events.routes import router as events_router
 from vigil.events.writer import EventWriter
 from vigil.jobs import run_jobs_forever
+from vigil.notifications.delivery import Deliverer
+from vigil.notifications.routes import router as notifications_router
 from vigil.settings import Settings, get_settings
+from vigil.web.setup import error_page, install_console
+from vigil.web.web import is_console
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +69,29 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             checkpointer.start()
         writer = EventWriter(write_engine)
         app.state.writer = writer
+        deliverer: Deliverer = app.state.deliverer
+        # Detections see every committed event: ingested ones from the writer, account
+        # actions from the transactions that recorded them.
+        detections = DetectionWorker(engine, settings, on_notify=deliverer.wake)
+        detections.start()
+        writer.add_listener(detections.after_writer_commit)
+        unregister = register_after_commit(engine, detections.after_commit)
         await writer.start()
-        jobs = asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs")
-        presence = asyncio.create_task(
-            app.state.presence.flush_forever(engine), name="vigil-presence"
-        )
+        tasks = [
+            asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs"),
+            asyncio.create_task(app.state.presence.flush_forever(engine), name="vigil-presence"),
+            asyncio.create_task(deliverer.run_forever(), name="vigil-delivery"),
+        ]
         try:
             yield
         finally:
-            for task in (jobs, presence):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await writer.stop()
+            unregister()
+            detections.stop()
             if checkpointer is not None:
                 checkpointer.stop()
             write_engine.dispose()
@@ -95,12 +109,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.export_engine = export_engine
     app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
     app.state.presence = Presence()
+    app.state.deliverer = Deliverer(engine, settings)
     _install_error_handlers(app)
     app.include_router(events_router)
     app.include_router(users_router)
     app.include_router(auth_router)
     app.include_router(keys_router)
     app.include_router(settings_router)
+    app.include_router(security_router)
+    app.include_router(notifications_router)
     install_console(app)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database check")

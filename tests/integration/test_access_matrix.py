@@ -18,9 +18,9 @@ from vigil.accounts.access import (
 )
 from vigil.accounts.deps import authorize
 from vigil.app import create_app
-from vigil.console.access import console_user
 from vigil.core.permissions import Permission
 from vigil.db.engine import write_transaction
+from vigil.web.access import console_user
 
 PERMISSION_SETS = {
     "none": frozenset[Permission](),

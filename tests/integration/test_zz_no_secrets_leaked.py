@@ -9,8 +9,9 @@ import re
 
 from sqlalchemy import select
 
+from tests.browser import conftest as browser_tests
 from tests.conftest import LogRecorder, Stack
-from tests.integration import test_password_reset, test_sign_in, test_users
+from tests.integration import test_notifications, test_password_reset, test_sign_in, test_users
 from vigil.events.tables import events
 
 # Whole credentials: a key, session or reset token is its prefix and 43 random characters.
@@ -23,6 +24,8 @@ TEST_PASSWORDS = (
     test_password_reset.NEW,
     "correct horse battery",
     "hunter2hunter2",
+    browser_tests.PASSWORD,
+    test_notifications.WEBHOOK_SECRET,  # a Slack webhook's URL is a credential too
 )
 
 

@@ -7,6 +7,7 @@ cached credentials that the change made stale.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -136,6 +137,8 @@ def grantable_roles(principal: Principal) -> list[Role]:
 def _shown(field: str, value: Any) -> Any:
     if field in ("permissions", "ip_allowlist"):  # kept comma-separated, shown as lists
         return [p for p in str(value).split(",") if p]
+    if field == "working_hours":  # kept as JSON text
+        return json.loads(value)
     return value
 
 

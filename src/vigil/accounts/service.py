@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from vigil.accounts.allowlist import from_stored
-from vigil.accounts.tables import api_keys, tenants
+from vigil.accounts.tables import DEFAULT_WORKING_HOURS, api_keys, tenants
 from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
@@ -74,6 +74,8 @@ def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[s
         "created_at": utcnow(),
         "ip_allowlist": "",
         "require_2fa_for_admins": False,
+        "timezone": "UTC",
+        "working_hours": DEFAULT_WORKING_HOURS,
     }
     conn.execute(tenants.insert(), row)
     return row

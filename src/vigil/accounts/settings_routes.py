@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import update
 
 from vigil.accounts import service as accounts
@@ -23,6 +32,24 @@ from vigil.events.schemas import Action, ResourceType
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 
+class WorkingHoursSetting(BaseModel):
+    """When the organisation works: activity outside is flagged by the off_hours rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        max_length=7, description="Monday = 0 … Sunday = 6"
+    )
+    start: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    end: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WorkingHoursSetting:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
 class TenantSettings(BaseModel):
     """A tenant's settings."""
 
@@ -36,6 +63,8 @@ class TenantSettings(BaseModel):
         description="ADMIN and SUPER_ADMIN users must turn two-factor authentication on "
         "before their sessions can do anything else"
     )
+    timezone: str = Field(description="IANA time zone of the working hours, e.g. Europe/Paris")
+    working_hours: WorkingHoursSetting
 
 
 class TenantSettingsPatch(BaseModel):
@@ -48,6 +77,21 @@ class TenantSettingsPatch(BaseModel):
         default=None, max_length=1000
     )
     require_2fa_for_admins: bool | None = None
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    working_hours: WorkingHoursSetting | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
+            ) from None
+        return value
 
     @field_validator("ip_allowlist")
     @classmethod
@@ -62,6 +106,8 @@ def settings_json(tenant: dict[str, Any]) -> dict[str, Any]:
         "retention_days": tenant["retention_days"],
         "ip_allowlist": allowlist,
         "require_2fa_for_admins": tenant["require_2fa_for_admins"],
+        "timezone": tenant["timezone"],
+        "working_hours": json.loads(tenant["working_hours"]),
     }
 
 
@@ -82,6 +128,12 @@ def change_settings(
             raise InvalidInput(name, "must not be null")
     if "ip_allowlist" in changes:  # stored as text, shown and compared as a list
         changes["ip_allowlist"] = ",".join(part for part in changes["ip_allowlist"] if part)
+    if "working_hours" in changes:  # stored as JSON text
+        hours = body.working_hours
+        assert hours is not None
+        changes["working_hours"] = json.dumps(
+            {"days": sorted(set(hours.days)), "start": hours.start, "end": hours.end}
+        )
     with write_transaction(engine) as conn:
         before = accounts.get_tenant(conn, tenant_id=principal.tenant_id)
         changed = {k: (before[k], v) for k, v in changes.items() if before[k] != v}

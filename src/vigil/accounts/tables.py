@@ -22,6 +22,8 @@ from sqlalchemy import (
 from vigil.db.metadata import metadata
 from vigil.db.types import UTCDateTime, UUIDType
 
+DEFAULT_WORKING_HOURS = '{"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "20:00"}'
+
 tenants = Table(
     "tenants",
     metadata,
@@ -34,6 +36,10 @@ tenants = Table(
     # Users of role ADMIN and above must turn two-factor authentication on before their
     # sessions can do anything but that.
     Column("require_2fa_for_admins", Boolean, nullable=False, server_default=false()),
+    # Working hours, for the off-hours detection: an IANA time zone, and JSON
+    # {"days": [0..6, Monday = 0], "start": "HH:MM", "end": "HH:MM"}.
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("working_hours", Text, nullable=False, server_default=DEFAULT_WORKING_HOURS),
     UniqueConstraint("name"),
 )
 

@@ -1,6 +1,18 @@
 """Imports every feature's tables, so the shared metadata is complete."""
 
 from vigil.accounts.tables import api_keys, tenants, users
+from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import events
+from vigil.notifications.tables import inbox, notification_settings, outbox
 
-__all__ = ["api_keys", "events", "tenants", "users"]
+__all__ = [
+    "alert_rules",
+    "alerts",
+    "api_keys",
+    "events",
+    "inbox",
+    "notification_settings",
+    "outbox",
+    "tenants",
+    "users",
+]

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
 from vigil.accounts.users import get_user
+from vigil.analytics.summary import Bucket, summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, client_ip, read_body, uuid_or_404
@@ -37,7 +38,6 @@ from vigil.events.schemas import (
     EventPage,
     EventSummary,
 )
-from vigil.events.summary import Bucket, summarize
 from vigil.events.wire import event_json
 
 router = APIRouter(tags=["audit logs"])

@@ -61,6 +61,8 @@ class ResourceType(StrEnum):
     SETTINGS = "SETTINGS"
     API_KEY = "API_KEY"
     AUDIT_LOG = "AUDIT_LOG"
+    ALERT = "ALERT"
+    ALERT_RULE = "ALERT_RULE"
 
 
 class Status(StrEnum):

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, Select, func, literal, select,
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
+from vigil.db.engine import defer_until_commit
 from vigil.db.search import LIKE_ESCAPE, contains_pattern
 from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
@@ -178,6 +179,7 @@ def record(conn: Connection, *, tenant_id: uuid.UUID, event: EventIn) -> tuple[R
     (outcome,) = store_batches(conn, batches=[batch], received_at=now)
     if outcome.conflict is not None:
         raise outcome.conflict
+    _after_commit(conn, tenant_id, outcome)
     return outcome.rows[0], outcome.created[0]
 
 
@@ -192,7 +194,22 @@ def record_many(conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[Even
     (outcome,) = store_batches(conn, batches=[batch], received_at=now)
     if outcome.conflict is not None:
         raise outcome.conflict
+    _after_commit(conn, tenant_id, outcome)
     return sum(outcome.created)
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """Events new in a committed transaction, for the after-commit consumers (detections)."""
+
+    tenant_id: uuid.UUID
+    rows: list[Row]
+
+
+def _after_commit(conn: Connection, tenant_id: uuid.UUID, outcome: BatchOutcome) -> None:
+    new = [row for row, created in zip(outcome.rows, outcome.created, strict=True) if created]
+    if new:
+        defer_until_commit(conn, Committed(tenant_id=tenant_id, rows=new))
 
 
 def has_activity_of(
@@ -212,6 +229,17 @@ def get_event(conn: Connection, *, tenant_id: uuid.UUID, event_id: uuid.UUID) ->
     if mapping is None:
         raise NotFound(f"event {event_id} not found")
     return dict(mapping)
+
+
+def get_events(
+    conn: Connection, *, tenant_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
+) -> list[Row]:
+    """Events of the tenant by id, in the order asked (ids it does not hold are skipped)."""
+    if not event_ids:
+        return []
+    query = select(events).where(events.c.tenant_id == tenant_id, events.c.id.in_(event_ids))
+    found = {row["id"]: dict(row) for row in conn.execute(query).mappings()}
+    return [found[i] for i in event_ids if i in found]
 
 
 @dataclass(slots=True)

@@ -7,10 +7,10 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from vigil.accounts.audit import AccountAudit
-from vigil.console.access import ConsoleUser
 from vigil.core.http import client_ip
 from vigil.core.validation import describe_errors
 from vigil.settings import Settings
+from vigil.web.access import ConsoleUser
 
 # What a page says after a form redirected to it; only these fixed texts, so nothing from
 # the URL is ever shown.

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from vigil import __version__
-from vigil.console import formatting
+from vigil.web import formatting
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

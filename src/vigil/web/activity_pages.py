@@ -9,24 +9,24 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
 from vigil.accounts.users import emails_of, get_user
-from vigil.console import charts
-from vigil.console.access import ConsoleDep, ConsoleUser
-from vigil.console.view_filters import (
-    ACTIONS,
-    PAGE_SIZE,
-    QUICK_RANGES,
-    RESOURCE_TYPES,
-    ViewFilters,
-)
-from vigil.console.web import render
+from vigil.analytics.summary import summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep
 from vigil.core.errors import InvalidInput
 from vigil.core.http import uuid_or_404
 from vigil.core.pagination import PageRequest
 from vigil.events import service as events
-from vigil.events.summary import summarize
 from vigil.events.wire import event_json
+from vigil.web import charts
+from vigil.web.access import ConsoleDep, ConsoleUser
+from vigil.web.view_filters import (
+    ACTIONS,
+    PAGE_SIZE,
+    QUICK_RANGES,
+    RESOURCE_TYPES,
+    ViewFilters,
+)
+from vigil.web.web import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from vigil.accounts import management, password_reset
 from vigil.accounts import users as users_service
 from vigil.accounts.schemas import UserCreate, UserUpdate
-from vigil.console.access import ConsoleDep, ConsoleUser
-from vigil.console.forms import audit_of, notice_for, see_other, validation_message
-from vigil.console.web import render
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import VigilError
 from vigil.core.http import uuid_or_404
 from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
+from vigil.web.access import ConsoleDep, ConsoleUser
+from vigil.web.forms import audit_of, notice_for, see_other, validation_message
+from vigil.web.web import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -14,14 +14,14 @@ from sqlalchemy import Engine
 from vigil.accounts import login, password_reset
 from vigil.accounts.deps import SESSION_COOKIE, forget_credentials, set_session_cookie
 from vigil.accounts.throttle import LoginThrottle
-from vigil.console import csrf
-from vigil.console.access import ConsoleDep
-from vigil.console.web import render
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import InvalidInput, TooManyRequests, Unauthenticated
 from vigil.core.http import client_ip
 from vigil.core.tokens import fingerprint
 from vigil.settings import Settings
+from vigil.web import csrf
+from vigil.web.access import ConsoleDep
+from vigil.web.web import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from vigil.events.summary import Bucket
+from vigil.analytics.summary import Bucket
 
 WIDTH, HEIGHT = 800.0, 180.0
 PLOT_TOP, PLOT_BOTTOM = 10.0, 150.0  # below the plot: the time labels

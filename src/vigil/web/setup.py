@@ -8,16 +8,16 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from vigil.console import activity_pages, me_pages, sign_in_pages, user_pages
-from vigil.console.access import (
+from vigil.web import activity_pages, me_pages, sign_in_pages, user_pages
+from vigil.web.access import (
     ConsoleDep,
     ConsoleForbidden,
     SignInRequired,
     TwoFactorSetupRequired,
 )
-from vigil.console.csrf import CsrfRejected
-from vigil.console.forms import see_other
-from vigil.console.web import STATIC_DIR, render
+from vigil.web.csrf import CsrfRejected
+from vigil.web.forms import see_other
+from vigil.web.web import STATIC_DIR, render
 
 home = APIRouter(include_in_schema=False)
 

@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 from vigil.accounts import password_change, two_factor_actions
 from vigil.accounts import users as users_service
 from vigil.accounts.deps import SESSION_COOKIE, forget_credentials
-from vigil.console.access import ConsoleDep, ConsoleUser
-from vigil.console.forms import NOTICES, audit_of, notice_for, see_other
-from vigil.console.web import render
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import VigilError
 from vigil.core.tokens import fingerprint
+from vigil.web.access import ConsoleDep, ConsoleUser
+from vigil.web.forms import NOTICES, audit_of, notice_for, see_other
+from vigil.web.web import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -19,11 +19,11 @@ from vigil.accounts.deps import SESSION_COOKIE, principal_for
 from vigil.accounts.service import Principal, get_tenant
 from vigil.accounts.sessions import SESSION_PREFIX
 from vigil.accounts.users import get_user
-from vigil.console import csrf
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.http import client_ip
 from vigil.core.permissions import Permission
 from vigil.core.tokens import fingerprint
+from vigil.web import csrf
 
 VIEW_PERMISSIONS = frozenset({Permission.USER_VIEW, Permission.USER_MANAGE})
 

@@ -1,0 +1,1 @@
+"""Analytics over the stored activity: summaries and timelines (and, later, usage patterns)."""

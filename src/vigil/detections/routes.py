@@ -1,0 +1,255 @@
+"""HTTP for security monitoring: alerts and the rules that raise them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from vigil.accounts.audit import AuditDep
+from vigil.accounts.deps import Caller
+from vigil.core.clock import utcnow
+from vigil.core.deps import EngineDep, ReadConnDep
+from vigil.core.errors import Conflict, InvalidInput
+from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.validation import InvalidBody, describe_errors
+from vigil.db.engine import write_transaction
+from vigil.detections import service
+from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
+from vigil.events import service as events
+from vigil.events.filters import parse_filters
+from vigil.events.schemas import Action, ResourceType
+from vigil.events.wire import event_json, format_time
+from vigil.notifications.service import deliveries_of
+
+router = APIRouter(prefix="/security", tags=["security"])
+
+MAX_EVIDENCE_SHOWN = 100
+
+
+def alert_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An alert as the API shows it."""
+    return {
+        "id": row["id"],
+        "rule": row["rule"],
+        "severity": row["severity"],
+        "status": row["status"],
+        "subject": row["subject"],
+        "summary": row["summary"],
+        "first_seen": format_time(row["first_seen"]),
+        "last_seen": format_time(row["last_seen"]),
+        "count": row["count"],
+        "evidence_ids": json.loads(row["evidence"]),
+        "note": row["note"],
+        "created_at": format_time(row["created_at"]),
+        "updated_at": format_time(row["updated_at"]),
+    }
+
+
+class AlertListQuery(BaseModel):
+    """``GET /security/alerts``."""
+
+    status: Literal["OPEN", "ACKNOWLEDGED", "RESOLVED"] | None = None
+    severity: Severity | None = None
+    rule: str | None = Field(default=None, max_length=64)
+    start_date: str | None = Field(default=None, description="Alerts seen since (ISO 8601)")
+    end_date: str | None = Field(default=None, description="Alerts first seen before")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=100_000)
+
+
+@router.get("/alerts", summary="Alerts, open ones first")
+def list_alerts(
+    principal: Caller, conn: ReadConnDep, query: Annotated[AlertListQuery, Query()]
+) -> FastJSONResponse:
+    """Filter by status, severity, rule and date range; open and severe first."""
+    bounds = parse_filters(start_date=query.start_date, end_date=query.end_date)
+    rows, total = service.list_alerts(
+        conn,
+        tenant_id=principal.tenant_id,
+        filters=service.AlertFilters(
+            status=query.status,
+            severity=query.severity,
+            rule=query.rule,
+            start=bounds.start,
+            end=bounds.end,
+        ),
+        limit=query.limit,
+        offset=query.offset,
+    )
+    return FastJSONResponse(
+        {
+            "items": [alert_json(r) for r in rows],
+            "total": total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+    )
+
+
+@router.get("/alerts/{alert_id}", summary="One alert, with its evidence and deliveries")
+def get_alert(principal: Caller, conn: ReadConnDep, alert_id: str) -> FastJSONResponse:
+    """The alert, the events that matched (newest first), and how its notifications fared."""
+    alert = service.get_alert(
+        conn, tenant_id=principal.tenant_id, alert_id=uuid_or_404(alert_id, what="alert")
+    )
+    ids = [uuid.UUID(i) for i in json.loads(alert["evidence"])[:MAX_EVIDENCE_SHOWN]]
+    found = events.get_events(conn, tenant_id=principal.tenant_id, event_ids=ids)
+    deliveries = [
+        {
+            "id": row["id"],
+            "channel": row["channel"],
+            "status": row["status"],
+            "attempts": row["attempts"],
+            "last_error": row["last_error"],
+            "next_attempt_at": format_time(row["next_attempt_at"]),
+            "sent_at": format_time(row["sent_at"]) if row["sent_at"] else None,
+        }
+        for row in deliveries_of(conn, tenant_id=principal.tenant_id, alert_id=alert["id"])
+    ]
+    return FastJSONResponse(
+        {
+            **alert_json(alert),
+            "evidence": [event_json(row) for row in found],
+            "deliveries": deliveries,
+        }
+    )
+
+
+class AlertChange(BaseModel):
+    """Acknowledge or resolve an alert, with a note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["OPEN", "ACKNOWLEDGED", "RESOLVED"] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+@router.patch("/alerts/{alert_id}", summary="Acknowledge or resolve an alert")
+def change_alert(
+    principal: Caller, audit: AuditDep, engine: EngineDep, alert_id: str, body: AlertChange
+) -> FastJSONResponse:
+    """Recorded as UPDATE on ALERT with what changed."""
+    if body.status is None and body.note is None:
+        raise InvalidInput("status", "give a status, a note, or both")
+    with write_transaction(engine) as conn:
+        alert = service.get_alert(
+            conn, tenant_id=principal.tenant_id, alert_id=uuid_or_404(alert_id, what="alert")
+        )
+        changed = service.change_alert(
+            conn, alert=alert, status=body.status, note=body.note, now=utcnow()
+        )
+        details: dict[str, Any] = {"rule": alert["rule"], "subject": alert["subject"]}
+        if body.status is not None and body.status != alert["status"]:
+            details.update(
+                changed_fields=["status"], old_value=alert["status"], new_value=body.status
+            )
+        if body.note is not None:
+            details["note"] = body.note
+        audit.record(
+            conn,
+            action=Action.UPDATE,
+            resource_type=ResourceType.ALERT,
+            resource_id=str(alert["id"]),
+            details=details,
+        )
+    return FastJSONResponse(alert_json(changed))
+
+
+# --- rules ---
+
+
+def rule_json(rule: Rule) -> dict[str, Any]:
+    """A rule as the API shows it."""
+    return rule.model_dump(mode="json")
+
+
+@router.get("/rules", summary="Detection rules: the built-in presets, then your own")
+def list_rules(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
+    """Every rule with its settings."""
+    rules = service.tenant_rules(conn, tenant_id=principal.tenant_id)
+    return FastJSONResponse({"items": [rule_json(rule) for rule in rules]})
+
+
+@router.post("/rules", status_code=201, summary="Add a rule of your own")
+def create_rule(
+    principal: Caller, audit: AuditDep, engine: EngineDep, body: Rule
+) -> FastJSONResponse:
+    """A threshold rule: a filter, a count, a window, a grouping, a severity and channels."""
+    if body.name in BUILTIN_RULES:
+        raise Conflict(f"{body.name} is a built-in rule: change it with PATCH")
+    if body.kind.value != "threshold":
+        raise InvalidInput("kind", "rules of your own are threshold rules")
+    rule = body.model_copy(update={"builtin": False})
+    with write_transaction(engine) as conn:
+        names = {r.name for r in service.tenant_rules(conn, tenant_id=principal.tenant_id)}
+        if rule.name in names:
+            raise Conflict(f"a rule named {rule.name} already exists")
+        service.save_rule(conn, tenant_id=principal.tenant_id, rule=rule, now=utcnow())
+        audit.record(
+            conn,
+            action=Action.CREATE,
+            resource_type=ResourceType.ALERT_RULE,
+            resource_id=rule.name,
+            details=rule_json(rule),
+        )
+    return FastJSONResponse(rule_json(rule), status_code=201)
+
+
+# What a PATCH may change: everything but the name, the kind and whether it is built in.
+EDITABLE = frozenset(Rule.model_fields) - {"name", "kind", "builtin"}
+
+
+@router.patch("/rules/{rule_name}", summary="Change a rule (built-in ones too)")
+def change_rule(
+    principal: Caller,
+    audit: AuditDep,
+    engine: EngineDep,
+    rule_name: str,
+    body: dict[str, Any],
+) -> FastJSONResponse:
+    """A partial rule; recorded as UPDATE on ALERT_RULE with what changed."""
+    unknown = sorted(set(body) - EDITABLE)
+    if unknown:
+        raise InvalidInput(unknown[0], "cannot be changed (or is not a rule setting)")
+    with write_transaction(engine) as conn:
+        before = service.get_rule(conn, tenant_id=principal.tenant_id, name=rule_name)
+        try:
+            after = Rule.model_validate({**before.model_dump(mode="json"), **body})
+        except ValidationError as error:
+            raise InvalidBody(describe_errors(error.errors())) from None
+        old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+        changed = sorted(name for name in new if old[name] != new[name])
+        if changed:
+            service.save_rule(conn, tenant_id=principal.tenant_id, rule=after, now=utcnow())
+            audit.record(
+                conn,
+                action=Action.UPDATE,
+                resource_type=ResourceType.ALERT_RULE,
+                resource_id=after.name,
+                details={
+                    "changed_fields": changed,
+                    "changes": {name: {"old": old[name], "new": new[name]} for name in changed},
+                },
+            )
+    return FastJSONResponse(rule_json(after))
+
+
+@router.delete("/rules/{rule_name}", summary="Delete a rule of your own")
+def delete_rule(
+    principal: Caller, audit: AuditDep, engine: EngineDep, rule_name: str
+) -> FastJSONResponse:
+    """Built-in rules cannot be deleted, only turned off."""
+    with write_transaction(engine) as conn:
+        rule = service.delete_rule(conn, tenant_id=principal.tenant_id, name=rule_name)
+        audit.record(
+            conn,
+            action=Action.DELETE,
+            resource_type=ResourceType.ALERT_RULE,
+            resource_id=rule.name,
+            details={"name": rule.name},
+        )
+    return FastJSONResponse(rule_json(rule))

@@ -1,0 +1,170 @@
+"""Detection rules: the built-in presets and the admin's own, in one model.
+
+A rule is a *kind* of detection plus its settings. ``threshold`` rules (the admin's own, and
+the ``brute_force`` and ``bulk_delete`` presets) count matching events in a window per IP,
+per user or overall. The other kinds look at one event against the user's history.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from vigil.events.schemas import Action, ResourceType, Status
+
+
+class Severity(StrEnum):
+    """How bad, least to most."""
+
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        """Order of severities, for "this one or worse"."""
+        return list(Severity).index(self)
+
+
+class Kind(StrEnum):
+    """What a rule looks for."""
+
+    THRESHOLD = "threshold"
+    DISTRIBUTED_BRUTE_FORCE = "distributed_brute_force"
+    UNEXPECTED_LOCATION = "unexpected_location"
+    OFF_HOURS = "off_hours"
+    PRIVILEGE_ESCALATION = "privilege_escalation"
+
+
+class Channel(StrEnum):
+    """Where notifications go."""
+
+    EMAIL = "email"
+    SLACK = "slack"
+    IN_APP = "in_app"
+
+
+class EventFilter(BaseModel):
+    """Which events a threshold rule counts; every part optional, combined with AND."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: list[Action] = Field(default_factory=list)
+    resource_type: list[ResourceType] = Field(default_factory=list)
+    status: Status | None = None
+    user: Annotated[str, StringConstraints(max_length=320)] | None = Field(
+        default=None, description="An actor's user id or email"
+    )
+    ip_address: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+RuleName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,62}$", min_length=2, max_length=63)
+]
+
+
+class Rule(BaseModel):
+    """One detection rule, as stored and as the API shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RuleName
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    kind: Kind = Kind.THRESHOLD
+    enabled: bool = True
+    severity: Severity = Severity.MEDIUM
+    filter: EventFilter = Field(default_factory=EventFilter)
+    threshold: int = Field(default=5, ge=1, le=100_000)
+    window_minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
+    group_by: Literal["ip", "user", "none"] = "ip"
+    # Only for distributed_brute_force: how many addresses the failures must come from.
+    min_sources: int = Field(default=3, ge=2, le=1000)
+    channels: list[Channel] | None = Field(
+        default=None, description="Where its alerts go; null: every enabled channel"
+    )
+    min_severity: Severity = Field(
+        default=Severity.MEDIUM, description="Alerts below this severity notify nobody"
+    )
+    builtin: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _lowercase(cls, value: str) -> str:
+        return value.lower()
+
+
+def _preset(**fields: object) -> Rule:
+    return Rule.model_validate({**fields, "builtin": True})
+
+
+# The built-in rules, on by default; a tenant's changes are stored under the same name.
+BUILTIN_RULES: dict[str, Rule] = {
+    rule.name: rule
+    for rule in (
+        _preset(
+            name="brute_force",
+            description="Many failed sign-ins from one address",
+            kind=Kind.THRESHOLD,
+            severity=Severity.HIGH,
+            filter={"action": ["LOGIN_FAILED"]},
+            threshold=5,
+            window_minutes=10,
+            group_by="ip",
+        ),
+        _preset(
+            name="brute_force_distributed",
+            description="Many failed sign-ins against one account from several addresses",
+            kind=Kind.DISTRIBUTED_BRUTE_FORCE,
+            severity=Severity.HIGH,
+            filter={"action": ["LOGIN_FAILED"]},
+            threshold=10,
+            window_minutes=30,
+            group_by="user",
+            min_sources=3,
+        ),
+        _preset(
+            name="unexpected_location",
+            description="A sign-in from a country the user has not signed in from in 90 days",
+            kind=Kind.UNEXPECTED_LOCATION,
+            severity=Severity.MEDIUM,
+            filter={"action": ["LOGIN"], "status": "SUCCESS"},
+            group_by="user",
+        ),
+        _preset(
+            name="off_hours",
+            description="Activity outside the organisation's working hours",
+            kind=Kind.OFF_HOURS,
+            severity=Severity.LOW,
+            group_by="user",
+        ),
+        _preset(
+            name="bulk_delete",
+            description="Many deletions by one user in a few minutes",
+            kind=Kind.THRESHOLD,
+            severity=Severity.HIGH,
+            filter={"action": ["DELETE"]},
+            threshold=10,
+            window_minutes=5,
+            group_by="user",
+        ),
+        _preset(
+            name="privilege_escalation",
+            description="A user's role raised, or USER_MANAGE granted",
+            kind=Kind.PRIVILEGE_ESCALATION,
+            severity=Severity.HIGH,
+            filter={"action": ["UPDATE"], "resource_type": ["USER"]},
+            group_by="user",
+        ),
+    )
+}
+
+_SLUG = re.compile(r"[^a-z0-9_]+")
+
+
+def slug(text: str) -> str:
+    """A rule name from free text: ``"Failed logins > 5"`` → ``failed_logins_5``."""
+    return _SLUG.sub("_", text.lower()).strip("_")[:63] or "rule"

@@ -1,0 +1,253 @@
+"""Rules as a tenant has them, and alerts: raised, de-duplicated, listed, acknowledged.
+
+Callers own the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vigil.core.clock import new_id
+from vigil.core.errors import Conflict, NotFound
+from vigil.detections.detect import EVIDENCE_LIMIT, Finding
+from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
+from vigil.detections.tables import alert_rules, alerts
+
+OPEN, ACKNOWLEDGED, RESOLVED = "OPEN", "ACKNOWLEDGED", "RESOLVED"
+STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
+
+
+# --- rules ---
+
+
+def tenant_rules(conn: Connection, *, tenant_id: uuid.UUID) -> list[Rule]:
+    """Every rule of the tenant: the built-in presets (as the tenant set them), then its own."""
+    stored = {
+        name: Rule.model_validate_json(definition)
+        for name, definition in conn.execute(
+            select(alert_rules.c.name, alert_rules.c.definition).where(
+                alert_rules.c.tenant_id == tenant_id
+            )
+        )
+    }
+    builtin = [stored.pop(name, preset) for name, preset in BUILTIN_RULES.items()]
+    return builtin + sorted(stored.values(), key=lambda rule: rule.name)
+
+
+def get_rule(conn: Connection, *, tenant_id: uuid.UUID, name: str) -> Rule:
+    """One rule by name."""
+    for rule in tenant_rules(conn, tenant_id=tenant_id):
+        if rule.name == name:
+            return rule
+    raise NotFound(f"rule {name!r} not found")
+
+
+def save_rule(conn: Connection, *, tenant_id: uuid.UUID, rule: Rule, now: datetime) -> None:
+    """Store a rule (a new one of the tenant's own, or its settings for an existing one)."""
+    definition = rule.model_dump_json()
+    changed = conn.execute(
+        update(alert_rules)
+        .where(alert_rules.c.tenant_id == tenant_id, alert_rules.c.name == rule.name)
+        .values(definition=definition, updated_at=now)
+    ).rowcount
+    if not changed:
+        conn.execute(
+            alert_rules.insert(),
+            {
+                "tenant_id": tenant_id,
+                "name": rule.name,
+                "definition": definition,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+
+
+def delete_rule(conn: Connection, *, tenant_id: uuid.UUID, name: str) -> Rule:
+    """Remove one of the tenant's own rules; a built-in one can only be turned off."""
+    rule = get_rule(conn, tenant_id=tenant_id, name=name)
+    if rule.builtin:
+        raise Conflict(f"{name} is built in: turn it off with enabled=false instead")
+    conn.execute(
+        alert_rules.delete().where(alert_rules.c.tenant_id == tenant_id, alert_rules.c.name == name)
+    )
+    return rule
+
+
+# --- alerts ---
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """An alert after a finding: its row, and whether it is new or now more severe (either
+    way, people are told)."""
+
+    alert: dict[str, Any]
+    tell: bool
+
+
+def raise_alert(
+    conn: Connection, *, tenant_id: uuid.UUID, finding: Finding, now: datetime
+) -> Raised:
+    """Open an alert for ``finding``, or update the one already open for its rule and subject.
+
+    The unique ``open_key`` decides between nodes: whoever inserts first opens it; the
+    other's insert does nothing and it updates instead.
+    """
+    key = f"{finding.rule.name}|{finding.dedup}"[:480]
+    row = {
+        "tenant_id": tenant_id,
+        "id": new_id(),
+        "rule": finding.rule.name,
+        "severity": finding.severity.value,
+        "status": OPEN,
+        "subject": finding.subject[:400],
+        "summary": finding.summary,
+        "first_seen": finding.first_seen,
+        "last_seen": finding.last_seen,
+        "count": finding.count,
+        "evidence": json.dumps([str(i) for i in finding.evidence[:EVIDENCE_LIMIT]]),
+        "note": None,
+        "created_at": now,
+        "updated_at": now,
+        "open_key": key,
+    }
+    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(alerts)
+    # RETURNING, not rowcount: psycopg reports no count for INSERT … ON CONFLICT DO NOTHING.
+    inserted = conn.execute(
+        insert.values(row)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "open_key"])
+        .returning(alerts.c.id)
+    ).first()
+    if inserted is not None:
+        return Raised(alert=row, tell=True)
+    existing = (
+        conn.execute(
+            select(alerts).where(alerts.c.tenant_id == tenant_id, alerts.c.open_key == key)
+        )
+        .mappings()
+        .one()
+    )
+    return _update_open(conn, dict(existing), finding, now)
+
+
+def _update_open(
+    conn: Connection, existing: dict[str, Any], finding: Finding, now: datetime
+) -> Raised:
+    old_ids = json.loads(existing["evidence"])
+    new_ids = [str(i) for i in finding.evidence if str(i) not in old_ids]
+    severity = max(Severity(existing["severity"]), finding.severity, key=lambda s: s.rank)
+    changes = {
+        "severity": severity.value,
+        "summary": finding.summary,
+        "last_seen": max(existing["last_seen"], finding.last_seen),
+        "first_seen": min(existing["first_seen"], finding.first_seen),
+        # A threshold finding counts the window afresh; the others add what is new.
+        "count": existing["count"] + len(new_ids)
+        if finding.cumulative
+        else max(existing["count"], finding.count),
+        "evidence": json.dumps((new_ids + old_ids)[:EVIDENCE_LIMIT]),
+        "updated_at": now,
+    }
+    conn.execute(
+        update(alerts)
+        .where(alerts.c.tenant_id == existing["tenant_id"], alerts.c.id == existing["id"])
+        .values(changes)
+    )
+    worse = Severity(existing["severity"]).rank < severity.rank
+    return Raised(alert={**existing, **changes}, tell=worse)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilters:
+    """Which alerts a listing shows."""
+
+    status: str | None = None
+    severity: Severity | None = None
+    rule: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def list_alerts(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    filters: AlertFilters,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Open ones first, then by severity and recency; and how many match in all."""
+    where = [alerts.c.tenant_id == tenant_id]
+    if filters.status:
+        where.append(alerts.c.status == filters.status)
+    if filters.severity:
+        where.append(alerts.c.severity == filters.severity.value)
+    if filters.rule:
+        where.append(alerts.c.rule == filters.rule)
+    if filters.start:
+        where.append(alerts.c.last_seen >= filters.start)
+    if filters.end:
+        where.append(alerts.c.first_seen < filters.end)
+    status_order = case(
+        {status: rank for rank, status in enumerate(STATUSES)}, value=alerts.c.status
+    )
+    severity_order = case(
+        {severity.value: severity.rank for severity in Severity}, value=alerts.c.severity
+    )
+    query = (
+        select(alerts)
+        .where(*where)
+        .order_by(status_order, severity_order.desc(), alerts.c.last_seen.desc(), alerts.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [dict(row) for row in conn.execute(query).mappings()]
+    total = conn.execute(select(func.count()).select_from(alerts).where(*where)).scalar_one()
+    return rows, int(total)
+
+
+def get_alert(conn: Connection, *, tenant_id: uuid.UUID, alert_id: uuid.UUID) -> dict[str, Any]:
+    """One alert of the tenant."""
+    found = (
+        conn.execute(select(alerts).where(alerts.c.tenant_id == tenant_id, alerts.c.id == alert_id))
+        .mappings()
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"alert {alert_id} not found")
+    return dict(found)
+
+
+def change_alert(
+    conn: Connection,
+    *,
+    alert: dict[str, Any],
+    status: str | None,
+    note: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Acknowledge, resolve or reopen, with a note; resolving frees the rule and subject for
+    a new alert."""
+    changes: dict[str, Any] = {"updated_at": now}
+    if note is not None:
+        changes["note"] = note
+    if status is not None and status != alert["status"]:
+        if alert["status"] == RESOLVED:
+            raise Conflict("a resolved alert stays resolved; a new match opens a new alert")
+        changes["status"] = status
+        if status == RESOLVED:
+            changes["open_key"] = None
+    conn.execute(
+        update(alerts)
+        .where(alerts.c.tenant_id == alert["tenant_id"], alerts.c.id == alert["id"])
+        .values(changes)
+    )
+    return {**alert, **changes}

@@ -1,0 +1,128 @@
+"""Runs the rules on events as they commit, beside the writer, never in its way.
+
+Committed events arrive from the ingest writer and from every transaction that recorded an
+account action; a thread of its own evaluates them, raises alerts and writes their
+notifications, all in one transaction per tenant and pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+
+from vigil.accounts.service import get_tenant
+from vigil.core.clock import utcnow
+from vigil.db.engine import write_transaction
+from vigil.detections import service
+from vigil.detections.detect import detect
+from vigil.events.service import BatchOutcome, Committed, PendingBatch
+from vigil.notifications import service as notifications
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Past this many waiting batches the node is far behind; new ones are dropped with a
+# warning rather than growing memory without bound (the events themselves are stored).
+MAX_WAITING = 10_000
+
+
+class DetectionWorker:
+    """A queue of committed events and the thread that evaluates them."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, *, on_notify: Callable[[], None]
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._on_notify = on_notify  # wakes the deliverer when email or Slack has work
+        self._queue: queue.Queue[Committed | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="vigil-detections", daemon=True)
+
+    def start(self) -> None:
+        """Begin evaluating."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def submit(self, committed: Committed) -> None:
+        """Queue events that just committed (any thread; never blocks)."""
+        if self._queue.qsize() >= MAX_WAITING:
+            log.warning("detections are %d batches behind; skipping one", MAX_WAITING)
+            return
+        self._queue.put(committed)
+
+    def after_commit(self, deferred: list[Any]) -> None:
+        """The after-commit hook of account transactions (see ``db.engine``)."""
+        for item in deferred:
+            if isinstance(item, Committed):
+                self.submit(item)
+
+    def after_writer_commit(
+        self, batches: Sequence[PendingBatch], outcomes: Sequence[BatchOutcome]
+    ) -> None:
+        """The ingest writer's listener: the new events of each committed batch."""
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            new = [row for row, made in zip(outcome.rows, outcome.created, strict=True) if made]
+            if new:
+                self.submit(Committed(tenant_id=batch.tenant_id, rows=new))
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            waiting: list[Committed | None] = [first]
+            while True:  # take whatever else is queued: one pass per tenant for all of it
+                try:
+                    waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            per_tenant: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+            for item in waiting:
+                if item is not None:
+                    per_tenant[item.tenant_id].extend(item.rows)
+            for tenant_id, rows in per_tenant.items():
+                try:
+                    self._evaluate(tenant_id, rows)
+                except Exception:
+                    log.exception("detection rules failed for tenant %s", tenant_id)
+            if None in waiting:
+                return
+
+    def _evaluate(self, tenant_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        told = False
+        with write_transaction(self._engine) as conn:
+            tenant = get_tenant(conn, tenant_id=tenant_id)
+            rules = service.tenant_rules(conn, tenant_id=tenant_id)
+            findings = detect(conn, tenant=tenant, rules=rules, new_events=rows, now=now)
+            if not findings:
+                return
+            channels = notifications.read_settings(
+                conn, tenant_id=tenant_id, secret_key=self._settings.secret_key
+            )
+            for finding in findings:
+                raised = service.raise_alert(conn, tenant_id=tenant_id, finding=finding, now=now)
+                if raised.tell:
+                    used = notifications.notify(
+                        conn,
+                        tenant_id=tenant_id,
+                        alert=raised.alert,
+                        rule=finding.rule,
+                        channels=channels,
+                        link=f"{self._settings.base_url}/ui/security/alerts/{raised.alert['id']}",
+                        now=now,
+                    )
+                    told = told or any(channel.value != "in_app" for channel in used)
+        if told:
+            self._on_notify()

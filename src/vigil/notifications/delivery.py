@@ -1,0 +1,188 @@
+"""Delivering the outbox: email through SMTP, Slack through its incoming webhook.
+
+Each row is claimed before it is sent, so two nodes never send the same one; a failure is
+written on the row and retried with exponential backoff (10 s, 20 s, … at most 10 minutes)
+until the channel works again. Nothing is lost while Slack or the mail server is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, or_, select, update
+
+from vigil.accounts.mailer import send_email
+from vigil.core.clock import utcnow
+from vigil.db.engine import write_transaction
+from vigil.notifications.service import PENDING, SENT, read_settings
+from vigil.notifications.tables import outbox
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_WAIT = timedelta(minutes=10)
+CLAIM_FOR = timedelta(minutes=2)  # a node that dies mid-send frees its rows after this
+IDLE_POLL_SECONDS = 1.0
+BATCH = 20
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failure."""
+    wait: timedelta = FIRST_RETRY * 2 ** (attempts - 1)
+    return min(wait, LONGEST_WAIT)
+
+
+class DeliveryFailed(Exception):
+    """A channel refused or could not be reached; the message says why, without secrets."""
+
+
+class Deliverer:
+    """Sends what the outbox holds, for every tenant of this database."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._http = httpx.Client(timeout=10.0, follow_redirects=False)
+        # httpx logs every request's URL at INFO, and a Slack webhook's URL is a credential.
+        httpx_log = logging.getLogger("httpx")
+        httpx_log.setLevel(max(httpx_log.getEffectiveLevel(), logging.WARNING))
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something new is waiting: look now rather than at the next poll (thread-safe)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run_forever(self) -> None:
+        """Deliver until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    await asyncio.to_thread(self.deliver_due)
+                except Exception:
+                    log.exception("notification delivery failed")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):  # the poll: another node may have work
+                    await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
+        finally:
+            self._http.close()
+
+    def deliver_due(self) -> int:
+        """Send every row that is due; returns how many were tried."""
+        tried = 0
+        while True:
+            claimed = self._claim()
+            if not claimed:
+                return tried
+            for row in claimed:
+                self._deliver(row)
+                tried += 1
+
+    def _claim(self) -> list[dict[str, Any]]:
+        now = utcnow()
+        free = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+        with write_transaction(self._engine) as conn:
+            due = (
+                conn.execute(
+                    select(outbox)
+                    .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, free)
+                    .order_by(outbox.c.next_attempt_at)
+                    .limit(BATCH)
+                )
+                .mappings()
+                .all()
+            )
+            claimed = []
+            for row in due:
+                won = conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.tenant_id == row["tenant_id"],
+                        outbox.c.id == row["id"],
+                        outbox.c.status == PENDING,
+                        free,
+                    )
+                    .values(claimed_until=now + CLAIM_FOR)
+                ).rowcount
+                if won:
+                    claimed.append(dict(row))
+        return claimed
+
+    def _deliver(self, row: dict[str, Any]) -> None:
+        payload = json.loads(row["payload"])
+        try:
+            self.send(row["tenant_id"], row["channel"], payload)
+        except Exception as error:
+            reason = str(error) if isinstance(error, DeliveryFailed) else _describe(error)
+            attempts = row["attempts"] + 1
+            wait = backoff(attempts)
+            log.warning(
+                "%s notification %s failed (attempt %d, next in %s): %s",
+                row["channel"], row["id"], attempts, wait, reason,
+            )  # fmt: skip
+            self._finish(row, attempts=attempts, last_error=reason[:1000], retry_in=wait)
+            return
+        self._finish(row, attempts=row["attempts"] + 1, last_error=None, retry_in=None)
+
+    def send(self, tenant_id: uuid.UUID, channel: str, payload: dict[str, Any]) -> None:
+        """Send one message now; raises ``DeliveryFailed`` saying why not."""
+        if channel == "email":
+            try:
+                send_email(
+                    self._settings,
+                    to=", ".join(payload["to"]),
+                    subject=payload["subject"],
+                    body=payload["body"],
+                )
+            except Exception as error:
+                raise DeliveryFailed(f"email: {_describe(error)}") from error
+            return
+        with self._engine.connect() as conn:
+            channels = read_settings(
+                conn, tenant_id=tenant_id, secret_key=self._settings.secret_key
+            )
+        url = channels.slack_webhook_url
+        if not url:
+            raise DeliveryFailed("slack: no webhook URL is configured")
+        try:
+            answer = self._http.post(url, json=payload)
+        except httpx.HTTPError as error:
+            raise DeliveryFailed(f"slack: {_describe(error).replace(url, '<webhook>')}") from error
+        if not answer.is_success:
+            raise DeliveryFailed(f"slack answered {answer.status_code}: {answer.text[:200]}")
+
+    def _finish(
+        self,
+        row: dict[str, Any],
+        *,
+        attempts: int,
+        last_error: str | None,
+        retry_in: timedelta | None,
+    ) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {"attempts": attempts, "claimed_until": None}
+        if retry_in is None:
+            values.update(status=SENT, sent_at=now, last_error=None)
+        else:
+            values.update(last_error=last_error, next_attempt_at=now + retry_in)
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.tenant_id == row["tenant_id"], outbox.c.id == row["id"])
+                .values(values)
+            )
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text

@@ -1,0 +1,259 @@
+"""The built-in rules find what they are named for, in ingested events and in Vigil's own
+sign-ins, and say so in a sentence a person understands."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.conftest import Tenant
+from tests.helpers import ingest, make_event
+from tests.integration.test_sign_in import address
+
+ATTACKER = "198.51.100.42"
+
+
+def alerts_of(tenant: Tenant, rule: str, *, at_least: int = 1, wait: float = 5.0) -> list[Any]:
+    """The tenant's alerts of ``rule``, waiting (boundedly) for detections to catch up."""
+    deadline = time.monotonic() + wait
+    while True:
+        items = tenant.reader.get("/security/alerts", params={"rule": rule}).json()["items"]
+        if len(items) >= at_least or time.monotonic() > deadline:
+            return items  # type: ignore[no-any-return]
+        time.sleep(0.05)
+
+
+def settle() -> None:
+    """Give detections a moment, for tests that expect nothing to happen."""
+    time.sleep(1.0)
+
+
+def failed_login(ip: str, account: str, **fields: Any) -> dict[str, Any]:
+    event = {
+        "action": "LOGIN_FAILED",
+        "resource_type": "USER",
+        "resource_id": None,
+        "user_id": None,
+        "user_email": None,
+        "ip_address": ip,
+        "status": "FAILED",
+        "details": {"reason": "invalid password", "attempted_email": account},
+    }
+    return make_event(**{**event, **fields})
+
+
+def ago(minutes: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
+
+
+def test_brute_force_from_one_address(tenant: Tenant) -> None:
+    accounts = ["ana@example.com", "ben@example.com", "cy@example.com"]
+    ingest(
+        tenant.writer,
+        [failed_login(ATTACKER, accounts[i % 3], timestamp=ago(4 - i)) for i in range(5)],
+    )
+    (alert,) = alerts_of(tenant, "brute_force")
+    assert alert["severity"] == "HIGH"
+    assert alert["status"] == "OPEN"
+    assert alert["subject"] == ATTACKER
+    assert alert["count"] == 5
+    assert alert["summary"] == f"5 failed logins from {ATTACKER} in 4 minutes, against 3 accounts"
+    shown = tenant.reader.get(f"/security/alerts/{alert['id']}").json()
+    assert len(shown["evidence"]) == 5
+    assert {e["action"] for e in shown["evidence"]} == {"LOGIN_FAILED"}
+
+    # More of the same updates the open alert instead of opening another.
+    ingest(tenant.writer, [failed_login(ATTACKER, "dee@example.com")])
+    deadline = time.monotonic() + 5
+    while alerts_of(tenant, "brute_force")[0]["count"] < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (updated,) = alerts_of(tenant, "brute_force")
+    assert updated["id"] == alert["id"]
+    assert updated["count"] == 6
+    assert "against 4 accounts" in updated["summary"]
+
+
+def test_four_failures_or_spread_out_ones_raise_nothing(tenant: Tenant) -> None:
+    ingest(tenant.writer, [failed_login("198.51.100.7", "ana@example.com") for _ in range(4)])
+    ingest(
+        tenant.writer,
+        [failed_login("198.51.100.8", "ana@example.com", timestamp=ago(15 * i)) for i in range(5)],
+    )
+    settle()
+    assert alerts_of(tenant, "brute_force", wait=0) == []
+
+
+def test_vigils_own_failed_sign_ins_are_watched_too(tenant: Tenant) -> None:
+    ip = address()
+    with httpx.Client(base_url=tenant.stack.base_url, headers={"X-Forwarded-For": ip}) as client:
+        for attempt in range(5):
+            body = {
+                "email": f"nobody-{attempt}@example.com",
+                "password": "guessing",
+                "tenant": tenant.name,
+            }
+            assert client.post("/auth/login", json=body).status_code == 401
+    (alert,) = alerts_of(tenant, "brute_force")
+    assert alert["subject"] == ip
+    assert "against 5 accounts" in alert["summary"]
+
+
+def test_distributed_brute_force_against_one_account(tenant: Tenant) -> None:
+    target = {"user_id": "user-victim", "user_email": "victim@example.com"}
+    sources = ["203.0.113.1"] * 3 + ["203.0.113.2"] * 3 + ["203.0.113.3"] * 2 + ["203.0.113.4"] * 2
+    ingest(tenant.writer, [failed_login(ip, "victim@example.com", **target) for ip in sources])
+    (alert,) = alerts_of(tenant, "brute_force_distributed")
+    assert alert["subject"] == "victim@example.com"
+    assert alert["summary"].startswith(
+        "10 failed logins against victim@example.com from 4 addresses"
+    )
+    assert alerts_of(tenant, "brute_force", wait=0) == []  # no single address reached five
+
+
+def login(user: str, ip: str, when: str | None = None) -> dict[str, Any]:
+    fields = {"timestamp": when} if when else {}
+    return make_event(
+        action="LOGIN", resource_type="USER", resource_id=user, user_id=user,
+        user_email=f"{user}@example.com", ip_address=ip, **fields,
+    )  # fmt: skip
+
+
+def test_a_sign_in_from_a_new_country(tenant: Tenant) -> None:
+    ingest(
+        tenant.writer,
+        [login("mia", "81.2.69.160", ago(60 * 24 * d)) for d in (3, 10, 40)]  # GB, history
+        + [login("newbie", "8.8.8.8")],  # no history: nothing to compare with
+    )
+    ingest(tenant.writer, [login("mia", "200.160.2.3")])  # BR
+    (alert,) = alerts_of(tenant, "unexpected_location")
+    assert alert["severity"] == "MEDIUM"
+    assert alert["subject"] == "mia@example.com"
+    assert (
+        alert["summary"] == "Sign-in by mia@example.com from BR, not seen in 90 days (usually GB)"
+    )
+
+    # Moments later, from a third country: that is faster than anyone travels.
+    ingest(tenant.writer, [login("mia", "41.0.0.1")])  # ZA
+    deadline = time.monotonic() + 5
+    while alerts_of(tenant, "unexpected_location")[0]["severity"] != "HIGH":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (raised,) = alerts_of(tenant, "unexpected_location")
+    assert raised["id"] == alert["id"]
+    assert "from ZA" in raised["summary"]
+    assert "after one from BR" in raised["summary"]
+
+
+def test_off_hours_activity_makes_one_alert_per_person_and_day(tenant: Tenant) -> None:
+    moment = datetime.now(UTC) - timedelta(minutes=30)
+    hour = moment.astimezone(UTC).hour
+    hours = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "13:00", "end": "23:00"}
+    if 13 <= hour < 23:
+        hours.update(start="01:00", end="11:00")
+    changed = tenant.admin.patch("/settings", json={"timezone": "UTC", "working_hours": hours})
+    assert changed.status_code == 200, changed.text
+    night = [make_event(user_id="owl", user_email="owl@example.com", timestamp=moment.isoformat())]
+    ingest(tenant.writer, night * 3)
+    (alert,) = owls_alerts(tenant, wait=5)
+    assert alert["severity"] == "LOW"
+    assert alert["count"] == 3
+    assert alert["summary"].startswith("owl@example.com active outside working hours on ")
+    ingest(tenant.writer, night)
+    deadline = time.monotonic() + 5
+    while owls_alerts(tenant, wait=0)[0]["count"] < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(owls_alerts(tenant, wait=0)) == 1
+
+
+def owls_alerts(tenant: Tenant, *, wait: float) -> list[Any]:
+    # Only the owl's: changing the settings may itself have been off hours for the admin.
+    deadline = time.monotonic() + wait
+    while True:
+        found = [
+            a for a in alerts_of(tenant, "off_hours", wait=0) if a["subject"] == "owl@example.com"
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_bulk_deletion(tenant: Tenant) -> None:
+    ingest(
+        tenant.writer,
+        [
+            make_event(action="DELETE", resource_id=f"model-{i}", resource_type="MODEL")
+            for i in range(9)
+        ],
+    )
+    settle()
+    assert alerts_of(tenant, "bulk_delete", wait=0) == []
+    ingest(
+        tenant.writer, [make_event(action="DELETE", resource_id="model-9", resource_type="MODEL")]
+    )
+    (alert,) = alerts_of(tenant, "bulk_delete")
+    assert alert["severity"] == "HIGH"
+    assert alert["subject"] == "alice@company.com"
+    assert alert["summary"].startswith("10 deletions by alice@company.com in ")
+
+
+def escalation(actor: str, target: str, details: dict[str, Any]) -> dict[str, Any]:
+    return make_event(
+        action="UPDATE", resource_type="USER", resource_id=target, user_id=actor,
+        user_email=f"{actor}@example.com", details=details,
+    )  # fmt: skip
+
+
+def test_privilege_escalation(tenant: Tenant) -> None:
+    raise_role = {"changed_fields": ["role"], "old_value": "DEVELOPER", "new_value": "ADMIN"}
+    lower_role = {"changed_fields": ["role"], "old_value": "ADMIN", "new_value": "TESTER"}
+    grant = {
+        "changed_fields": ["name", "permissions"],
+        "changes": {
+            "name": {"old": "B", "new": "Bo"},
+            "permissions": {"old": ["USER_VIEW"], "new": ["USER_MANAGE", "USER_VIEW"]},
+        },
+    }
+    ingest(
+        tenant.writer,
+        [
+            escalation("boss", "bob", raise_role),
+            escalation("boss", "carl", lower_role),
+            escalation("eve", "eve", grant),
+        ],
+    )
+    found = {a["subject"]: a for a in alerts_of(tenant, "privilege_escalation", at_least=2)}
+    assert set(found) == {"bob", "eve"}
+    assert found["bob"]["severity"] == "HIGH"
+    assert found["bob"]["summary"] == "User bob: role DEVELOPER → ADMIN, by boss@example.com"
+    assert found["eve"]["severity"] == "CRITICAL"  # granted to themselves
+    assert found["eve"]["summary"] == "User eve: USER_MANAGE granted, by themselves"
+
+
+def test_a_role_raised_in_vigil_itself_is_caught(tenant: Tenant) -> None:
+    created = tenant.admin.post(
+        "/users",
+        json={"email": f"r-{uuid.uuid4().hex[:6]}@example.com", "name": "R", "role": "DEVELOPER"},
+    ).json()
+    assert tenant.admin.patch(f"/users/{created['id']}", json={"role": "ADMIN"}).status_code == 200
+    (alert,) = alerts_of(tenant, "privilege_escalation")
+    assert alert["subject"] == created["id"]
+    assert "role DEVELOPER → ADMIN" in alert["summary"]
+
+
+def test_history_being_loaded_raises_nothing(tenant: Tenant) -> None:
+    long_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    ingest(tenant.writer, [failed_login(ATTACKER, "ana@example.com", timestamp=long_ago)] * 1)
+    ingest(
+        tenant.writer,
+        [
+            failed_login(ATTACKER, "ana@example.com", timestamp=long_ago, id=str(uuid.uuid4()))
+            for _ in range(6)
+        ],
+    )
+    settle()
+    assert alerts_of(tenant, "brute_force", wait=0) == []

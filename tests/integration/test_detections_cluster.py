@@ -1,0 +1,83 @@
+"""Two Vigil processes on one PostgreSQL, hit by the same attack at once, open one alert."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Tenant
+from tests.integration.test_cli import VIGIL
+from tests.integration.test_detections import ATTACKER, alerts_of, failed_login
+from vigil.testing.postgres import free_port
+
+pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+
+
+@contextmanager
+def node(tenant: Tenant, workdir: Path) -> Iterator[str]:
+    """``vigil serve`` in a process of its own, on the tenant's database."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "VIGIL_DATABASE_URL": tenant.stack.settings.database_url,
+        "VIGIL_DATA_DIR": str(workdir),
+        "VIGIL_SECRET_KEY": tenant.stack.settings.secret_key,
+        "VIGIL_PORT": str(port),
+        "VIGIL_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [VIGIL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(
+                    f"vigil serve did not come up: {process.stderr.read() if process.stderr else ''}"
+                )
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_two_nodes_receiving_one_attack_open_one_alert(tenant: Tenant, tmp_path: Path) -> None:
+    key = tenant.writer.headers["Authorization"]
+    with ExitStack() as stack:
+        nodes = [stack.enter_context(node(tenant, tmp_path / name)) for name in ("a", "b")]
+        start = threading.Barrier(len(nodes) * 5)
+
+        def attack(base: str, attempt: int) -> None:
+            event = failed_login(ATTACKER, f"target{attempt}@example.com")
+            start.wait(timeout=30)
+            answer = httpx.post(f"{base}/audit-logs/", json=event, headers={"Authorization": key})
+            assert answer.status_code == 201, answer.text
+
+        threads = [
+            threading.Thread(target=attack, args=(base, attempt))
+            for base in nodes
+            for attempt in range(5)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        time.sleep(2.0)  # both nodes have evaluated everything by now
+        found = alerts_of(tenant, "brute_force")
+    assert len(found) == 1
+    assert found[0]["count"] == 10
