@@ -46,9 +46,8 @@ def node(tenant: Tenant, workdir: Path) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(
-                    f"vigil serve did not come up: {process.stderr.read() if process.stderr else ''}"
-                )
+                said = process.stderr.read() if process.stderr else ""
+                pytest.fail(f"vigil serve did not come up: {said}")
             time.sleep(0.2)
         yield base
     finally:
