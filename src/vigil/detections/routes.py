@@ -7,21 +7,16 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from vigil.accounts.audit import AuditDep
 from vigil.accounts.deps import Caller
-from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep
-from vigil.core.errors import Conflict, InvalidInput
 from vigil.core.http import FastJSONResponse, uuid_or_404
-from vigil.core.validation import InvalidBody, describe_errors
-from vigil.db.engine import write_transaction
-from vigil.detections import service
-from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
+from vigil.detections import actions, service
+from vigil.detections.rules import Rule, Severity
 from vigil.events import service as events
 from vigil.events.filters import parse_filters
-from vigil.events.schemas import Action, ResourceType
 from vigil.events.wire import event_json, format_time
 from vigil.notifications.service import deliveries_of
 
@@ -133,29 +128,13 @@ def change_alert(
     principal: Caller, audit: AuditDep, engine: EngineDep, alert_id: str, body: AlertChange
 ) -> FastJSONResponse:
     """Recorded as UPDATE on ALERT with what changed."""
-    if body.status is None and body.note is None:
-        raise InvalidInput("status", "give a status, a note, or both")
-    with write_transaction(engine) as conn:
-        alert = service.get_alert(
-            conn, tenant_id=principal.tenant_id, alert_id=uuid_or_404(alert_id, what="alert")
-        )
-        changed = service.change_alert(
-            conn, alert=alert, status=body.status, note=body.note, now=utcnow()
-        )
-        details: dict[str, Any] = {"rule": alert["rule"], "subject": alert["subject"]}
-        if body.status is not None and body.status != alert["status"]:
-            details.update(
-                changed_fields=["status"], old_value=alert["status"], new_value=body.status
-            )
-        if body.note is not None:
-            details["note"] = body.note
-        audit.record(
-            conn,
-            action=Action.UPDATE,
-            resource_type=ResourceType.ALERT,
-            resource_id=str(alert["id"]),
-            details=details,
-        )
+    changed = actions.update_alert(
+        engine,
+        audit,
+        alert_id=uuid_or_404(alert_id, what="alert"),
+        status=body.status,
+        note=body.note,
+    )
     return FastJSONResponse(alert_json(changed))
 
 
@@ -179,28 +158,7 @@ def create_rule(
     principal: Caller, audit: AuditDep, engine: EngineDep, body: Rule
 ) -> FastJSONResponse:
     """A threshold rule: a filter, a count, a window, a grouping, a severity and channels."""
-    if body.name in BUILTIN_RULES:
-        raise Conflict(f"{body.name} is a built-in rule: change it with PATCH")
-    if body.kind.value != "threshold":
-        raise InvalidInput("kind", "rules of your own are threshold rules")
-    rule = body.model_copy(update={"builtin": False})
-    with write_transaction(engine) as conn:
-        names = {r.name for r in service.tenant_rules(conn, tenant_id=principal.tenant_id)}
-        if rule.name in names:
-            raise Conflict(f"a rule named {rule.name} already exists")
-        service.save_rule(conn, tenant_id=principal.tenant_id, rule=rule, now=utcnow())
-        audit.record(
-            conn,
-            action=Action.CREATE,
-            resource_type=ResourceType.ALERT_RULE,
-            resource_id=rule.name,
-            details=rule_json(rule),
-        )
-    return FastJSONResponse(rule_json(rule), status_code=201)
-
-
-# What a PATCH may change: everything but the name, the kind and whether it is built in.
-EDITABLE = frozenset(Rule.model_fields) - {"name", "kind", "builtin"}
+    return FastJSONResponse(rule_json(actions.create_rule(engine, audit, body)), 201)
 
 
 @router.patch("/rules/{rule_name}", summary="Change a rule (built-in ones too)")
@@ -212,30 +170,7 @@ def change_rule(
     body: dict[str, Any],
 ) -> FastJSONResponse:
     """A partial rule; recorded as UPDATE on ALERT_RULE with what changed."""
-    unknown = sorted(set(body) - EDITABLE)
-    if unknown:
-        raise InvalidInput(unknown[0], "cannot be changed (or is not a rule setting)")
-    with write_transaction(engine) as conn:
-        before = service.get_rule(conn, tenant_id=principal.tenant_id, name=rule_name)
-        try:
-            after = Rule.model_validate({**before.model_dump(mode="json"), **body})
-        except ValidationError as error:
-            raise InvalidBody(describe_errors(error.errors())) from None
-        old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
-        changed = sorted(name for name in new if old[name] != new[name])
-        if changed:
-            service.save_rule(conn, tenant_id=principal.tenant_id, rule=after, now=utcnow())
-            audit.record(
-                conn,
-                action=Action.UPDATE,
-                resource_type=ResourceType.ALERT_RULE,
-                resource_id=after.name,
-                details={
-                    "changed_fields": changed,
-                    "changes": {name: {"old": old[name], "new": new[name]} for name in changed},
-                },
-            )
-    return FastJSONResponse(rule_json(after))
+    return FastJSONResponse(rule_json(actions.change_rule(engine, audit, rule_name, body)))
 
 
 @router.delete("/rules/{rule_name}", summary="Delete a rule of your own")
@@ -243,13 +178,4 @@ def delete_rule(
     principal: Caller, audit: AuditDep, engine: EngineDep, rule_name: str
 ) -> FastJSONResponse:
     """Built-in rules cannot be deleted, only turned off."""
-    with write_transaction(engine) as conn:
-        rule = service.delete_rule(conn, tenant_id=principal.tenant_id, name=rule_name)
-        audit.record(
-            conn,
-            action=Action.DELETE,
-            resource_type=ResourceType.ALERT_RULE,
-            resource_id=rule.name,
-            details={"name": rule.name},
-        )
-    return FastJSONResponse(rule_json(rule))
+    return FastJSONResponse(rule_json(actions.delete_rule(engine, audit, rule_name)))
