@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import export, ingest, machine, queries, report, summary
+from bench import alerts, export, ingest, machine, queries, report, summary
 from bench.backends import Backend, PostgresBackend, SQLiteBackend
 from bench.context import Context, Sizes
 from bench.dataset import default_end
@@ -83,6 +83,9 @@ def run_backend(name: str, sizes: Sizes, seed: int) -> dict[str, Any]:
         # A fresh server, so the export's memory is its own, not the query caches'.
         with running_server(url, workdir) as server:
             result["export"] = export.run(ctx, server, tenant, url, _log)
+        # Last: its background load adds events the other benchmarks must not see.
+        with running_server(url, workdir) as server:
+            result["alerts"] = alerts.run(ctx, server, tenant, url, _log)
         return result
 
 

@@ -110,6 +110,23 @@ def _summary_table(backends: dict[str, Any]) -> Table:
     return table
 
 
+def _alerts_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="6. Alert latency: event committed → alert stored (brute_force), ms")
+    for column in ("backend", "when", "trials", "p50", "p95", "max", "target", "verdict"):
+        table.add_column(column, justify="right" if column not in ("backend", "when") else "left")
+    for name, result in backends.items():
+        found = result["alerts"]
+        for when in ("idle", "under_load"):
+            run = found[when]
+            latency = run["latency_ms"]
+            table.add_row(
+                name, when.replace("_", " "), str(run["trials"]), str(latency["p50"]),
+                str(latency["p95"]), str(latency["max"]), f"≤ {found['target_p95_ms']:.0f}",
+                _mark(latency["p95"] <= found["target_p95_ms"]),
+            )  # fmt: skip
+    return table
+
+
 def show(results: dict[str, Any], console: Console) -> None:
     """Print a table per benchmark."""
     backends = results["backends"]
@@ -121,6 +138,7 @@ def show(results: dict[str, Any], console: Console) -> None:
         console.print(_query_table(name, result["queries"]))
     console.print(_export_table(backends))
     console.print(_summary_table(backends))
+    console.print(_alerts_table(backends))
 
 
 def write(results: dict[str, Any], path: Path) -> None:

@@ -298,6 +298,17 @@ def mark_read(
     )
 
 
+def alert_of(
+    conn: Connection, *, tenant_id: uuid.UUID, notification_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The alert a notification is about, if any."""
+    query = select(inbox.c.alert_id).where(
+        inbox.c.tenant_id == tenant_id, inbox.c.id == notification_id
+    )
+    found = conn.execute(query).scalar_one_or_none()
+    return found if isinstance(found, uuid.UUID) else None
+
+
 def deliveries_of(
     conn: Connection, *, tenant_id: uuid.UUID, alert_id: uuid.UUID
 ) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.http import client_ip
 from vigil.core.permissions import Permission
 from vigil.core.tokens import fingerprint
+from vigil.notifications.service import unread_count
 from vigil.web import csrf
 
 VIEW_PERMISSIONS = frozenset({Permission.USER_VIEW, Permission.USER_MANAGE})
@@ -54,6 +55,7 @@ class ConsoleUser:
     role: str
     tenant_name: str
     csrf_token: str
+    unread: int  # in-app notifications not yet read, shown in the header
 
     @property
     def can_view(self) -> bool:
@@ -71,7 +73,8 @@ def _profile(engine: Engine, principal: Principal) -> dict[str, Any]:
     with engine.connect() as conn:
         user = get_user(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)
         tenant = get_tenant(conn, tenant_id=principal.tenant_id)
-    return {**user, "tenant_name": tenant["name"]}
+        unread = unread_count(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)
+    return {**user, "tenant_name": tenant["name"], "unread": unread}
 
 
 async def console_user(request: Request, engine: EngineDep, settings: SettingsDep) -> ConsoleUser:
@@ -97,6 +100,7 @@ async def console_user(request: Request, engine: EngineDep, settings: SettingsDe
         email=profile["email"],
         role=profile["role"],
         tenant_name=profile["tenant_name"],
+        unread=profile["unread"],
         csrf_token=csrf.token_for(settings.secret_key, binding),
     )
     request.state.console_user = user  # error pages keep the sidebar

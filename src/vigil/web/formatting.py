@@ -60,6 +60,21 @@ def pretty_json(details: Any) -> str:
     return json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+def actor_label(event: dict[str, Any]) -> str:
+    """Who acted: their email or id; for a failed sign-in by nobody known, what was typed."""
+    if event.get("user_email") or event.get("user_id"):
+        return str(event.get("user_email") or event.get("user_id"))
+    details = event.get("details")
+    if isinstance(details, str) and "attempted_email" in details:
+        try:
+            attempted = json.loads(details).get("attempted_email")
+        except (ValueError, AttributeError):
+            attempted = None
+        if attempted:
+            return f"tried {attempted}"
+    return "—"
+
+
 def action_tone(action: str) -> str:
     """The colour group of an action."""
     return ACTION_TONES.get(action, "other")
@@ -76,5 +91,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "number": number,
     "pretty_json": pretty_json,
     "action_tone": action_tone,
+    "actor_label": actor_label,
     "label": label,
 }

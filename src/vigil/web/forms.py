@@ -21,6 +21,13 @@ NOTICES = {
     "reset-sent": "A password reset link is on its way to the user.",
     "password-changed": "Your password is changed. Your other sessions have ended.",
     "2fa-off": "Two-factor authentication is off.",
+    "acknowledged": "Alert acknowledged.",
+    "resolved": "Alert resolved. A new match of its rule opens a new alert.",
+    "noted": "Note saved.",
+    "channels-saved": "Notification channels saved.",
+    "rule-added": "Rule added. It watches every event recorded from now on.",
+    "rule-saved": "Rule saved.",
+    "rule-deleted": "Rule deleted.",
     "two-factor": "Your organisation requires two-factor authentication for admins. "
     "Set it up below to continue.",
 }

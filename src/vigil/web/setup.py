@@ -8,7 +8,15 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from vigil.web import activity_pages, me_pages, sign_in_pages, user_pages
+from vigil.web import (
+    activity_pages,
+    inbox_pages,
+    me_pages,
+    security_pages,
+    settings_pages,
+    sign_in_pages,
+    user_pages,
+)
 from vigil.web.access import (
     ConsoleDep,
     ConsoleForbidden,
@@ -44,7 +52,8 @@ def error_page(request: Request, status_code: int, heading: str, message: str) -
 def install_console(app: FastAPI) -> None:
     """Add the console's routes, static files and error pages to ``app``."""
     app.include_router(home)
-    for module in (sign_in_pages, activity_pages, user_pages, me_pages):
+    pages = (sign_in_pages, activity_pages, user_pages, me_pages, security_pages, settings_pages)
+    for module in (*pages, inbox_pages):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

@@ -36,6 +36,7 @@ class ViewFilters:
     q: str = ""
     user: str = ""
     resource_id: str = ""
+    ip: str = ""
     page: int = 1
 
     @classmethod
@@ -60,6 +61,7 @@ class ViewFilters:
             q=text("q", 200),
             user=text("user"),
             resource_id=text("resource_id", 255),
+            ip=text("ip", 64),
             page=min(max(page, 1), MAX_PAGE),
         )
 
@@ -81,6 +83,8 @@ class ViewFilters:
             params["resource_id"] = self.resource_id
         if self.q:
             params["q"] = self.q
+        if self.ip:
+            params["ip_address"] = self.ip
         if actor_id is not None:
             params["user_id"] = actor_id
         elif self.user:
@@ -98,6 +102,7 @@ class ViewFilters:
                 resource_id=params.get("resource_id"),
                 user_id=params.get("user_id"),
                 user_email=params.get("user_email"),
+                ip_address=params.get("ip_address"),
                 q=params.get("q"),
                 start_date=params.get("start_date"),
                 end_date=params.get("end_date"),
@@ -117,6 +122,7 @@ class ViewFilters:
             "q": chosen.q,
             "user": chosen.user,
             "resource_id": chosen.resource_id,
+            "ip": chosen.ip,
             "page": str(chosen.page) if chosen.page > 1 else "",
         }
         encoded = urlencode({k: v for k, v in query.items() if v})
@@ -137,6 +143,7 @@ _FORM_FIELDS = {
     "user_id": "User",
     "user_email": "User",
     "resource_id": "Resource id",
+    "ip_address": "IP address",
 }
 
 ACTIONS = [a.value for a in Action]

@@ -1,0 +1,151 @@
+"""Benchmark 6: how soon an alert exists after the event that triggers it commits.
+
+Each trial sends four failed sign-ins from a fresh address, then the fifth, which crosses
+the ``brute_force`` threshold. The latency is the alert's ``created_at`` minus the fifth
+event's ``received_at`` (both written by the server; the event commits just after
+``received_at``, so this slightly overstates it). Trials run on an idle server and while
+another client keeps ingesting 1000-event batches.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from bench.context import Context
+from bench.server import Server, Tenant
+from bench.stats import latency_ms
+from vigil.db.engine import build_engine
+from vigil.detections.tables import alerts
+from vigil.events.tables import events
+
+TARGET_P95_MS = 1000.0
+TRIALS = 30
+WAIT_SECONDS = 10.0
+
+
+class _Client:
+    def __init__(self, server: Server, token: str) -> None:
+        self._connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
+        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: Any) -> tuple[int, bytes]:
+        self._connection.request("POST", path, body=orjson.dumps(body), headers=self._headers)
+        response = self._connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _failure(ip: str, attempt: int) -> dict[str, Any]:
+    return {
+        "action": "LOGIN_FAILED",
+        "resource_type": "USER",
+        "ip_address": ip,
+        "status": "FAILED",
+        "details": {"reason": "invalid password", "attempted_email": f"u{attempt}@example.com"},
+    }
+
+
+def run(
+    ctx: Context, server: Server, tenant: Tenant, url: str, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Latency of alerts, idle and under ingest load."""
+    engine = build_engine(url, pool_size=1)
+    trials = TRIALS if ctx.sizes.query_repeats > 10 else 5
+    try:
+        log("alert latency: idle")
+        idle = _trials(server, tenant, engine, trials, prefix=10)
+        log("alert latency: while 1000-event batches are ingested")
+        stop = threading.Event()
+        loader = threading.Thread(target=_load, args=(server, tenant, stop), daemon=True)
+        loader.start()
+        try:
+            busy = _trials(server, tenant, engine, trials, prefix=11)
+        finally:
+            stop.set()
+            loader.join(timeout=60)
+    finally:
+        engine.dispose()
+    return {
+        "target_p95_ms": TARGET_P95_MS,
+        "idle": idle,
+        "under_load": busy,
+        "met": max(idle["latency_ms"]["p95"], busy["latency_ms"]["p95"]) <= TARGET_P95_MS,
+    }
+
+
+def _trials(
+    server: Server, tenant: Tenant, engine: Any, count: int, *, prefix: int
+) -> dict[str, Any]:
+    client = _Client(server, tenant.api_key)
+    latencies: list[float] = []
+    try:
+        for trial in range(count):
+            ip = f"198.{prefix}.{trial // 250}.{trial % 250 + 1}"
+            status, body = client.post(
+                "/audit-logs/batch", {"events": [_failure(ip, k) for k in range(4)]}
+            )
+            assert status == 201, body
+            status, body = client.post("/audit-logs/", _failure(ip, 4))
+            assert status == 201, body
+            event_id = uuid.UUID(orjson.loads(body)["id"])
+            latencies.append(_alert_delay(engine, tenant.tenant_id, ip, event_id))
+    finally:
+        client.close()
+    return {"trials": count, "latency_ms": latency_ms(latencies)}
+
+
+def _alert_delay(engine: Any, tenant_id: uuid.UUID, ip: str, event_id: uuid.UUID) -> float:
+    deadline = time.monotonic() + WAIT_SECONDS
+    with engine.connect() as conn:
+        received = conn.execute(
+            select(events.c.received_at).where(
+                events.c.tenant_id == tenant_id, events.c.id == event_id
+            )
+        ).scalar_one()
+        while True:
+            created = conn.execute(
+                select(alerts.c.created_at).where(
+                    alerts.c.tenant_id == tenant_id,
+                    alerts.c.rule == "brute_force",
+                    alerts.c.subject == ip,
+                )
+            ).scalar_one_or_none()
+            if created is not None:
+                return max(0.0, (created - received).total_seconds())
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no alert for {ip} within {WAIT_SECONDS} s")
+            conn.rollback()  # a fresh snapshot for the next look
+            time.sleep(0.005)
+
+
+def _load(server: Server, tenant: Tenant, stop: threading.Event) -> None:
+    """Keep ingesting ordinary activity until told to stop."""
+    rng = random.Random(7)
+    client = _Client(server, tenant.api_key)
+    try:
+        while not stop.is_set():
+            batch = [
+                {
+                    "action": rng.choice(["CREATE", "UPDATE", "UPDATE", "DELETE", "LOGIN"]),
+                    "resource_type": rng.choice(["PROJECT", "MODEL", "ENDPOINT", "CLUSTER"]),
+                    "resource_id": f"res-{rng.randrange(5000)}",
+                    "user_id": f"user-{rng.randrange(400)}",
+                    "user_email": f"user{rng.randrange(400)}@example.com",
+                    "ip_address": f"10.0.{rng.randrange(250)}.{rng.randrange(1, 250)}",
+                }
+                for _ in range(1000)
+            ]
+            client.post("/audit-logs/batch", {"events": batch})
+    finally:
+        client.close()
