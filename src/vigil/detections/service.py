@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vigil.core.clock import new_id
@@ -93,16 +93,82 @@ class Raised:
     tell: bool
 
 
-def raise_alert(
-    conn: Connection, *, tenant_id: uuid.UUID, finding: Finding, now: datetime
-) -> Raised:
-    """Open an alert for ``finding``, or update the one already open for its rule and subject.
+def raise_alerts(
+    conn: Connection, *, tenant_id: uuid.UUID, findings: list[Finding], now: datetime
+) -> list[tuple[Finding, Raised]]:
+    """Open an alert for each finding, or update the one already open for its rule and
+    subject; a few statements for the whole pass, however many findings (a night of
+    off-hours activity finds one per user).
 
-    The unique ``open_key`` decides between nodes: whoever inserts first opens it; the
-    other's insert does nothing and it updates instead.
+    The unique ``open_key`` decides between nodes: whoever inserts first opens the alert;
+    the other's insert does nothing and it updates instead. Open alerts are locked while
+    updated, so two nodes take turns instead of losing a count.
     """
-    key = f"{finding.rule.name}|{finding.dedup}"[:480]
-    row = {
+    keyed: dict[str, Finding] = {}
+    for finding in findings:
+        key = _open_key(finding)
+        keyed[key] = _merge(keyed[key], finding) if key in keyed else finding
+    results: list[tuple[Finding, Raised]] = []
+    existing = _open_alerts(conn, tenant_id, list(keyed))
+    updates = []
+    for key, finding in keyed.items():
+        if key not in existing:
+            row = _new_alert(tenant_id, key, finding, now)
+            if _insert_unless_open(conn, row):
+                results.append((finding, Raised(alert=row, tell=True)))
+                continue
+            existing.update(_open_alerts(conn, tenant_id, [key]))  # another node won the race
+        raised = _updated(existing[key], finding, now)
+        updates.append(raised.alert)
+        results.append((finding, raised))
+    if updates:
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.tenant_id == bindparam("t"), alerts.c.id == bindparam("i"))
+            .values({name: bindparam(name) for name in _UPDATED}),
+            [{"t": a["tenant_id"], "i": a["id"], **{n: a[n] for n in _UPDATED}} for a in updates],
+        )
+    return results
+
+
+_UPDATED = ("severity", "summary", "last_seen", "first_seen", "count", "evidence", "updated_at")
+
+
+def _open_key(finding: Finding) -> str:
+    return f"{finding.rule.name}|{finding.dedup}"[:480]
+
+
+def _merge(first: Finding, second: Finding) -> Finding:
+    """Two findings of one pass about the same thing, as one."""
+    later = second if second.last_seen >= first.last_seen else first
+    evidence = list(dict.fromkeys([*second.evidence, *first.evidence]))
+    count = first.count + second.count if first.cumulative else max(first.count, second.count)
+    severity = max(first.severity, second.severity, key=lambda s: s.rank)
+    return replace(
+        later,
+        first_seen=min(first.first_seen, second.first_seen),
+        count=count,
+        evidence=evidence,
+        severity=severity,
+    )
+
+
+def _open_alerts(conn: Connection, tenant_id: uuid.UUID, keys: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), 500):
+        query = (
+            select(alerts)
+            .where(
+                alerts.c.tenant_id == tenant_id, alerts.c.open_key.in_(keys[start : start + 500])
+            )
+            .with_for_update()
+        )
+        found.update((row["open_key"], dict(row)) for row in conn.execute(query).mappings())
+    return found
+
+
+def _new_alert(tenant_id: uuid.UUID, key: str, finding: Finding, now: datetime) -> dict[str, Any]:
+    return {
         "tenant_id": tenant_id,
         "id": new_id(),
         "rule": finding.rule.name,
@@ -119,6 +185,9 @@ def raise_alert(
         "updated_at": now,
         "open_key": key,
     }
+
+
+def _insert_unless_open(conn: Connection, row: dict[str, Any]) -> bool:
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(alerts)
     # RETURNING, not rowcount: psycopg reports no count for INSERT … ON CONFLICT DO NOTHING.
     inserted = conn.execute(
@@ -126,23 +195,13 @@ def raise_alert(
         .on_conflict_do_nothing(index_elements=["tenant_id", "open_key"])
         .returning(alerts.c.id)
     ).first()
-    if inserted is not None:
-        return Raised(alert=row, tell=True)
-    existing = (
-        conn.execute(
-            select(alerts).where(alerts.c.tenant_id == tenant_id, alerts.c.open_key == key)
-        )
-        .mappings()
-        .one()
-    )
-    return _update_open(conn, dict(existing), finding, now)
+    return inserted is not None
 
 
-def _update_open(
-    conn: Connection, existing: dict[str, Any], finding: Finding, now: datetime
-) -> Raised:
+def _updated(existing: dict[str, Any], finding: Finding, now: datetime) -> Raised:
     old_ids = json.loads(existing["evidence"])
-    new_ids = [str(i) for i in finding.evidence if str(i) not in old_ids]
+    known = set(old_ids)
+    new_ids = [str(i) for i in finding.evidence if str(i) not in known]
     severity = max(Severity(existing["severity"]), finding.severity, key=lambda s: s.rank)
     changes = {
         "severity": severity.value,
@@ -156,11 +215,6 @@ def _update_open(
         "evidence": json.dumps((new_ids + old_ids)[:EVIDENCE_LIMIT]),
         "updated_at": now,
     }
-    conn.execute(
-        update(alerts)
-        .where(alerts.c.tenant_id == existing["tenant_id"], alerts.c.id == existing["id"])
-        .values(changes)
-    )
     worse = Severity(existing["severity"]).rank < severity.rank
     return Raised(alert={**existing, **changes}, tell=worse)
 

@@ -111,8 +111,8 @@ class DetectionWorker:
             channels = notifications.read_settings(
                 conn, tenant_id=tenant_id, secret_key=self._settings.secret_key
             )
-            for finding in findings:
-                raised = service.raise_alert(conn, tenant_id=tenant_id, finding=finding, now=now)
+            raised_all = service.raise_alerts(conn, tenant_id=tenant_id, findings=findings, now=now)
+            for finding, raised in raised_all:
                 if raised.tell:
                     used = notifications.notify(
                         conn,
