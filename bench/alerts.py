@@ -135,17 +135,21 @@ def _load(server: Server, tenant: Tenant, stop: threading.Event) -> None:
     client = _Client(server, tenant.api_key)
     try:
         while not stop.is_set():
-            batch = [
-                {
-                    "action": rng.choice(["CREATE", "UPDATE", "UPDATE", "DELETE", "LOGIN"]),
-                    "resource_type": rng.choice(["PROJECT", "MODEL", "ENDPOINT", "CLUSTER"]),
-                    "resource_id": f"res-{rng.randrange(5000)}",
-                    "user_id": f"user-{rng.randrange(400)}",
-                    "user_email": f"user{rng.randrange(400)}@example.com",
-                    "ip_address": f"10.0.{rng.randrange(250)}.{rng.randrange(1, 250)}",
-                }
-                for _ in range(1000)
-            ]
+            batch = []
+            for _ in range(1000):
+                user = rng.randrange(5000)  # a large organisation: no one person floods it
+                batch.append(
+                    {
+                        "action": rng.choices(
+                            ["CREATE", "UPDATE", "DELETE", "LOGIN"], weights=[20, 65, 5, 10]
+                        )[0],
+                        "resource_type": rng.choice(["PROJECT", "MODEL", "ENDPOINT", "CLUSTER"]),
+                        "resource_id": f"res-{rng.randrange(20_000)}",
+                        "user_id": f"user-{user}",
+                        "user_email": f"user{user}@example.com",
+                        "ip_address": f"10.{user // 250}.{user % 250}.1",
+                    }
+                )
             client.post("/audit-logs/batch", {"events": batch})
     finally:
         client.close()

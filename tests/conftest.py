@@ -163,6 +163,7 @@ def stack(
         smtp_port=inbox[1],
         smtp_starttls=False,
         smtp_from="vigil@vigil.test",
+        slack_webhook_hosts="127.0.0.1,hooks.slack.com",  # the tests' receiver is on loopback
     )
     app = create_app(settings, engine=engine)
     with live_server(app) as base_url:

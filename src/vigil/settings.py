@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     login_attempts_per_ip: int = Field(
         default=30, ge=1, description="Failed sign-ins one address may make in 5 minutes"
     )
+    slack_webhook_hosts: str = Field(
+        default="hooks.slack.com",
+        description="Hosts a Slack webhook URL may point to (comma-separated), so a tenant "
+        "admin cannot make the server post to internal addresses",
+    )
     public_url: str = Field(default="", description="Where people reach Vigil, for links in emails")
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)

@@ -153,3 +153,5 @@ def test_a_bad_filter_is_named_on_the_page(tenant: Tenant) -> None:
             == 1
         )
         assert client.get("/ui/users/not-a-user").status_code == 404
+        for page in ("/ui/security", "/ui/users", "/ui/activity"):
+            assert client.get(page, params={"page": "²"}).status_code == 200

@@ -170,6 +170,14 @@ def test_off_hours_activity_makes_one_alert_per_person_and_day(tenant: Tenant) -
     assert len(owls_alerts(tenant, wait=0)) == 1
 
 
+def test_activity_in_working_hours_raises_nothing(tenant: Tenant) -> None:
+    every_hour = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}
+    assert tenant.admin.patch("/settings", json={"working_hours": every_hour}).is_success
+    ingest(tenant.writer, [make_event(user_id="lark", user_email="lark@example.com")] * 3)
+    settle()
+    assert alerts_of(tenant, "off_hours", wait=0) == []
+
+
 def owls_alerts(tenant: Tenant, *, wait: float) -> list[Any]:
     # Only the owl's: changing the settings may itself have been off hours for the admin.
     deadline = time.monotonic() + wait
@@ -257,3 +265,28 @@ def test_history_being_loaded_raises_nothing(tenant: Tenant) -> None:
     )
     settle()
     assert alerts_of(tenant, "brute_force", wait=0) == []
+
+
+def test_odd_details_do_not_silence_the_other_rules(tenant: Tenant) -> None:
+    odd = [
+        escalation("x", "y", {"changed_fields": 1}),
+        escalation(
+            "x", "y", {"changed_fields": ["permissions"], "old_value": [[1]], "new_value": 5}
+        ),
+        escalation("x", "y", {"changed_fields": ["role"], "old_value": ["A"], "new_value": {}}),
+    ]
+    ingest(tenant.writer, odd + [failed_login(ATTACKER, "x@example.com") for _ in range(5)])
+    assert len(alerts_of(tenant, "brute_force")) == 1
+    assert alerts_of(tenant, "privilege_escalation", wait=0) == []
+
+
+def test_a_user_known_only_by_email_is_counted_by_email(tenant: Tenant) -> None:
+    ingest(
+        tenant.writer,
+        [
+            make_event(action="DELETE", user_id=None, user_email="mail-only@example.com")
+            for _ in range(10)
+        ],
+    )
+    (alert,) = alerts_of(tenant, "bulk_delete")
+    assert alert["subject"] == "mail-only@example.com"

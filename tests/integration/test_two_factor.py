@@ -163,3 +163,10 @@ def test_requiring_2fa_reaches_open_sessions(tenant: Tenant) -> None:
         assert client.get("/users").status_code == 403
         tenant.admin.patch("/settings", json={"require_2fa_for_admins": False})
         assert client.get("/users").status_code == 200
+
+
+def test_a_code_in_other_digits_is_a_plain_failure(tenant: Tenant) -> None:
+    user = make_user(tenant)
+    turn_on(tenant, user)
+    assert login(tenant, user, "²²²²²²").status_code == 401
+    assert login(tenant, user, "١٢٣٤٥٦").status_code == 401

@@ -123,7 +123,7 @@ def _accept_totp(
     conn: Connection, *, user: dict[str, Any], code: str, now: datetime, secret_key: str
 ) -> bool:
     """A code of this step or a neighbour (clock drift), later than the last one accepted."""
-    if not user["totp_secret"] or not code.isdigit() or len(code) != 6:
+    if not user["totp_secret"] or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return False
     try:
         secret = unseal(secret_key, SEALING_PURPOSE, user["totp_secret"])

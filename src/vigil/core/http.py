@@ -29,7 +29,7 @@ class FastJSONResponse(JSONResponse):
 async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refusing (413) anything over ``limit`` before reading it all."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is larger than {limit // (1024 * 1024)} MiB")
     chunks: list[bytes] = []
     size = 0

@@ -37,7 +37,7 @@ def update_alert(
         raise InvalidInput("status", "give a status, a note, or both")
     tenant_id = audit.principal.tenant_id
     with write_transaction(engine) as conn:
-        alert = service.get_alert(conn, tenant_id=tenant_id, alert_id=alert_id)
+        alert = service.get_alert(conn, tenant_id=tenant_id, alert_id=alert_id, lock=True)
         changed = service.change_alert(conn, alert=alert, status=status, note=note, now=utcnow())
         details: dict[str, Any] = {"rule": alert["rule"], "subject": alert["subject"]}
         if status is not None and status != alert["status"]:

@@ -7,6 +7,7 @@ looking at each other's events agree (DESIGN §6).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from vigil.events.filters import EventFilters
 from vigil.events.schemas import Action, ResourceType, Status
 from vigil.events.service import match
 from vigil.events.tables import events
+
+log = logging.getLogger(__name__)
 
 EVIDENCE_LIMIT = 100
 # Events this much older than their arrival are history being loaded, not activity
@@ -104,17 +107,25 @@ def detect(
     for rule in rules:
         if not rule.enabled:
             continue
-        if rule.kind is Kind.THRESHOLD:
-            findings += _threshold(conn, tenant["id"], rule, live)
-        elif rule.kind is Kind.DISTRIBUTED_BRUTE_FORCE:
-            findings += _distributed(conn, tenant["id"], rule, live)
-        elif rule.kind is Kind.UNEXPECTED_LOCATION:
-            findings += _unexpected_location(conn, tenant["id"], rule, live)
-        elif rule.kind is Kind.OFF_HOURS:
-            findings += _off_hours(rule, WorkingHours.of_tenant(tenant), live)
-        elif rule.kind is Kind.PRIVILEGE_ESCALATION:
-            findings += _privilege_escalation(rule, live)
+        try:
+            findings += _apply(conn, tenant, rule, live)
+        except Exception:  # one rule's trouble (odd data, say) must not silence the others
+            log.exception("rule %s failed for tenant %s", rule.name, tenant["id"])
     return findings
+
+
+def _apply(
+    conn: Connection, tenant: dict[str, Any], rule: Rule, live: list[Event]
+) -> list[Finding]:
+    if rule.kind is Kind.THRESHOLD:
+        return _threshold(conn, tenant["id"], rule, live)
+    if rule.kind is Kind.DISTRIBUTED_BRUTE_FORCE:
+        return _distributed(conn, tenant["id"], rule, live)
+    if rule.kind is Kind.UNEXPECTED_LOCATION:
+        return _unexpected_location(conn, tenant["id"], rule, live)
+    if rule.kind is Kind.OFF_HOURS:
+        return _off_hours(rule, WorkingHours.of_tenant(tenant), live)
+    return _privilege_escalation(rule, live)
 
 
 # --- threshold rules: N matching events in a window, per address, per user, or overall ---
@@ -147,18 +158,23 @@ def _subject(rule: Rule, event: Event) -> str | None:
     return "everyone"
 
 
-def _window_filters(rule: Rule, subject: str, start: datetime, end: datetime) -> EventFilters:
+def _window_filters(
+    rule: Rule, subject: str, by_email: bool, start: datetime, end: datetime
+) -> EventFilters:
+    """``by_email``: a user subject is an email (the events named no user id)."""
     wanted = rule.filter
     by_ip = subject if rule.group_by == "ip" else wanted.ip_address
-    by_user = subject if rule.group_by == "user" else wanted.user
-    by_email = by_user is not None and "@" in by_user
+    user_id = subject if rule.group_by == "user" and not by_email else None
+    user_email = subject if rule.group_by == "user" and by_email else None
+    if rule.group_by != "user" and wanted.user:  # the filter's own user, id or email
+        user_id, user_email = (None, wanted.user) if "@" in wanted.user else (wanted.user, None)
     return EventFilters(
         actions=tuple(wanted.action),
         resource_types=tuple(wanted.resource_type),
         status=wanted.status,
         ip_address=by_ip,
-        user_email=by_user if by_email else None,
-        user_id=None if by_email else by_user,
+        user_email=user_email,
+        user_id=user_id,
         start=start,
         end=end + timedelta(microseconds=1),  # the newest event itself is in the window
     )
@@ -168,15 +184,19 @@ def _threshold(
     conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
 ) -> list[Finding]:
     newest: dict[str, datetime] = {}
+    by_email: dict[str, bool] = {}
     for event in live:
         subject = _subject(rule, event) if _matches(rule, event) else None
         if subject is not None:
             newest[subject] = max(newest.get(subject, event["timestamp"]), event["timestamp"])
+            by_email[subject] = not event["user_id"]
     window = timedelta(minutes=rule.window_minutes)
     found = []
     for subject, last in newest.items():
         where = match(
-            conn, tenant_id=tenant_id, filters=_window_filters(rule, subject, last - window, last)
+            conn,
+            tenant_id=tenant_id,
+            filters=_window_filters(rule, subject, by_email[subject], last - window, last),
         )
         count, first = conn.execute(
             select(func.count(), func.min(events.c.timestamp)).select_from(events).where(*where)
@@ -447,7 +467,11 @@ def role_change(details: Any) -> tuple[Any, Any] | None:
 
 
 def _field_change(details: Any, name: str) -> tuple[Any, Any] | None:
-    if not isinstance(details, dict) or name not in (details.get("changed_fields") or []):
+    # Details come from producers: anything may be anywhere, so every shape is checked.
+    if not isinstance(details, dict):
+        return None
+    fields = details.get("changed_fields")
+    if not isinstance(fields, list) or name not in fields:
         return None
     changes = details.get("changes")
     if isinstance(changes, dict) and isinstance(changes.get(name), dict):
@@ -457,9 +481,22 @@ def _field_change(details: Any, name: str) -> tuple[Any, Any] | None:
     return None
 
 
+def _names(value: Any) -> set[str]:
+    """Permission names from a list (or a comma-separated string), ignoring anything else."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return (
+        {item.strip() for item in value if isinstance(item, str)}
+        if isinstance(value, list)
+        else set()
+    )
+
+
 def _rank(role: Any) -> int | None:
+    if not isinstance(role, str):
+        return None
     try:
-        return ROLE_RANK[Role(str(role).upper())]
+        return ROLE_RANK[Role(role.upper())]
     except ValueError:
         return None
 
@@ -478,8 +515,7 @@ def _privilege_escalation(rule: Rule, live: list[Event]) -> list[Finding]:
                 raised.append(f"role {role[0]} → {role[1]}")
         permissions = _field_change(details, "permissions")
         if permissions is not None:
-            before = set(permissions[0] or []) if isinstance(permissions[0], list) else set()
-            after = set(permissions[1] or []) if isinstance(permissions[1], list) else set()
+            before, after = (_names(side) for side in permissions)
             if "USER_MANAGE" in after - before:
                 raised.append("USER_MANAGE granted")
         if not raised:

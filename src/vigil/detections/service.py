@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from vigil.core.clock import new_id
 from vigil.core.errors import Conflict, NotFound
@@ -57,7 +58,9 @@ def save_rule(conn: Connection, *, tenant_id: uuid.UUID, rule: Rule, now: dateti
         .where(alert_rules.c.tenant_id == tenant_id, alert_rules.c.name == rule.name)
         .values(definition=definition, updated_at=now)
     ).rowcount
-    if not changed:
+    if changed:
+        return
+    try:
         conn.execute(
             alert_rules.insert(),
             {
@@ -68,6 +71,8 @@ def save_rule(conn: Connection, *, tenant_id: uuid.UUID, rule: Rule, now: dateti
                 "updated_at": now,
             },
         )
+    except IntegrityError:  # stored by someone else a moment ago
+        raise Conflict(f"rule {rule.name} was changed at the same moment; try again") from None
 
 
 def delete_rule(conn: Connection, *, tenant_id: uuid.UUID, name: str) -> Rule:
@@ -108,19 +113,25 @@ def raise_alerts(
     for finding in findings:
         key = _open_key(finding)
         keyed[key] = _merge(keyed[key], finding) if key in keyed else finding
+    # Keys in one order on every node, so two nodes locking the same alerts cannot deadlock.
+    keys = sorted(keyed)
+    existing = _open_alerts(conn, tenant_id, keys)
+    fresh = {
+        key: _new_alert(tenant_id, key, keyed[key], now) for key in keys if key not in existing
+    }
+    opened = _insert_unless_open(conn, list(fresh.values()))
+    lost = [key for key in fresh if key not in opened]  # another node opened these first
+    if lost:
+        existing.update(_open_alerts(conn, tenant_id, lost))
     results: list[tuple[Finding, Raised]] = []
-    existing = _open_alerts(conn, tenant_id, list(keyed))
     updates = []
-    for key, finding in keyed.items():
-        if key not in existing:
-            row = _new_alert(tenant_id, key, finding, now)
-            if _insert_unless_open(conn, row):
-                results.append((finding, Raised(alert=row, tell=True)))
-                continue
-            existing.update(_open_alerts(conn, tenant_id, [key]))  # another node won the race
-        raised = _updated(existing[key], finding, now)
+    for key in keys:
+        if key in opened:
+            results.append((keyed[key], Raised(alert=fresh[key], tell=True)))
+            continue
+        raised = _updated(existing[key], keyed[key], now)
         updates.append(raised.alert)
-        results.append((finding, raised))
+        results.append((keyed[key], raised))
     if updates:
         conn.execute(
             update(alerts)
@@ -187,15 +198,19 @@ def _new_alert(tenant_id: uuid.UUID, key: str, finding: Finding, now: datetime) 
     }
 
 
-def _insert_unless_open(conn: Connection, row: dict[str, Any]) -> bool:
+def _insert_unless_open(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the alerts whose key no other open alert holds; the keys inserted."""
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(alerts)
-    # RETURNING, not rowcount: psycopg reports no count for INSERT … ON CONFLICT DO NOTHING.
-    inserted = conn.execute(
-        insert.values(row)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "open_key"])
-        .returning(alerts.c.id)
-    ).first()
-    return inserted is not None
+    opened: set[str] = set()
+    for start in range(0, len(rows), 200):
+        # RETURNING, not rowcount: psycopg reports no count for INSERT … ON CONFLICT DO NOTHING.
+        statement = (
+            insert.values(rows[start : start + 200])
+            .on_conflict_do_nothing(index_elements=["tenant_id", "open_key"])
+            .returning(alerts.c.open_key)
+        )
+        opened.update(conn.execute(statement).scalars())
+    return opened
 
 
 def _updated(existing: dict[str, Any], finding: Finding, now: datetime) -> Raised:
@@ -268,13 +283,12 @@ def list_alerts(
     return rows, int(total)
 
 
-def get_alert(conn: Connection, *, tenant_id: uuid.UUID, alert_id: uuid.UUID) -> dict[str, Any]:
-    """One alert of the tenant."""
-    found = (
-        conn.execute(select(alerts).where(alerts.c.tenant_id == tenant_id, alerts.c.id == alert_id))
-        .mappings()
-        .first()
-    )
+def get_alert(
+    conn: Connection, *, tenant_id: uuid.UUID, alert_id: uuid.UUID, lock: bool = False
+) -> dict[str, Any]:
+    """One alert of the tenant; ``lock`` holds it until the transaction ends (to change it)."""
+    query = select(alerts).where(alerts.c.tenant_id == tenant_id, alerts.c.id == alert_id)
+    found = conn.execute(query.with_for_update() if lock else query).mappings().first()
     if found is None:
         raise NotFound(f"alert {alert_id} not found")
     return dict(found)

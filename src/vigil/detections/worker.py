@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # Past this many waiting batches the node is far behind; new ones are dropped with a
 # warning rather than growing memory without bound (the events themselves are stored).
 MAX_WAITING = 10_000
+# At most this many events per tenant and pass, so a pass stays short behind a burst.
+MAX_PASS_EVENTS = 20_000
 
 
 class DetectionWorker:
@@ -92,22 +94,26 @@ class DetectionWorker:
                 if item is not None:
                     per_tenant[item.tenant_id].extend(item.rows)
             for tenant_id, rows in per_tenant.items():
-                try:
-                    self._evaluate(tenant_id, rows)
-                except Exception:
-                    log.exception("detection rules failed for tenant %s", tenant_id)
+                for start in range(0, len(rows), MAX_PASS_EVENTS):
+                    try:
+                        self._evaluate(tenant_id, rows[start : start + MAX_PASS_EVENTS])
+                    except Exception:
+                        log.exception("detection rules failed for tenant %s", tenant_id)
             if None in waiting:
                 return
 
     def _evaluate(self, tenant_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
         now = utcnow()
         told = False
-        with write_transaction(self._engine) as conn:
+        # The rules only read: on SQLite a write transaction would hold the one write lock
+        # (and keep the ingest writer waiting) for the whole evaluation.
+        with self._engine.connect() as conn:
             tenant = get_tenant(conn, tenant_id=tenant_id)
             rules = service.tenant_rules(conn, tenant_id=tenant_id)
             findings = detect(conn, tenant=tenant, rules=rules, new_events=rows, now=now)
-            if not findings:
-                return
+        if not findings:
+            return
+        with write_transaction(self._engine) as conn:
             channels = notifications.read_settings(
                 conn, tenant_id=tenant_id, secret_key=self._settings.secret_key
             )

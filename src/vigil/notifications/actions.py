@@ -30,6 +30,8 @@ def save_channels(
     tenant_id = audit.principal.tenant_id
     with write_transaction(engine) as conn:
         before = service.read_settings(conn, tenant_id=tenant_id, secret_key=settings.secret_key)
+        if body.slack.webhook_url is not None:
+            _check_webhook_host(body.slack.webhook_url.host, settings)
         url = str(body.slack.webhook_url) if body.slack.webhook_url else before.slack_webhook_url
         if body.slack.enabled and not url:
             raise InvalidInput("slack.webhook_url", "give the webhook URL to enable Slack")
@@ -61,6 +63,16 @@ def save_channels(
                 details={"changed_fields": sorted(changed)},
             )
     return chosen
+
+
+def _check_webhook_host(host: str | None, settings: Settings) -> None:
+    allowed = [h.strip().lower() for h in settings.slack_webhook_hosts.split(",") if h.strip()]
+    if (host or "").lower() not in allowed:
+        raise InvalidInput(
+            "slack.webhook_url",
+            f"must be a Slack incoming webhook on {', '.join(allowed)} "
+            "(VIGIL_SLACK_WEBHOOK_HOSTS lists the hosts allowed)",
+        )
 
 
 def send_tests(

@@ -36,7 +36,8 @@ BATCH = 20
 
 def backoff(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failure."""
-    wait: timedelta = FIRST_RETRY * 2 ** (attempts - 1)
+    # The exponent is capped before use: a channel down for days must not overflow it.
+    wait: timedelta = FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 16)
     return min(wait, LONGEST_WAIT)
 
 
@@ -78,18 +79,22 @@ class Deliverer:
             self._http.close()
 
     def deliver_due(self) -> int:
-        """Send every row that is due; returns how many were tried."""
+        """Send every row that is due, one claimed at a time; returns how many were tried."""
         tried = 0
         while True:
-            claimed = self._claim()
-            if not claimed:
+            row = self._claim()
+            if row is None:
                 return tried
-            for row in claimed:
+            try:
                 self._deliver(row)
-                tried += 1
+            except Exception:  # one bad row never stops the others
+                log.exception("delivering notification %s failed", row["id"])
+            tried += 1
 
-    def _claim(self) -> list[dict[str, Any]]:
+    def _claim(self) -> dict[str, Any] | None:
+        """The next due row, claimed by this node until its ``claimed_until``."""
         now = utcnow()
+        until = now + CLAIM_FOR
         free = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
         with write_transaction(self._engine) as conn:
             due = (
@@ -102,8 +107,7 @@ class Deliverer:
                 .mappings()
                 .all()
             )
-            claimed = []
-            for row in due:
+            for row in due:  # another node may take some first: the next one, then
                 won = conn.execute(
                     update(outbox)
                     .where(
@@ -112,11 +116,11 @@ class Deliverer:
                         outbox.c.status == PENDING,
                         free,
                     )
-                    .values(claimed_until=now + CLAIM_FOR)
+                    .values(claimed_until=until)
                 ).rowcount
                 if won:
-                    claimed.append(dict(row))
-        return claimed
+                    return {**row, "claimed_until": until}
+        return None
 
     def _deliver(self, row: dict[str, Any]) -> None:
         payload = json.loads(row["payload"])
@@ -178,7 +182,12 @@ class Deliverer:
         with write_transaction(self._engine) as conn:
             conn.execute(
                 update(outbox)
-                .where(outbox.c.tenant_id == row["tenant_id"], outbox.c.id == row["id"])
+                .where(
+                    outbox.c.tenant_id == row["tenant_id"],
+                    outbox.c.id == row["id"],
+                    # Still ours: a claim that ran out may be another node's by now.
+                    outbox.c.claimed_until == row["claimed_until"],
+                )
                 .values(values)
             )
 

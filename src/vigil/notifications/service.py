@@ -6,8 +6,9 @@ Callers own the transaction: an alert and its notifications commit together, or 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,11 @@ from sqlalchemy import Connection, func, or_, select, update
 from vigil.accounts.tables import users
 from vigil.core.clock import new_id
 from vigil.core.errors import NotFound
-from vigil.core.sealing import seal, unseal
+from vigil.core.sealing import UnsealError, seal, unseal
 from vigil.detections.rules import Channel, Rule, Severity
 from vigil.notifications.tables import inbox, notification_settings, outbox
+
+log = logging.getLogger(__name__)
 
 PENDING, SENT = "PENDING", "SENT"
 SEALING_PURPOSE = "slack-webhook"
@@ -31,7 +34,7 @@ class ChannelSettings:
     email_enabled: bool = False
     email_recipients: tuple[str, ...] = ()
     slack_enabled: bool = False
-    slack_webhook_url: str | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)  # a credential
     in_app_enabled: bool = True
 
     def enabled(self) -> list[Channel]:
@@ -58,11 +61,16 @@ def read_settings(conn: Connection, *, tenant_id: uuid.UUID, secret_key: str) ->
     if found is None:
         return ChannelSettings()
     webhook = found["slack_webhook"]
+    try:
+        url = unseal(secret_key, SEALING_PURPOSE, webhook) if webhook else None
+    except UnsealError:
+        log.warning("the Slack webhook of tenant %s cannot be opened; set it again", tenant_id)
+        url = None
     return ChannelSettings(
         email_enabled=found["email_enabled"],
         email_recipients=tuple(r for r in found["email_recipients"].split(",") if r),
         slack_enabled=found["slack_enabled"],
-        slack_webhook_url=unseal(secret_key, SEALING_PURPOSE, webhook) if webhook else None,
+        slack_webhook_url=url,
         in_app_enabled=found["in_app_enabled"],
     )
 
@@ -155,8 +163,10 @@ class Message:
     @classmethod
     def of(cls, alert: dict[str, Any], link: str) -> Message:
         """The message for an alert."""
+        # One line: event data in a summary may hold line breaks, which no mail header takes.
+        title = " ".join(f"[{alert['severity']}] {alert['rule']}: {alert['summary']}".split())
         return cls(
-            title=f"[{alert['severity']}] {alert['rule']}: {alert['summary']}",
+            title=title,
             severity=alert["severity"],
             rule=alert["rule"],
             subject=alert["subject"],

@@ -36,7 +36,7 @@ def security(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
     severity = params.get("severity", "")
     rule = params.get("rule", "")
     page_text = params.get("page", "1")
-    page = max(1, min(int(page_text) if page_text.isdigit() else 1, 1000))
+    page = max(1, min(int(page_text) if (page_text.isascii() and page_text.isdigit()) else 1, 1000))
     rows, total = service.list_alerts(
         conn,
         tenant_id=me.principal.tenant_id,

@@ -31,7 +31,7 @@ def _list_context(request: Request, me: ConsoleUser, conn: Any) -> dict[str, Any
     role_text = (params.get("role") or "").upper()
     role = Role(role_text) if role_text in Role.__members__ else None
     page_text = params.get("page") or "1"
-    page = max(1, min(int(page_text) if page_text.isdigit() else 1, 1000))
+    page = max(1, min(int(page_text) if (page_text.isascii() and page_text.isdigit()) else 1, 1000))
     rows, total = users_service.list_users(
         conn,
         tenant_id=me.principal.tenant_id,

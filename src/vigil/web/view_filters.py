@@ -51,7 +51,7 @@ class ViewFilters:
         if not (quick or start or end):
             quick = DEFAULT_RANGE
         page_text = text("page", 6)
-        page = int(page_text) if page_text.isdigit() else 1
+        page = int(page_text) if (page_text.isascii() and page_text.isdigit()) else 1
         return cls(
             quick=quick if quick in QUICK_RANGES else "",
             start="" if quick in QUICK_RANGES else start,
