@@ -290,3 +290,15 @@ def test_a_user_known_only_by_email_is_counted_by_email(tenant: Tenant) -> None:
     )
     (alert,) = alerts_of(tenant, "bulk_delete")
     assert alert["subject"] == "mail-only@example.com"
+
+
+def test_among_many_people_only_the_one_over_the_threshold_is_flagged(tenant: Tenant) -> None:
+    crowd = [
+        make_event(action="DELETE", user_id=f"calm-{i}", user_email=f"calm{i}@example.com")
+        for i in range(8)
+    ]
+    busy = [make_event(action="DELETE", user_id=None, user_email="busy@example.com")] * 10
+    loud = [make_event(action="DELETE", user_id="loud", user_email="loud@example.com")] * 10
+    ingest(tenant.writer, crowd + busy + loud)
+    found = alerts_of(tenant, "bulk_delete", at_least=2)
+    assert sorted(a["subject"] for a in found) == ["busy@example.com", "loud@example.com"]

@@ -32,6 +32,7 @@ EVIDENCE_LIMIT = 100
 # Events this much older than their arrival are history being loaded, not activity
 # happening now: they are stored and searchable, but raise no alert.
 LIVE_WINDOW = timedelta(hours=24)
+OFF_HOURS_EVIDENCE = 20
 LOCATION_HISTORY = timedelta(days=90)
 FAST_TRAVEL = timedelta(hours=1)
 
@@ -53,6 +54,9 @@ class Finding:
     summary: str
     # True when ``count`` adds to an open alert's count; False when it is the whole count.
     cumulative: bool = False
+    # How many evidence events the alert keeps: a day of someone's off-hours work is
+    # shown by its first events, not by every one.
+    evidence_limit: int = EVIDENCE_LIMIT
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -192,7 +196,8 @@ def _threshold(
             by_email[subject] = not event["user_id"]
     window = timedelta(minutes=rule.window_minutes)
     found = []
-    for subject, last in newest.items():
+    for subject in _possible(conn, tenant_id, rule, newest, by_email, window):
+        last = newest[subject]
         where = match(
             conn,
             tenant_id=tenant_id,
@@ -223,6 +228,57 @@ def _threshold(
             )
         )
     return found
+
+
+def _possible(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    rule: Rule,
+    newest: dict[str, datetime],
+    by_email: dict[str, bool],
+    window: timedelta,
+) -> list[str]:
+    """The subjects that may reach the threshold, found with one grouped count per column.
+
+    Each subject's own window lies inside the span from the earliest window start to the
+    newest event, so a subject counting fewer than the threshold there cannot reach it in
+    its own window: only the others need an exact count.
+    """
+    if rule.group_by == "none" or len(newest) <= 3:
+        return list(newest)
+    start, end = min(newest.values()) - window, max(newest.values())
+    columns = {"ip": ["ip_address"], "user": ["user_id", "user_email"]}[rule.group_by]
+    possible: list[str] = []
+    for name in columns:
+        wanted = [
+            subject
+            for subject in newest
+            if rule.group_by == "ip" or by_email[subject] == (name == "user_email")
+        ]
+        column = events.c[name]
+        for offset in range(0, len(wanted), 500):
+            chunk = wanted[offset : offset + 500]
+            # The subject column holds a placeholder here, dropped for the IN below.
+            filters = _window_filters(rule, "", name == "user_email", start, end)
+            where = [
+                clause
+                for clause in match(conn, tenant_id=tenant_id, filters=filters)
+                if not _mentions(clause, name)
+            ]
+            counted = conn.execute(
+                select(column, func.count())
+                .where(*where, column.in_(chunk))
+                .group_by(column)
+                .having(func.count() >= rule.threshold)
+            ).all()
+            possible += [str(value) for value, _count in counted]
+    return possible
+
+
+def _mentions(clause: Any, column: str) -> bool:
+    """Whether a WHERE clause is on ``column`` (the grouping column, matched by IN instead)."""
+    left = getattr(clause, "left", None)
+    return getattr(left, "name", None) == column
 
 
 def as_time(value: Any) -> datetime:
@@ -453,6 +509,7 @@ def _off_hours(rule: Rule, hours: WorkingHours, live: list[Event]) -> list[Findi
                 summary=f"{label} active outside working hours on {day} (from {local}, "
                 f"{hours.zone.key})",
                 cumulative=True,
+                evidence_limit=OFF_HOURS_EVIDENCE,
             )
         )
     return found
