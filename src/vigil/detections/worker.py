@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 MAX_WAITING = 10_000
 # At most this many events per tenant and pass, so a pass stays short behind a burst.
 MAX_PASS_EVENTS = 20_000
+# A pass waits this long for more commits to join it: under a stream of single-event
+# requests that is one pass for many commits instead of one each, which costs the writer
+# far less CPU, and alerts stay well inside their one-second target.
+GATHER_SECONDS = 0.05
 
 
 class DetectionWorker:
@@ -83,6 +88,7 @@ class DetectionWorker:
             first = self._queue.get()
             if first is None:
                 return
+            time.sleep(GATHER_SECONDS)
             waiting: list[Committed | None] = [first]
             while True:  # take whatever else is queued: one pass per tenant for all of it
                 try:
