@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vigil.core.clock import new_id
 from vigil.core.errors import Conflict, NotFound
-from vigil.detections.detect import Finding
+from vigil.detections.findings import Finding
 from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
 from vigil.detections.tables import alert_rules, alerts
 

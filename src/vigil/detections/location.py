@@ -1,0 +1,78 @@
+"""A sign-in from a country the user has not signed in from lately, or a change of country
+faster than anyone travels."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import Connection, select
+
+from vigil.detections.findings import Event, Finding
+from vigil.detections.rules import Rule, Severity
+from vigil.events.schemas import Action, Status
+from vigil.events.tables import events
+
+LOCATION_HISTORY = timedelta(days=90)
+FAST_TRAVEL = timedelta(hours=1)
+
+
+def unexpected_location(
+    conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
+) -> list[Finding]:
+    found = []
+    for event in live:
+        if not (
+            event["action"] == Action.LOGIN
+            and event["status"] == Status.SUCCESS
+            and event["user_id"]
+            and event["country"]
+        ):
+            continue
+        history = conn.execute(
+            select(events.c.country, events.c.timestamp)
+            .where(
+                events.c.tenant_id == tenant_id,
+                events.c.user_id == event["user_id"],
+                events.c.action == Action.LOGIN.value,
+                events.c.status == Status.SUCCESS.value,
+                events.c.country.is_not(None),
+                events.c.timestamp >= event["timestamp"] - LOCATION_HISTORY,
+                events.c.timestamp < event["timestamp"],
+            )
+            .order_by(events.c.timestamp.desc())
+            .limit(1000)
+        ).all()
+        if not history:
+            continue  # no history, nothing to compare with
+        countries = {country for country, _when in history}
+        previous_country, previous_at = history[0]
+        who = event["user_email"] or event["user_id"]
+        here = event["country"]
+        if previous_country != here and event["timestamp"] - previous_at <= FAST_TRAVEL:
+            minutes = max(1, round((event["timestamp"] - previous_at).total_seconds() / 60))
+            severity = max(rule.severity, Severity.HIGH, key=lambda s: s.rank)
+            summary = (
+                f"Sign-in by {who} from {here} {minutes} minutes after one from {previous_country}"
+            )
+        elif here not in countries:
+            severity = rule.severity
+            usual = ", ".join(sorted(countries))
+            summary = f"Sign-in by {who} from {here}, not seen in 90 days (usually {usual})"
+        else:
+            continue
+        found.append(
+            Finding(
+                rule=rule,
+                subject=who,
+                dedup=event["user_id"],
+                severity=severity,
+                first_seen=event["timestamp"],
+                last_seen=event["timestamp"],
+                count=1,
+                evidence=[event["id"]],
+                summary=summary,
+                cumulative=True,
+            )
+        )
+    return found

@@ -1,0 +1,276 @@
+"""Threshold rules: N matching events in a window, per address, per user or overall, and the
+distributed variant: many failures against one account from several addresses.
+
+Windows are read from the database, never kept in memory, so several nodes looking at each
+other's events agree (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, distinct, func, select
+
+from vigil.detections.findings import (
+    EVIDENCE_LIMIT,
+    Event,
+    Finding,
+    actor,
+    as_time,
+    details_of,
+    span,
+)
+from vigil.detections.rules import Rule
+from vigil.events.filters import EventFilters
+from vigil.events.schemas import Action
+from vigil.events.service import match
+from vigil.events.tables import events
+
+
+def _matches(rule: Rule, event: Event) -> bool:
+    wanted = rule.filter
+    if wanted.action and event["action"] not in wanted.action:
+        return False
+    if wanted.resource_type and event["resource_type"] not in wanted.resource_type:
+        return False
+    if wanted.status is not None and event["status"] != wanted.status:
+        return False
+    if wanted.user and wanted.user not in (event["user_id"], event["user_email"]):
+        return False
+    return not (wanted.ip_address and event["ip_address"] != wanted.ip_address)
+
+
+def _subject(rule: Rule, event: Event) -> str | None:
+    if rule.group_by == "ip":
+        return str(event["ip_address"]) if event["ip_address"] else None
+    if rule.group_by == "user":
+        return actor(event)
+    return "everyone"
+
+
+def _window_filters(
+    rule: Rule, subject: str, by_email: bool, start: datetime, end: datetime
+) -> EventFilters:
+    """``by_email``: a user subject is an email (the events named no user id)."""
+    wanted = rule.filter
+    by_ip = subject if rule.group_by == "ip" else wanted.ip_address
+    user_id = subject if rule.group_by == "user" and not by_email else None
+    user_email = subject if rule.group_by == "user" and by_email else None
+    if rule.group_by != "user" and wanted.user:  # the filter's own user, id or email
+        user_id, user_email = (None, wanted.user) if "@" in wanted.user else (wanted.user, None)
+    return EventFilters(
+        actions=tuple(wanted.action),
+        resource_types=tuple(wanted.resource_type),
+        status=wanted.status,
+        ip_address=by_ip,
+        user_email=user_email,
+        user_id=user_id,
+        start=start,
+        end=end + timedelta(microseconds=1),  # the newest event itself is in the window
+    )
+
+
+def threshold(
+    conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
+) -> list[Finding]:
+    newest: dict[str, datetime] = {}
+    by_email: dict[str, bool] = {}
+    for event in live:
+        subject = _subject(rule, event) if _matches(rule, event) else None
+        if subject is not None:
+            newest[subject] = max(newest.get(subject, event["timestamp"]), event["timestamp"])
+            by_email[subject] = not event["user_id"]
+    window = timedelta(minutes=rule.window_minutes)
+    found = []
+    for subject in _possible(conn, tenant_id, rule, newest, by_email, window):
+        last = newest[subject]
+        where = match(
+            conn,
+            tenant_id=tenant_id,
+            filters=_window_filters(rule, subject, by_email[subject], last - window, last),
+        )
+        count, first = conn.execute(
+            select(func.count(), func.min(events.c.timestamp)).select_from(events).where(*where)
+        ).one()
+        if count < rule.threshold:
+            continue
+        first = as_time(first)
+        evidence = _evidence(conn, where)
+        if rule.group_by == "user":  # people are named by their email where events give it
+            subject_label = next((r["user_email"] for r in evidence if r["user_email"]), subject)
+        else:
+            subject_label = subject
+        found.append(
+            Finding(
+                rule=rule,
+                subject=subject_label,
+                dedup=subject,
+                severity=rule.severity,
+                first_seen=first,
+                last_seen=last,
+                count=count,
+                evidence=[row["id"] for row in evidence],
+                summary=_threshold_summary(rule, subject_label, count, first, last, evidence),
+            )
+        )
+    return found
+
+
+def _possible(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    rule: Rule,
+    newest: dict[str, datetime],
+    by_email: dict[str, bool],
+    window: timedelta,
+) -> list[str]:
+    """The subjects that may reach the threshold, found with one grouped count per column.
+
+    Each subject's own window lies inside the span from the earliest window start to the
+    newest event, so a subject counting fewer than the threshold there cannot reach it in
+    its own window: only the others need an exact count.
+    """
+    if rule.group_by == "none" or len(newest) <= 3:
+        return list(newest)
+    start, end = min(newest.values()) - window, max(newest.values())
+    columns = {"ip": ["ip_address"], "user": ["user_id", "user_email"]}[rule.group_by]
+    possible: list[str] = []
+    for name in columns:
+        wanted = [
+            subject
+            for subject in newest
+            if rule.group_by == "ip" or by_email[subject] == (name == "user_email")
+        ]
+        column = events.c[name]
+        for offset in range(0, len(wanted), 500):
+            chunk = wanted[offset : offset + 500]
+            # The subject column holds a placeholder here, dropped for the IN below.
+            filters = _window_filters(rule, "", name == "user_email", start, end)
+            where = [
+                clause
+                for clause in match(conn, tenant_id=tenant_id, filters=filters)
+                if not _mentions(clause, name)
+            ]
+            counted = conn.execute(
+                select(column, func.count())
+                .where(*where, column.in_(chunk))
+                .group_by(column)
+                .having(func.count() >= rule.threshold)
+            ).all()
+            possible += [str(value) for value, _count in counted]
+    return possible
+
+
+def _mentions(clause: Any, column: str) -> bool:
+    """Whether a WHERE clause is on ``column`` (the grouping column, matched by IN instead)."""
+    left = getattr(clause, "left", None)
+    return getattr(left, "name", None) == column
+
+
+def _evidence(conn: Connection, where: list[Any]) -> list[dict[str, Any]]:
+    query = (
+        select(events.c.id, events.c.user_id, events.c.user_email, events.c.details)
+        .where(*where)
+        .order_by(events.c.timestamp.desc(), events.c.id.desc())
+        .limit(EVIDENCE_LIMIT)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+NOUNS = {
+    Action.LOGIN_FAILED: "failed logins",
+    Action.LOGIN: "sign-ins",
+    Action.LOGOUT: "sign-outs",
+    Action.DELETE: "deletions",
+    Action.CREATE: "creations",
+    Action.UPDATE: "changes",
+    Action.EXPORT: "exports",
+    Action.PASSWORD_RESET: "password resets",
+}
+
+
+def _threshold_summary(
+    rule: Rule,
+    subject: str,
+    count: int,
+    first: datetime,
+    last: datetime,
+    evidence: list[dict[str, Any]],
+) -> str:
+    actions = rule.filter.action
+    what = NOUNS.get(actions[0], "matching actions") if len(actions) == 1 else "matching actions"
+    where = {"ip": f" from {subject}", "user": f" by {subject}", "none": ""}[rule.group_by]
+    text = f"{count} {what}{where} {span(first, last)}"
+    if actions == [Action.LOGIN_FAILED]:
+        accounts = {_target_account(row) for row in evidence} - {None}
+        if accounts:
+            text += f", against {len(accounts)} account{'s' if len(accounts) != 1 else ''}"
+    return text
+
+
+def _target_account(event: dict[str, Any]) -> str | None:
+    """The account a failed sign-in tried: the user it names, or the email typed."""
+    if event.get("user_id") or event.get("user_email"):
+        return str(event.get("user_email") or event.get("user_id")).lower()
+    details = details_of(event)
+    attempted = details.get("attempted_email") if isinstance(details, dict) else None
+    return str(attempted).lower() if attempted else None
+
+
+def distributed(
+    conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
+) -> list[Finding]:
+    newest: dict[tuple[str, str], datetime] = {}
+    for event in live:
+        if event["action"] != Action.LOGIN_FAILED:
+            continue
+        column, value = (
+            ("user_id", event["user_id"])
+            if event["user_id"]
+            else ("user_email", event["user_email"])
+        )
+        if value:
+            key = (column, value)
+            newest[key] = max(newest.get(key, event["timestamp"]), event["timestamp"])
+    found = []
+    window = timedelta(minutes=rule.window_minutes)
+    for (column, value), last in newest.items():
+        filters = EventFilters(
+            actions=(Action.LOGIN_FAILED,),
+            start=last - window,
+            end=last + timedelta(microseconds=1),
+            user_id=value if column == "user_id" else None,
+            user_email=value if column == "user_email" else None,
+        )
+        where = match(conn, tenant_id=tenant_id, filters=filters)
+        count, sources, first = conn.execute(
+            select(
+                func.count(),
+                func.count(distinct(events.c.ip_address)),
+                func.min(events.c.timestamp),
+            )
+            .select_from(events)
+            .where(*where)
+        ).one()
+        if count < rule.threshold or sources < rule.min_sources:
+            continue
+        first = as_time(first)
+        evidence = _evidence(conn, where)
+        account = next((row["user_email"] for row in evidence if row["user_email"]), value)
+        found.append(
+            Finding(
+                rule=rule,
+                subject=account,
+                dedup=value,
+                severity=rule.severity,
+                first_seen=first,
+                last_seen=last,
+                count=count,
+                evidence=[row["id"] for row in evidence],
+                summary=f"{count} failed logins against {account} from {sources} addresses "
+                f"{span(first, last)}",
+            )
+        )
+    return found
