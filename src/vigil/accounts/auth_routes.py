@@ -18,9 +18,8 @@ from vigil.accounts.deps import (
     set_session_cookie,
 )
 from vigil.accounts.routes import user_json
-from vigil.accounts.throttle import LoginThrottle
 from vigil.core.deps import EngineDep, SettingsDep
-from vigil.core.errors import InvalidInput, Unauthenticated
+from vigil.core.errors import InvalidInput
 from vigil.core.http import FastJSONResponse, client_ip
 from vigil.core.tokens import fingerprint
 from vigil.events.wire import format_time
@@ -47,8 +46,6 @@ async def sign_in(
 ) -> Response:
     """A session token (also set as the console's cookie); every failure is the same 401."""
     address = client_ip(request, settings.trusted_networks)
-    throttle: LoginThrottle = request.app.state.login_throttle
-    throttle.check(address)
     attempt = login.SignInRequest(
         email=body.email,
         password=body.password,
@@ -57,13 +54,13 @@ async def sign_in(
         user_agent=request.headers.get("user-agent"),
         totp_code=body.totp_code,
     )
-    try:
-        signed_in = await run_in_threadpool(
-            login.sign_in, engine, attempt=attempt, settings=settings
-        )
-    except Unauthenticated:
-        throttle.record_failure(address)
-        raise
+    signed_in = await run_in_threadpool(
+        login.sign_in_throttled,
+        engine,
+        attempt=attempt,
+        settings=settings,
+        throttle=request.app.state.login_throttle,
+    )
     response = FastJSONResponse(
         {
             "token": signed_in.token,

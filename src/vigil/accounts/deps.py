@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from vigil.accounts import two_factor
-from vigil.accounts.access import rule_for
+from vigil.accounts.access import AccessRule, rule_for
 from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.service import Principal, authenticate_api_key
 from vigil.accounts.sessions import SESSION_PREFIX, find_session, session_permissions
@@ -150,21 +150,31 @@ def set_session_cookie(
     )
 
 
+class TwoFactorSetupPending(Forbidden):
+    """An admin who must turn two-factor authentication on before anything else."""
+
+
+def admit(principal: Principal, rule: AccessRule, address: str | None) -> None:
+    """Raise ``Forbidden`` unless the route's rule admits the caller from ``address``: the
+    one check behind the API and the console alike."""
+    if not is_allowed(address, principal.allowed_networks):
+        raise Forbidden("your address is not on this tenant's IP allowlist")
+    if principal.two_factor_setup_required and not rule.during_2fa_setup:
+        raise TwoFactorSetupPending(
+            "this tenant requires two-factor authentication for admins: turn it on with "
+            "POST /auth/2fa/setup and POST /auth/2fa/enable first"
+        )
+    if rule.any_of and not principal.permissions & rule.any_of:
+        raise Forbidden(f"this needs the {rule.describe()} permission")
+
+
 async def authorize(request: Request, engine: EngineDep, settings: SettingsDep) -> Principal:
     """The caller, admitted only with a permission the route's rule in access.toml names,
     and only from an address the tenant's IP allowlist admits."""
     route = request.scope["route"]
     rule = rule_for(request.method, route.path)
     principal = await get_principal(request, engine)
-    if not is_allowed(client_ip(request, settings.trusted_networks), principal.allowed_networks):
-        raise Forbidden("your address is not on this tenant's IP allowlist")
-    if principal.two_factor_setup_required and not rule.during_2fa_setup:
-        raise Forbidden(
-            "this tenant requires two-factor authentication for admins: turn it on with "
-            "POST /auth/2fa/setup and POST /auth/2fa/enable first"
-        )
-    if rule.any_of and not principal.permissions & rule.any_of:
-        raise Forbidden(f"this needs the {rule.describe()} permission")
+    admit(principal, rule, client_ip(request, settings.trusted_networks))
     if principal.session_id is not None and principal.user_id is not None:
         request.app.state.presence.note(principal.tenant_id, principal.user_id)
     return principal

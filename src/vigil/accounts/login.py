@@ -14,6 +14,7 @@ from vigil.accounts import sessions, two_factor, users
 from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.passwords import hash_password, verify_password
 from vigil.accounts.tables import tenants
+from vigil.accounts.throttle import LoginThrottle
 from vigil.core.clock import utcnow
 from vigil.core.errors import Unauthenticated
 from vigil.db.engine import write_transaction
@@ -113,6 +114,18 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
                 details={"reason": reason, "attempted_email": attempt.email[:320]},
             )
     raise Unauthenticated(SIGN_IN_FAILED)
+
+
+def sign_in_throttled(
+    engine: Engine, *, attempt: SignInRequest, settings: Settings, throttle: LoginThrottle
+) -> SignedIn:
+    """``sign_in`` behind the per-address throttle (429 first), counting each failure."""
+    throttle.check(attempt.ip_address)
+    try:
+        return sign_in(engine, attempt=attempt, settings=settings)
+    except Unauthenticated:
+        throttle.record_failure(attempt.ip_address)
+        raise
 
 
 def _second_factor_failure(

@@ -79,9 +79,9 @@ class DetectionWorker:
     ) -> None:
         """The ingest writer's listener: the new events of each committed batch."""
         for batch, outcome in zip(batches, outcomes, strict=True):
-            new = [row for row, made in zip(outcome.rows, outcome.created, strict=True) if made]
-            if new:
-                self.submit(Committed(tenant_id=batch.tenant_id, rows=new))
+            committed = Committed.new_in(batch.tenant_id, outcome)
+            if committed is not None:
+                self.submit(committed)
 
     def _run(self) -> None:
         while True:

@@ -205,11 +205,17 @@ class Committed:
     tenant_id: uuid.UUID
     rows: list[Row]
 
+    @classmethod
+    def new_in(cls, tenant_id: uuid.UUID, outcome: BatchOutcome) -> Committed | None:
+        """The events a stored batch added (not those it found already there), if any."""
+        new = [row for row, created in zip(outcome.rows, outcome.created, strict=True) if created]
+        return cls(tenant_id=tenant_id, rows=new) if new else None
+
 
 def _after_commit(conn: Connection, tenant_id: uuid.UUID, outcome: BatchOutcome) -> None:
-    new = [row for row, created in zip(outcome.rows, outcome.created, strict=True) if created]
-    if new:
-        defer_until_commit(conn, Committed(tenant_id=tenant_id, rows=new))
+    committed = Committed.new_in(tenant_id, outcome)
+    if committed is not None:
+        defer_until_commit(conn, committed)
 
 
 def has_activity_of(

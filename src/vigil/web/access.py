@@ -14,12 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from vigil.accounts.access import rule_for
-from vigil.accounts.allowlist import is_allowed
-from vigil.accounts.deps import SESSION_COOKIE, principal_for
+from vigil.accounts.deps import SESSION_COOKIE, TwoFactorSetupPending, admit, principal_for
 from vigil.accounts.service import Principal, get_tenant
 from vigil.accounts.sessions import SESSION_PREFIX
 from vigil.accounts.users import get_user
 from vigil.core.deps import EngineDep, SettingsDep
+from vigil.core.errors import Forbidden
 from vigil.core.http import client_ip
 from vigil.core.permissions import Permission
 from vigil.core.tokens import fingerprint
@@ -85,13 +85,9 @@ async def console_user(request: Request, engine: EngineDep, settings: SettingsDe
     if principal is None or principal.user_id is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(here if request.method == "GET" else "/ui/")
-    if not is_allowed(client_ip(request, settings.trusted_networks), principal.allowed_networks):
-        raise ConsoleForbidden("Your address is not on this tenant's IP allowlist.")
     binding = fingerprint(token)
     if request.method == "POST":
         await csrf.verify(request, secret_key=settings.secret_key, binding=binding)
-    if principal.two_factor_setup_required and not rule.during_2fa_setup:
-        raise TwoFactorSetupRequired()
     request.app.state.presence.note(principal.tenant_id, principal.user_id)
     profile = await run_in_threadpool(_profile, engine, principal)
     user = ConsoleUser(
@@ -104,8 +100,12 @@ async def console_user(request: Request, engine: EngineDep, settings: SettingsDe
         csrf_token=csrf.token_for(settings.secret_key, binding),
     )
     request.state.console_user = user  # error pages keep the sidebar
-    if rule.any_of and not principal.permissions & rule.any_of:
-        raise ConsoleForbidden(f"This page needs the {rule.describe()} permission.")
+    try:
+        admit(principal, rule, client_ip(request, settings.trusted_networks))
+    except TwoFactorSetupPending:
+        raise TwoFactorSetupRequired() from None
+    except Forbidden as refused:
+        raise ConsoleForbidden(refused.message[:1].upper() + refused.message[1:] + ".") from None
     return user
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from vigil.accounts import login, password_reset
 from vigil.accounts.deps import SESSION_COOKIE, forget_credentials, set_session_cookie
-from vigil.accounts.throttle import LoginThrottle
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import InvalidInput, TooManyRequests, Unauthenticated
 from vigil.core.http import client_ip
@@ -150,15 +149,13 @@ async def _finish(
     attempt: login.SignInRequest,
     next_url: str,
 ) -> Response:
-    throttle: LoginThrottle = request.app.state.login_throttle
-    throttle.check(attempt.ip_address)
-    try:
-        signed_in = await run_in_threadpool(
-            login.sign_in, engine, attempt=attempt, settings=settings
-        )
-    except Unauthenticated:
-        throttle.record_failure(attempt.ip_address)
-        raise
+    signed_in = await run_in_threadpool(
+        login.sign_in_throttled,
+        engine,
+        attempt=attempt,
+        settings=settings,
+        throttle=request.app.state.login_throttle,
+    )
     target = "/ui/me?setup=two-factor" if signed_in.two_factor_setup_required else next_url
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(
