@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -55,3 +57,19 @@ def list_all(
         if page["next_cursor"] is None:
             return items
         query["cursor"] = page["next_cursor"]
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], *, what: str, timeout: float = 15.0) -> T:
+    """``check()``'s first truthy value, polling for at most ``timeout`` seconds; fails
+    naming ``what`` was awaited and the last value seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}; last saw {value!r}")
+        time.sleep(0.05)

@@ -21,13 +21,13 @@ from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
+from vigil.consumers import build_consumers
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
 from vigil.core.validation import InvalidBody, describe_errors
-from vigil.db.engine import WalCheckpointer, build_engine, register_after_commit
+from vigil.db.engine import WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
-from vigil.detections.worker import DetectionWorker
 from vigil.events import geo
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
 from vigil.events.routes import router as events_router
@@ -36,6 +36,7 @@ from vigil.jobs import run_jobs_forever
 from vigil.notifications.delivery import Deliverer
 from vigil.notifications.routes import router as notifications_router
 from vigil.settings import Settings, get_settings
+from vigil.spine.dispatcher import Dispatcher
 from vigil.web.setup import error_page, install_console
 from vigil.web.web import is_console
 
@@ -70,12 +71,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         writer = EventWriter(write_engine)
         app.state.writer = writer
         deliverer: Deliverer = app.state.deliverer
-        # Detections see every committed event: ingested ones from the writer, account
-        # actions from the transactions that recorded them.
-        detections = DetectionWorker(engine, settings, on_notify=deliverer.wake)
-        detections.start()
-        writer.add_listener(detections.after_writer_commit)
-        unregister = register_after_commit(engine, detections.after_commit)
+        # Every consumer sees every committed event, whoever wrote it: the writer wakes
+        # them at once, commits of other transactions and processes reach them through
+        # the database (DESIGN §2).
+        dispatcher = Dispatcher(engine, app.state.consumers)
+        dispatcher.start()
+        writer.add_listener(dispatcher.wake)
         await writer.start()
         tasks = [
             asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs"),
@@ -90,8 +91,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await writer.stop()
-            unregister()
-            detections.stop()
+            dispatcher.stop()
             if checkpointer is not None:
                 checkpointer.stop()
             write_engine.dispose()
@@ -110,6 +110,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
     app.state.presence = Presence()
     app.state.deliverer = Deliverer(engine, settings)
+    # Built here, started with the app: what a test or an extension registers before
+    # the app starts runs like the rest.
+    app.state.consumers = build_consumers(settings, wake_deliverer=app.state.deliverer.wake)
     _install_error_handlers(app)
     app.include_router(events_router)
     app.include_router(users_router)

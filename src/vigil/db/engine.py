@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,47 +96,17 @@ def _sqlite_engine(
     return engine
 
 
-# Work that must wait until a transaction has committed (detections of the events it
-# recorded): registered per database, collected on the connection, run after the commit.
-AfterCommitHook = Callable[[list[Any]], None]
-_AFTER_COMMIT = "vigil_after_commit"
-_after_commit_hooks: dict[str, list[AfterCommitHook]] = {}
-
-
-def _database_key(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
-
-
-def register_after_commit(engine: Engine, hook: AfterCommitHook) -> Callable[[], None]:
-    """Call ``hook`` with what transactions on this database deferred, after each commits;
-    returns the function that unregisters it."""
-    hooks = _after_commit_hooks.setdefault(_database_key(engine), [])
-    hooks.append(hook)
-    return lambda: hooks.remove(hook) if hook in hooks else None
-
-
-def defer_until_commit(conn: Connection, item: Any) -> None:
-    """Hand ``item`` to the after-commit hooks once this write transaction commits."""
-    conn.info.setdefault(_AFTER_COMMIT, []).append(item)
-
-
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A connection in a write transaction, committed on success, rolled back on error."""
+    """A connection in a write transaction, committed on success, rolled back on error.
+
+    On SQLite the transaction takes the write lock at its start (``BEGIN IMMEDIATE``), so
+    it never fails later trying to upgrade a read lock.
+    """
     with engine.connect() as conn:
         conn.execution_options(vigil_write=True)
-        try:
-            with conn.begin():
-                yield conn
-            deferred = conn.info.pop(_AFTER_COMMIT, [])
-        finally:
-            conn.info.pop(_AFTER_COMMIT, None)  # rolled back: nothing happened
-    if deferred:
-        for hook in list(_after_commit_hooks.get(_database_key(engine), ())):
-            try:
-                hook(deferred)
-            except Exception:  # after-commit work never fails the write (DESIGN §2)
-                log.exception("after-commit hook %r failed", hook)
+        with conn.begin():
+            yield conn
 
 
 class WalCheckpointer:

@@ -2,13 +2,16 @@
 
 from vigil.accounts.tables import api_keys, tenants, users
 from vigil.detections.tables import alert_rules, alerts
-from vigil.events.tables import events
+from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
+from vigil.spine.tables import consumer_cursors
 
 __all__ = [
     "alert_rules",
     "alerts",
     "api_keys",
+    "consumer_cursors",
+    "event_sequences",
     "events",
     "inbox",
     "notification_settings",

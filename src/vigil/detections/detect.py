@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,7 +20,9 @@ from vigil.detections.working_hours import WorkingHours, off_hours
 log = logging.getLogger(__name__)
 
 # Events this much older than their arrival are history being loaded, not activity
-# happening now: they are stored and searchable, but raise no alert.
+# happening now: they are stored and searchable, but raise no alert. Measured against
+# when Vigil received them, not against the time of the pass, so a consumer catching up
+# after a restart judges each event as it would have at once.
 LIVE_WINDOW = timedelta(hours=24)
 
 
@@ -30,11 +32,10 @@ def detect(
     tenant: dict[str, Any],
     rules: Iterable[Rule],
     new_events: list[Event],
-    now: datetime,
 ) -> list[Finding]:
     """Every finding of the enabled ``rules`` in ``new_events`` (just committed)."""
     live = sorted(
-        (e for e in new_events if e["timestamp"] >= now - LIVE_WINDOW),
+        (e for e in new_events if e["received_at"] - e["timestamp"] <= LIVE_WINDOW),
         key=lambda e: (e["timestamp"], e["id"]),
     )
     if not live:

@@ -14,9 +14,10 @@ from vigil.core.clock import to_micros
 INSERT_COLUMNS = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
     "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
+    "seq",
 )  # fmt: skip
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in INSERT_COLUMNS)
-# Rows per multi-row INSERT: 14 parameters each stays well under SQLite's 32,766 limit.
+# Rows per multi-row INSERT: 15 parameters each stays well under SQLite's 32,766 limit.
 _SQLITE_ROWS_PER_STATEMENT = 1000
 _POSTGRES_COPY = f"COPY events ({_COLUMN_LIST}) FROM STDIN"
 
@@ -62,6 +63,7 @@ def _insert_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
             row["status"],
             to_micros(row["received_at"]),
             row["country"],
+            row["seq"],
         )
     ]
     width = len(INSERT_COLUMNS)

@@ -17,13 +17,13 @@ from sqlalchemy import ColumnElement, Connection, Select, func, literal, select,
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
-from vigil.db.engine import defer_until_commit
 from vigil.db.search import LIKE_ESCAPE, contains_pattern
 from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import country_of
 from vigil.events.schemas import Action, EventIn, Status, dump_details
+from vigil.events.sequence import number_events
 from vigil.events.tables import events
 from vigil.events.wire import PUBLIC_FIELDS
 
@@ -99,6 +99,8 @@ def store_batches(
 
     A producer-supplied id already stored (or earlier in this group) with the same content
     is a duplicate and returns the stored row; with other content it fails its whole batch.
+    New events are numbered in their tenant's commit sequence (``events.sequence``), which
+    is what every after-commit consumer reads: whoever calls this, the consumers see it.
     """
     existing = _existing_rows(conn, batches)
     claimed: dict[tuple[uuid.UUID, uuid.UUID], Row] = {}
@@ -112,6 +114,7 @@ def store_batches(
                 row for row, new in zip(outcome.rows, outcome.created, strict=True) if new
             )
     if to_insert:
+        number_events(conn, rows=to_insert)
         insert_rows(conn, rows=to_insert)
     return outcomes
 
@@ -173,13 +176,17 @@ def _existing_rows(
 
 
 def record(conn: Connection, *, tenant_id: uuid.UUID, event: EventIn) -> tuple[Row, bool]:
-    """Record one event in the caller's transaction: the stored row and whether it is new."""
+    """Record one event in the caller's transaction: the stored row and whether it is new.
+
+    Call it as the transaction's last write: from here to the commit the tenant's commit
+    sequence is held (``events.sequence``), and every consumer hears of the event once the
+    caller commits, whichever process it runs in.
+    """
     now = utcnow()
     batch = PendingBatch(tenant_id=tenant_id, events=[prepare_event(event, now=now)])
     (outcome,) = store_batches(conn, batches=[batch], received_at=now)
     if outcome.conflict is not None:
         raise outcome.conflict
-    _after_commit(conn, tenant_id, outcome)
     return outcome.rows[0], outcome.created[0]
 
 
@@ -194,28 +201,24 @@ def record_many(conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[Even
     (outcome,) = store_batches(conn, batches=[batch], received_at=now)
     if outcome.conflict is not None:
         raise outcome.conflict
-    _after_commit(conn, tenant_id, outcome)
     return sum(outcome.created)
 
 
-@dataclass(frozen=True, slots=True)
-class Committed:
-    """Events new in a committed transaction, for the after-commit consumers (detections)."""
+def events_after(
+    conn: Connection, *, tenant_id: uuid.UUID, after_seq: int, limit: int
+) -> list[Row]:
+    """The tenant's events committed after ``after_seq``, in commit order, at most ``limit``.
 
-    tenant_id: uuid.UUID
-    rows: list[Row]
-
-    @classmethod
-    def new_in(cls, tenant_id: uuid.UUID, outcome: BatchOutcome) -> Committed | None:
-        """The events a stored batch added (not those it found already there), if any."""
-        new = [row for row, created in zip(outcome.rows, outcome.created, strict=True) if created]
-        return cls(tenant_id=tenant_id, rows=new) if new else None
-
-
-def _after_commit(conn: Connection, tenant_id: uuid.UUID, outcome: BatchOutcome) -> None:
-    committed = Committed.new_in(tenant_id, outcome)
-    if committed is not None:
-        defer_until_commit(conn, committed)
+    What an after-commit consumer reads next (``spine``); ``seq`` has no gaps, so a
+    consumer that stops at the last row it got misses nothing and repeats nothing.
+    """
+    query = (
+        select(events)
+        .where(events.c.tenant_id == tenant_id, events.c.seq > after_seq)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [dict(mapping) for mapping in conn.execute(query).mappings()]
 
 
 def has_activity_of(

@@ -1,6 +1,16 @@
-"""The events table and the indexes that follow the list filters (DESIGN §5)."""
+"""The events table, the indexes that follow the list filters (DESIGN §5), and each
+tenant's commit sequence (DESIGN §2)."""
 
-from sqlalchemy import Column, Index, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 from vigil.db.metadata import metadata
 from vigil.db.types import UTCDateTime, UUIDType
@@ -23,6 +33,9 @@ events = Table(
     Column("status", String(8), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("country", String(2), nullable=True),
+    # The event's place in its tenant's commit order: 1, 2, 3, … without gaps, given as
+    # the event commits (see ``events.sequence``). Consumers read the log by it.
+    Column("seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "id"),
     # Each index ends in (timestamp, id) so newest-first keyset pages read in index order.
     Index("ix_events_tenant_time", "tenant_id", "timestamp", "id"),
@@ -37,4 +50,18 @@ events = Table(
         "id",
     ),
     Index("ix_events_tenant_ip_time", "tenant_id", "ip_address", "timestamp", "id"),
+    # Always appended at the right edge: the commit sequence only grows.
+    Index("ix_events_tenant_seq", "tenant_id", "seq", unique=True),
+)
+
+# The last ``seq`` each tenant has committed. Its row is locked from the moment a
+# transaction numbers its events until it commits, so a tenant's numbers become visible
+# in the order they were given: a reader never sees 11 before 10 (DESIGN §2).
+event_sequences = Table(
+    "event_sequences",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
 )

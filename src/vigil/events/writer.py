@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -17,8 +17,9 @@ from vigil.events.service import BatchOutcome, PendingBatch, store_batches
 
 log = logging.getLogger(__name__)
 
-# A listener sees each committed group; it must be quick and must not raise into the writer.
-AfterCommit = Callable[[Sequence[PendingBatch], Sequence[BatchOutcome]], None]
+# Told when a group that stored new events has committed (the spine wakes its consumers);
+# it must be quick and must not raise into the writer.
+CommitListener = Callable[[], None]
 
 
 @dataclass(slots=True)
@@ -36,12 +37,12 @@ class EventWriter:
         self._queue: asyncio.Queue[_Submission | None] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-writer")
         self._task: asyncio.Task[None] | None = None
-        self._listeners: list[AfterCommit] = []
+        self._listeners: list[CommitListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task[BatchOutcome]] = set()
 
-    def add_listener(self, listener: AfterCommit) -> None:
-        """Call ``listener`` after each commit (live feed, detections)."""
+    def add_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` after each commit that stored new events."""
         self._listeners.append(listener)
 
     async def start(self) -> None:
@@ -113,18 +114,18 @@ class EventWriter:
                     if not submission.future.done():
                         submission.future.set_exception(failure)
                 continue
-            committed: list[tuple[PendingBatch, BatchOutcome]] = []
+            stored_new = False
             for submission, outcome in zip(group, outcomes, strict=True):
                 if isinstance(outcome, BatchOutcome):
-                    committed.append((submission.batch, outcome))
+                    stored_new = stored_new or (outcome.conflict is None and any(outcome.created))
                 if submission.future.done():  # the client went away; the write stands
                     continue
                 if isinstance(outcome, BatchOutcome):
                     submission.future.set_result(outcome)
                 else:
                     submission.future.set_exception(outcome)
-            if committed:
-                self._notify([b for b, _ in committed], [o for _, o in committed])
+            if stored_new:
+                self._notify()
 
     def _commit(self, batches: list[PendingBatch]) -> list[BatchOutcome | Exception]:
         try:
@@ -148,9 +149,9 @@ class EventWriter:
         with write_transaction(self._engine) as conn:
             return store_batches(conn, batches=batches, received_at=utcnow())
 
-    def _notify(self, batches: Sequence[PendingBatch], outcomes: Sequence[BatchOutcome]) -> None:
+    def _notify(self) -> None:
         for listener in self._listeners:
             try:
-                listener(batches, outcomes)
+                listener()
             except Exception:
                 log.exception("after-commit listener %r failed", listener)

@@ -1,0 +1,22 @@
+"""Every consumer of committed events, registered here and nowhere else (DESIGN §2).
+
+Each feature that owes work for every committed event (detections today; rollups, the
+integrity log and outbound streams as they land) is one consumer (``spine.consumers``)
+added below. The app factory builds this registry; CLI commands build none, and what they
+write is consumed by the running server, or by the next one that starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vigil.detections.consumer import DetectionConsumer
+from vigil.settings import Settings
+from vigil.spine.consumers import ConsumerRegistry
+
+
+def build_consumers(settings: Settings, *, wake_deliverer: Callable[[], None]) -> ConsumerRegistry:
+    """The registry of a serving process's consumers, in the order they are started."""
+    registry = ConsumerRegistry()
+    registry.register(DetectionConsumer(settings, on_notify=wake_deliverer))
+    return registry

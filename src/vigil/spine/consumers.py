@@ -1,0 +1,73 @@
+"""What an after-commit consumer is, and the registry the app lists them in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection
+
+PlanT = TypeVar("PlanT")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class Consumer(Protocol[PlanT]):
+    """Work owed for every committed event: detections, rollups, an integrity log, …
+
+    A pass hands the consumer up to ``batch_limit`` events of one tenant, in commit order,
+    in two steps. ``plan`` only reads: on SQLite it runs outside the write lock, so the
+    ingest writer never waits for it. ``apply`` writes what the plan says, in the
+    transaction that moves the consumer's cursor past those events, so the work is done
+    exactly once even if the process dies at any moment (it is then redone from the
+    same cursor). ``after_commit`` runs once that transaction has committed (wake a
+    deliverer, say); it must not fail.
+    """
+
+    name: str  # the cursor's key: stable across releases, [a-z][a-z0-9_]*
+    gather_seconds: float  # after a wake, wait this long for more commits to join the pass
+    batch_limit: int  # events per pass at most, so a pass stays short behind a burst
+
+    def plan(
+        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[Any], now: datetime
+    ) -> PlanT | None:
+        """What to write for ``events`` (rows of ``events``, in commit order); None: nothing."""
+        ...
+
+    def apply(self, conn: Connection, *, tenant_id: uuid.UUID, plan: PlanT, now: datetime) -> None:
+        """Write ``plan`` in the caller's transaction (which never commits here)."""
+        ...
+
+    def after_commit(self, plan: PlanT) -> None:
+        """Follow-up once the plan's transaction committed."""
+        ...
+
+
+class ConsumerRegistry:
+    """The consumers of committed events, each under a unique name; iterated in order."""
+
+    def __init__(self) -> None:
+        self._consumers: dict[str, Consumer[Any]] = {}
+
+    def register(self, consumer: Consumer[Any]) -> None:
+        """Add ``consumer``; raises ``ValueError`` for a bad or repeated name or limits."""
+        if not _NAME.match(consumer.name):
+            raise ValueError(f"consumer name {consumer.name!r} must match {_NAME.pattern}")
+        if consumer.name in self._consumers:
+            raise ValueError(f"a consumer named {consumer.name!r} is already registered")
+        if consumer.batch_limit < 1 or consumer.gather_seconds < 0:
+            raise ValueError(f"consumer {consumer.name!r}: batch_limit ≥ 1, gather_seconds ≥ 0")
+        self._consumers[consumer.name] = consumer
+
+    def __iter__(self) -> Iterator[Consumer[Any]]:
+        return iter(list(self._consumers.values()))
+
+    def __len__(self) -> int:
+        return len(self._consumers)
+
+    def names(self) -> list[str]:
+        """The registered names, in registration order."""
+        return list(self._consumers)

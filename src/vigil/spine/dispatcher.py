@@ -1,0 +1,35 @@
+"""Puts the spine together for a running app: a runner per registered consumer, and the
+watcher that wakes them when anything commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from vigil.spine.consumers import ConsumerRegistry
+from vigil.spine.runner import ConsumerRunner
+from vigil.spine.wakeup import watcher_for
+
+
+class Dispatcher:
+    """Runs every consumer of ``registry`` beside the writer, never in its way."""
+
+    def __init__(self, engine: Engine, registry: ConsumerRegistry) -> None:
+        self._runners = [ConsumerRunner(engine, consumer) for consumer in registry]
+        self._watcher = watcher_for(engine, self.wake)
+
+    def start(self) -> None:
+        """Start the runners (each first catches up on what earlier processes left)."""
+        for runner in self._runners:
+            runner.start()
+        self._watcher.start()
+
+    def wake(self) -> None:
+        """Events committed: every consumer looks now (any thread; never blocks)."""
+        for runner in self._runners:
+            runner.wake()
+
+    def stop(self) -> None:
+        """Stop watching, let each runner finish its pass, and stop."""
+        self._watcher.stop()
+        for runner in self._runners:
+            runner.stop()

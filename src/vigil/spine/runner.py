@@ -1,0 +1,195 @@
+"""One consumer, on a thread of its own: on each wake it brings every tenant's cursor up to
+that tenant's last committed event, a bounded pass at a time.
+
+A pass that raises leaves the cursor where it was: the same events are tried again after
+a pause that doubles with each failure (1 s … 5 min), while the consumer goes on with the
+other tenants and the other consumers and the writer never notice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine
+
+from vigil.core.clock import utcnow
+from vigil.db.engine import write_transaction
+from vigil.events.service import events_after
+from vigil.spine import service
+from vigil.spine.consumers import Consumer
+
+log = logging.getLogger(__name__)
+
+# The safety net: look for work this often even if no wake came (a lost notification).
+SAFETY_POLL_SECONDS = 5.0
+FIRST_RETRY_SECONDS = 1.0
+LONGEST_RETRY_SECONDS = 300.0
+
+
+class ConsumerRunner:
+    """Runs ``consumer`` over every tenant's newly committed events."""
+
+    def __init__(self, engine: Engine, consumer: Consumer[Any]) -> None:
+        self._engine = engine
+        self._consumer = consumer
+        self._postgres = engine.dialect.name == "postgresql"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._known: set[uuid.UUID] = set()  # tenants whose cursor row exists
+        self._failures: dict[uuid.UUID, int] = {}
+        self._retry_at: dict[uuid.UUID, float] = {}
+        self._thread = threading.Thread(
+            target=self._run, name=f"vigil-consumer-{consumer.name}", daemon=True
+        )
+
+    @property
+    def name(self) -> str:
+        """The consumer's name."""
+        return self._consumer.name
+
+    def start(self) -> None:
+        """Begin, with a first look for work left by an earlier process."""
+        self._wake.set()
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Something committed: look now (any thread; never blocks)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the pass in progress, then stop."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self._next_look())
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            if self._consumer.gather_seconds:  # let a stream of small commits share a pass
+                self._stop.wait(self._consumer.gather_seconds)
+            try:
+                self.catch_up()
+            except Exception:  # the database is away, say: look again soon
+                log.exception("consumer %s could not look for work", self.name)
+                self._stop.wait(FIRST_RETRY_SECONDS)
+
+    def _next_look(self) -> float:
+        if not self._retry_at:
+            return SAFETY_POLL_SECONDS
+        soonest = min(self._retry_at.values()) - time.monotonic()
+        return min(SAFETY_POLL_SECONDS, max(soonest, 0.0))
+
+    def catch_up(self) -> int:
+        """Run passes until no tenant is behind (or its retry is not due); events consumed."""
+        with self._engine.connect() as conn:
+            behind = service.tenants_behind(conn, consumer=self.name)
+        done = 0
+        for tenant_id in behind:
+            if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
+                continue
+            done += self._drain(tenant_id)
+        return done
+
+    def _drain(self, tenant_id: uuid.UUID) -> int:
+        done = 0
+        while not self._stop.is_set():
+            try:
+                consumed = self._pass(tenant_id)
+            except Exception as error:
+                self._failed(tenant_id, error)
+                return done
+            if tenant_id in self._failures:
+                del self._failures[tenant_id]
+                self._retry_at.pop(tenant_id, None)
+                log.info("consumer %s is moving again for tenant %s", self.name, tenant_id)
+            done += consumed
+            if consumed < self._consumer.batch_limit:
+                return done
+        return done
+
+    def _pass(self, tenant_id: uuid.UUID) -> int:
+        """One bounded pass over the tenant's next events; how many it finished."""
+        now = utcnow()
+        if tenant_id not in self._known:
+            with write_transaction(self._engine) as conn:
+                service.ensure_cursor(conn, tenant_id=tenant_id, consumer=self.name, now=now)
+            self._known.add(tenant_id)
+        consumer, limit = self._consumer, self._consumer.batch_limit
+        if self._postgres:
+            # One transaction holding the cursor's row: other nodes skip this tenant until
+            # it commits, and a node that dies mid-pass releases it with its connection.
+            with write_transaction(self._engine) as conn:
+                position = service.claim_cursor(conn, tenant_id=tenant_id, consumer=self.name)
+                if position is None:
+                    return 0
+                batch = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+                if not batch:
+                    return 0
+                plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+                if plan is not None:
+                    consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
+                service.advance_cursor(
+                    conn,
+                    tenant_id=tenant_id,
+                    consumer=self.name,
+                    expected=position,
+                    to=batch[-1]["seq"],
+                    now=now,
+                )
+        else:
+            # SQLite has one write lock for the whole file: plan in a read snapshot, then
+            # write the plan and move the cursor in a short write transaction, only if no
+            # other process moved the cursor meanwhile.
+            with self._engine.connect() as conn:
+                position = service.cursor_position(conn, tenant_id=tenant_id, consumer=self.name)
+                batch = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+                if not batch:
+                    return 0
+                plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+            with write_transaction(self._engine) as conn:
+                moved = service.advance_cursor(
+                    conn,
+                    tenant_id=tenant_id,
+                    consumer=self.name,
+                    expected=position,
+                    to=batch[-1]["seq"],
+                    now=now,
+                )
+                if not moved:
+                    return 0
+                if plan is not None:
+                    consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
+        if plan is not None:
+            try:
+                consumer.after_commit(plan)
+            except Exception:
+                log.exception("consumer %s: after-commit step failed", self.name)
+        return len(batch)
+
+    def _failed(self, tenant_id: uuid.UUID, error: Exception) -> None:
+        failures = self._failures.get(tenant_id, 0) + 1
+        self._failures[tenant_id] = failures
+        wait = min(FIRST_RETRY_SECONDS * 2 ** min(failures - 1, 16), LONGEST_RETRY_SECONDS)
+        self._retry_at[tenant_id] = time.monotonic() + wait
+        log.exception(
+            "consumer %s failed for tenant %s (%d in a row); retrying in %.0f s",
+            self.name, tenant_id, failures, wait, exc_info=error,
+        )  # fmt: skip
+        try:
+            with write_transaction(self._engine) as conn:
+                service.note_failure(
+                    conn,
+                    tenant_id=tenant_id,
+                    consumer=self.name,
+                    error=f"{type(error).__name__}: {error}",
+                    now=utcnow(),
+                )
+        except Exception:
+            log.warning("could not note the failure of consumer %s", self.name, exc_info=True)

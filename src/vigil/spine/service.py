@@ -1,0 +1,112 @@
+"""Consumer cursors: how far each consumer has read each tenant's commit sequence.
+
+Callers own the transaction. A cursor only moves forward, and only from the position the
+mover read (compare and set), so two processes can never both consume the same events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vigil.events.tables import event_sequences
+from vigil.spine.tables import consumer_cursors
+
+_c = consumer_cursors.c
+
+
+def ensure_cursor(conn: Connection, *, tenant_id: uuid.UUID, consumer: str, now: datetime) -> None:
+    """Create the consumer's cursor for the tenant at 0 (before its first event), unless
+    it exists."""
+    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(consumer_cursors)
+    conn.execute(
+        insert.values(
+            tenant_id=tenant_id,
+            consumer=consumer,
+            position=0,
+            updated_at=now,
+            failures=0,
+            last_error=None,
+        ).on_conflict_do_nothing(index_elements=["tenant_id", "consumer"])
+    )
+
+
+def cursor_position(conn: Connection, *, tenant_id: uuid.UUID, consumer: str) -> int:
+    """The ``seq`` the consumer has finished with (0 when it has no cursor yet)."""
+    found = conn.execute(
+        select(_c.position).where(_c.tenant_id == tenant_id, _c.consumer == consumer)
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def claim_cursor(conn: Connection, *, tenant_id: uuid.UUID, consumer: str) -> int | None:
+    """Lock the cursor until the transaction ends and return its position; None when
+    another node holds it (PostgreSQL ``FOR UPDATE SKIP LOCKED``) or it does not exist."""
+    found = conn.execute(
+        select(_c.position)
+        .where(_c.tenant_id == tenant_id, _c.consumer == consumer)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def advance_cursor(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    consumer: str,
+    expected: int,
+    to: int,
+    now: datetime,
+) -> bool:
+    """Move the cursor from ``expected`` to ``to``; False (nothing changed) when it is no
+    longer at ``expected`` because another process moved it first."""
+    moved = conn.execute(
+        update(consumer_cursors)
+        .where(_c.tenant_id == tenant_id, _c.consumer == consumer, _c.position == expected)
+        .values(position=to, updated_at=now, failures=0, last_error=None)
+    ).rowcount
+    return bool(moved)
+
+
+def note_failure(
+    conn: Connection, *, tenant_id: uuid.UUID, consumer: str, error: str, now: datetime
+) -> None:
+    """Count a failed pass on the cursor and keep its error (the cursor does not move)."""
+    conn.execute(
+        update(consumer_cursors)
+        .where(_c.tenant_id == tenant_id, _c.consumer == consumer)
+        .values(failures=_c.failures + 1, last_error=error[:2000], updated_at=now)
+    )
+
+
+def tenants_behind(conn: Connection, *, consumer: str) -> list[uuid.UUID]:
+    """Tenants with events the consumer has not finished with, oldest-numbered first."""
+    s = event_sequences.c
+    query = (
+        select(s.tenant_id)
+        .select_from(
+            event_sequences.outerjoin(
+                consumer_cursors, and_(_c.tenant_id == s.tenant_id, _c.consumer == consumer)
+            )
+        )
+        .where(_c.position.is_(None) | (_c.position < s.last_seq))
+        .order_by(s.tenant_id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def consumer_lag(conn: Connection, *, consumer: str) -> int:
+    """How many committed events, over every tenant, the consumer has still to finish."""
+    s = event_sequences.c
+    behind = conn.execute(
+        select(s.last_seq, _c.position).select_from(
+            event_sequences.outerjoin(
+                consumer_cursors, and_(_c.tenant_id == s.tenant_id, _c.consumer == consumer)
+            )
+        )
+    )
+    return sum(max(last - (position or 0), 0) for last, position in behind)
