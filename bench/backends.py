@@ -44,8 +44,8 @@ class Backend(ABC):
         """A raw DB-API connection in autocommit mode."""
 
     @abstractmethod
-    def row(self, event: Event, tenant_id: uuid.UUID) -> tuple[Any, ...]:
-        """The stored form of ``event`` on this engine."""
+    def row(self, event: Event, tenant_id: uuid.UUID, seq: int) -> tuple[Any, ...]:
+        """The stored form of ``event`` on this engine, numbered ``seq`` in its tenant."""
 
     @abstractmethod
     def insert_batches(self, conn: Any, batches: Iterable[list[tuple[Any, ...]]]) -> None:
@@ -97,8 +97,8 @@ class SQLiteBackend(Backend):
             conn.execute(pragma)
         return conn
 
-    def row(self, event: Event, tenant_id: uuid.UUID) -> tuple[Any, ...]:
-        return sqlite_row(event, tenant_id.bytes)
+    def row(self, event: Event, tenant_id: uuid.UUID, seq: int) -> tuple[Any, ...]:
+        return sqlite_row(event, tenant_id.bytes, seq)
 
     def insert_batches(self, conn: Any, batches: Iterable[list[tuple[Any, ...]]]) -> None:
         for batch in batches:
@@ -144,8 +144,8 @@ class PostgresBackend(Backend):
             autocommit=True,
         )  # fmt: skip
 
-    def row(self, event: Event, tenant_id: uuid.UUID) -> tuple[Any, ...]:
-        return postgres_row(event, tenant_id)
+    def row(self, event: Event, tenant_id: uuid.UUID, seq: int) -> tuple[Any, ...]:
+        return postgres_row(event, tenant_id, seq)
 
     def insert_batches(self, conn: Any, batches: Iterable[list[tuple[Any, ...]]]) -> None:
         for batch in batches:

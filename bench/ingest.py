@@ -51,10 +51,12 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
     stored_as_generated = _verify(ctx, url, events, log)
 
     log("batch ingest baseline: raw insert into a fresh database, 1000 rows per transaction")
-    table_rows = [ctx.backend.row(e, tenant.tenant_id) for e in events]
+    table_rows = [ctx.backend.row(e, tenant.tenant_id, n) for n, e in enumerate(events, 1)]
     warm = sizes.ingest_warmup_events
     raw_seconds, raw_url = _raw_batches(ctx, table_rows, warm=warm, per_commit=sizes.batch_size)
-    single_result["baseline"] = single.run_raw(ctx, raw_url, tenant.tenant_id)
+    single_result["baseline"] = single.run_raw(
+        ctx, raw_url, tenant.tenant_id, first_seq=len(table_rows) + 1
+    )
     log("batch ingest ceiling: raw insert into a fresh database, one transaction")
     one_txn_seconds, _ = _raw_batches(ctx, table_rows, warm=warm, per_commit=len(table_rows))
 

@@ -1,7 +1,9 @@
 """Fill a migrated database with the query dataset, fast, straight into the real table.
 
 The rows are the generator's (the same ones the API would have stored), inserted with the
-table's indexes in place, then ANALYZEd so the planner sees a realistic table.
+table's indexes in place, then ANALYZEd so the planner sees a realistic table. They are
+numbered after the tenant's events already there, and the consumers' cursors are set past
+them, as for history that was judged before: a server started on it has nothing to catch up.
 """
 
 from __future__ import annotations
@@ -10,8 +12,15 @@ import time
 import uuid
 from itertools import islice
 
+from sqlalchemy import select, update
+
 from bench import dataset
 from bench.context import Context
+from vigil.core.clock import utcnow
+from vigil.db.engine import build_engine, write_transaction
+from vigil.events.tables import event_sequences
+from vigil.spine import service as cursors
+from vigil.spine.tables import consumer_cursors
 
 LOAD_CHUNK = 50_000
 QUERY_DAYS = 60  # inside the default 90-day retention, so the purge job leaves it alone
@@ -22,17 +31,58 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
     events = dataset.generate(
         ctx.world, seed=ctx.seed, count=ctx.sizes.query_events, days=QUERY_DAYS, end=ctx.end
     )
+    head = _head(url, tenant_id)
+    seq = head
     conn = ctx.backend.connect(url)
     try:
         started = time.perf_counter()
         while chunk := list(islice(events, LOAD_CHUNK)):
-            ctx.backend.insert_batches(conn, [[ctx.backend.row(e, tenant_id) for e in chunk]])
+            rows = [ctx.backend.row(e, tenant_id, seq + n) for n, e in enumerate(chunk, 1)]
+            ctx.backend.insert_batches(conn, [rows])
+            seq += len(chunk)
         loaded = time.perf_counter()
         ctx.backend.analyze(conn)
         analyzed = time.perf_counter()
     finally:
         conn.close()
+    _judged(url, tenant_id, last_seq=seq)
     return {
         "load_seconds": round(loaded - started, 1),
         "analyze_seconds": round(analyzed - loaded, 1),
     }
+
+
+def _head(url: str, tenant_id: uuid.UUID) -> int:
+    """The tenant's last ``seq`` so far."""
+    engine = build_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            query = select(event_sequences.c.last_seq).where(
+                event_sequences.c.tenant_id == tenant_id
+            )
+            return int(conn.execute(query).scalar_one_or_none() or 0)
+    finally:
+        engine.dispose()
+
+
+def _judged(url: str, tenant_id: uuid.UUID, *, last_seq: int) -> None:
+    """Move the tenant's sequence, and the detection consumer's cursor, to ``last_seq``."""
+    engine = build_engine(url, pool_size=1)
+    try:
+        with write_transaction(engine) as conn:
+            moved = conn.execute(
+                update(event_sequences)
+                .where(event_sequences.c.tenant_id == tenant_id)
+                .values(last_seq=last_seq)
+            ).rowcount
+            if not moved:
+                head = {"tenant_id": tenant_id, "last_seq": last_seq}
+                conn.execute(event_sequences.insert().values(head))
+            cursors.ensure_cursor(conn, tenant_id=tenant_id, consumer="detections", now=utcnow())
+            conn.execute(
+                update(consumer_cursors)
+                .where(consumer_cursors.c.tenant_id == tenant_id)
+                .values(position=last_seq)
+            )
+    finally:
+        engine.dispose()

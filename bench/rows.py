@@ -24,10 +24,11 @@ from vigil.events.wire import format_time
 COLUMNS = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
     "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
+    "seq",
 )  # fmt: skip
-# What must match between a generated row and the server's stored row (ids and
-# received_at are the server's to choose).
-CONTENT = tuple(c for c in COLUMNS if c not in ("tenant_id", "id", "received_at"))
+# What must match between a generated row and the server's stored row (ids, received_at
+# and the commit sequence are the server's to choose).
+CONTENT = tuple(c for c in COLUMNS if c not in ("tenant_id", "id", "received_at", "seq"))
 
 
 def column_list(names: Iterable[str]) -> str:
@@ -70,21 +71,22 @@ def _received_us(event: Event) -> int:
     return event.ts + 50_000 + event.nonce % 400_000
 
 
-def sqlite_row(event: Event, tenant_id: bytes) -> tuple[Any, ...]:
-    """The row as SQLite stores it: 16-byte ids, integer microseconds."""
+def sqlite_row(event: Event, tenant_id: bytes, seq: int) -> tuple[Any, ...]:
+    """The row as SQLite stores it: 16-byte ids, integer microseconds; ``seq`` is its place
+    in the tenant's commit sequence."""
     return (
         tenant_id, event_id(event).bytes, event.ts, event.action, event.resource_type,
         event.resource_id, event.user_id, event.user_email, event.ip_address, event.user_agent,
-        _details(event), event.status, _received_us(event), _country(event),
+        _details(event), event.status, _received_us(event), _country(event), seq,
     )  # fmt: skip
 
 
-def postgres_row(event: Event, tenant_id: uuid.UUID) -> tuple[Any, ...]:
+def postgres_row(event: Event, tenant_id: uuid.UUID, seq: int) -> tuple[Any, ...]:
     """The row as PostgreSQL stores it: native uuid and timestamptz."""
     return (
         tenant_id, event_id(event), from_micros(event.ts), event.action, event.resource_type,
         event.resource_id, event.user_id, event.user_email, event.ip_address, event.user_agent,
-        _details(event), event.status, from_micros(_received_us(event)), _country(event),
+        _details(event), event.status, from_micros(_received_us(event)), _country(event), seq,
     )  # fmt: skip
 
 

@@ -68,12 +68,13 @@ def _summary(result: LoadResult, server_cpu: float, processes: int) -> dict[str,
     }
 
 
-def run_raw(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, Any]:
-    """One row per transaction, sequentially, on the raw-ingest database."""
+def run_raw(ctx: Context, url: str, tenant_id: uuid.UUID, *, first_seq: int) -> dict[str, Any]:
+    """One row per transaction, sequentially, on the raw-ingest database (numbered from
+    ``first_seq``, after the rows already there)."""
     events = dataset.generate(
         ctx.world, seed=ctx.seed + 4, count=ctx.sizes.baseline_single_rows, days=7, end=ctx.end
     )
-    table_rows = [ctx.backend.row(e, tenant_id) for e in events]
+    table_rows = [ctx.backend.row(e, tenant_id, n) for n, e in enumerate(events, first_seq)]
     conn = ctx.backend.connect(url)
     latencies = []
     try:
