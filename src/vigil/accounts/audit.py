@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
-from vigil.accounts.service import Principal
 from vigil.core.deps import SettingsDep
 from vigil.core.http import client_ip
+from vigil.core.principal import Principal
 from vigil.events import service as events
 from vigil.events.schemas import Action, EventIn, ResourceType
 

@@ -19,11 +19,11 @@ from vigil.accounts.audit import AccountAudit
 from vigil.accounts.deps import forget_credentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserUpdate
-from vigil.accounts.service import Principal
 from vigil.accounts.sessions import live_fingerprints, revoke_user_sessions
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
 from vigil.core.permissions import ROLE_RANK, Permission, Role
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
 from vigil.settings import Settings

@@ -11,10 +11,11 @@ from sqlalchemy import Connection, Engine
 
 from vigil.accounts import two_factor
 from vigil.accounts.audit import AccountAudit
-from vigil.accounts.service import Principal, get_tenant
+from vigil.accounts.service import get_tenant
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, InvalidInput
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from vigil.accounts.audit import AccountAudit
-from vigil.accounts.service import Principal
 from vigil.core.clock import utcnow
 from vigil.core.errors import InvalidInput
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.detections.rules import Channel
 from vigil.events.schemas import Action, ResourceType

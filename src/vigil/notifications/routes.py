@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 
 from vigil.accounts.audit import AuditDep
 from vigil.accounts.deps import Caller
-from vigil.accounts.service import Principal
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import InvalidInput
 from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
 from vigil.notifications import actions, service
