@@ -36,8 +36,8 @@ from vigil.jobs import run_jobs_forever
 from vigil.notifications.delivery import Deliverer
 from vigil.notifications.routes import router as notifications_router
 from vigil.settings import Settings, get_settings
+from vigil.web.rendering import is_console
 from vigil.web.setup import error_page, install_console
-from vigil.web.web import is_console
 
 log = logging.getLogger(__name__)
 

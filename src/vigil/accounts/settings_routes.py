@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from vigil.accounts import service as accounts
 from vigil.accounts.allowlist import parse_allowlist, stored_form
-from vigil.accounts.audit import AuditDep
+from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller, forget_tenant_credentials
 from vigil.accounts.management import change_details
 from vigil.accounts.tables import tenants
@@ -119,7 +119,7 @@ def read_settings(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.patch("", response_model=TenantSettings, summary="Change some settings")
 def change_settings(
-    principal: Caller, audit: AuditDep, engine: EngineDep, body: TenantSettingsPatch
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: TenantSettingsPatch
 ) -> FastJSONResponse:
     """Change the settings named in the body; recorded as UPDATE on SETTINGS."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}

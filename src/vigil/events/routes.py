@@ -23,7 +23,7 @@ from vigil.events import service
 from vigil.events.deps import ExportEngineDep, WriterDep
 from vigil.events.export import MEDIA_TYPES, stream_export
 from vigil.events.filters import EventFilters
-from vigil.events.query import (
+from vigil.events.params import (
     ActivityListQuery,
     ActivitySummaryQuery,
     EventListQuery,
