@@ -21,6 +21,7 @@ from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
+from vigil.analytics.routes import router as analytics_router
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.http import FastJSONResponse
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.presence = Presence()
     app.state.deliverer = Deliverer(engine, settings)
     _install_error_handlers(app)
+    # Before the events: "/audit-logs/summary" must match before "/audit-logs/{event_id}".
+    app.include_router(analytics_router)
     app.include_router(events_router)
     app.include_router(users_router)
     app.include_router(auth_router)
