@@ -26,7 +26,7 @@ from bench.stats import latency_ms
 from vigil.accounts.tables import tenants
 from vigil.db.engine import build_engine, write_transaction
 from vigil.detections.tables import alerts
-from vigil.events.tables import events
+from vigil.events.service import get_event
 
 TARGET_P95_MS = 1000.0
 ALL_DAY = '{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}'
@@ -119,11 +119,7 @@ def _trials(
 def _alert_delay(engine: Any, tenant_id: uuid.UUID, ip: str, event_id: uuid.UUID) -> float:
     deadline = time.monotonic() + WAIT_SECONDS
     with engine.connect() as conn:
-        received = conn.execute(
-            select(events.c.received_at).where(
-                events.c.tenant_id == tenant_id, events.c.id == event_id
-            )
-        ).scalar_one()
+        received = get_event(conn, tenant_id=tenant_id, event_id=event_id)["received_at"]
         while True:
             created = conn.execute(
                 select(alerts.c.created_at).where(
