@@ -19,7 +19,6 @@ from vigil.accounts.auth_routes import router as auth_router
 from vigil.accounts.key_routes import router as keys_router
 from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
-from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
 from vigil.analytics.routes import router as analytics_router
 from vigil.core.deps import EngineDep
@@ -37,6 +36,7 @@ from vigil.jobs import run_jobs_forever
 from vigil.notifications.delivery import Deliverer
 from vigil.notifications.routes import router as notifications_router
 from vigil.settings import Settings, get_settings
+from vigil.tenants.routes import router as settings_router
 from vigil.web.rendering import is_console
 from vigil.web.setup import error_page, install_console
 

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 
 from vigil.accounts import two_factor
 from vigil.accounts.access import AccessRule, rule_for
-from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.service import authenticate_api_key
 from vigil.accounts.sessions import SESSION_PREFIX, find_session, session_permissions
 from vigil.core.clock import utcnow
@@ -21,6 +20,7 @@ from vigil.core.errors import Forbidden, Unauthenticated
 from vigil.core.http import client_ip
 from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
+from vigil.tenants.allowlist import from_stored, is_allowed
 
 
 class _RecentCredentials:

@@ -1,4 +1,5 @@
-"""Queries about tenants, users and API keys. Callers own the transaction."""
+"""API keys, a new tenant with its first admin, and operators' commands recorded as
+system actions. Callers own the transaction."""
 
 from __future__ import annotations
 
@@ -7,64 +8,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
-from vigil.accounts.allowlist import from_stored
-from vigil.accounts.tables import DEFAULT_WORKING_HOURS, api_keys, tenants
+from vigil.accounts.tables import api_keys
 from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
-from vigil.core.errors import Conflict, NotFound
+from vigil.core.errors import NotFound
 from vigil.core.permissions import Permission, Role
 from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
+from vigil.tenants import service as tenants_service
+from vigil.tenants.allowlist import from_stored
+from vigil.tenants.tables import tenants
 
 API_KEY_PREFIX = "vk_"
-
-
-def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[str, Any]:
-    """A new tenant; the name must be unused."""
-    name = name.strip()
-    if not name:
-        raise ValueError("tenant name must not be empty")
-    if get_tenant_by_name(conn, name=name, required=False) is not None:
-        raise Conflict(f"tenant {name!r} already exists")
-    row = {
-        "id": new_id(),
-        "name": name,
-        "retention_days": retention_days,
-        "created_at": utcnow(),
-        "ip_allowlist": "",
-        "require_2fa_for_admins": False,
-        "timezone": "UTC",
-        "working_hours": DEFAULT_WORKING_HOURS,
-    }
-    conn.execute(tenants.insert(), row)
-    return row
-
-
-def get_tenant_by_name(
-    conn: Connection, *, name: str, required: bool = True
-) -> dict[str, Any] | None:
-    """The tenant called ``name``."""
-    found = conn.execute(select(tenants).where(tenants.c.name == name.strip())).mappings().first()
-    if found is None and required:
-        raise NotFound(f"tenant {name!r} not found")
-    return dict(found) if found is not None else None
-
-
-def get_tenant(conn: Connection, *, tenant_id: uuid.UUID) -> dict[str, Any]:
-    """The tenant with this id."""
-    found = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
-    if found is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    return dict(found)
-
-
-def count_tenants(conn: Connection) -> int:
-    """How many tenants exist."""
-    return int(conn.execute(select(func.count()).select_from(tenants)).scalar_one())
 
 
 def create_tenant_with_admin(
@@ -76,7 +35,9 @@ def create_tenant_with_admin(
     retention_days: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A tenant and its first ADMIN, the creation recorded as a USER event in the tenant."""
-    tenant_row = create_tenant(conn, name=tenant_name, retention_days=retention_days)
+    tenant_row = tenants_service.create_tenant(
+        conn, name=tenant_name, retention_days=retention_days
+    )
     admin = create_user(
         conn,
         tenant_id=tenant_row["id"],

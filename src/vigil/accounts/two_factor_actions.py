@@ -11,13 +11,13 @@ from sqlalchemy import Connection, Engine
 
 from vigil.accounts import two_factor
 from vigil.accounts.caller_audit import CallerAudit
-from vigil.accounts.service import get_tenant
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, InvalidInput
 from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
+from vigil.tenants.service import get_tenant
 
 
 def begin_setup(engine: Engine, principal: Principal, *, secret_key: str) -> dict[str, str]:

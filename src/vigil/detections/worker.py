@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from vigil.accounts.service import get_tenant
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
 from vigil.detections import service
@@ -26,6 +25,7 @@ from vigil.detections.detect import detect
 from vigil.events.service import BatchOutcome, Committed, PendingBatch
 from vigil.notifications import service as notifications
 from vigil.settings import Settings
+from vigil.tenants.service import get_tenant
 
 log = logging.getLogger(__name__)
 
