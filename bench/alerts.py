@@ -18,18 +18,19 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bench.context import Context
 from bench.server import Server, Tenant
 from bench.stats import latency_ms
-from vigil.accounts.tables import tenants
 from vigil.db.engine import build_engine, write_transaction
 from vigil.detections.tables import alerts
-from vigil.events.tables import events
+from vigil.events.service import get_event
+from vigil.tenants.schemas import WorkingHoursSetting
+from vigil.tenants.service import change_tenant_settings
 
 TARGET_P95_MS = 1000.0
-ALL_DAY = '{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}'
+ALL_DAY = WorkingHoursSetting(days=[0, 1, 2, 3, 4, 5, 6], start="00:00", end="24:00")
 TRIALS = 30
 WAIT_SECONDS = 10.0
 
@@ -68,10 +69,8 @@ def run(
     # hour the benchmark runs at (a night of off-hours alerts for thousands of people is
     # the worst case, described in BENCHMARKS.md, not the typical one).
     with write_transaction(engine) as conn:
-        conn.execute(
-            update(tenants)
-            .where(tenants.c.id == tenant.tenant_id)
-            .values(working_hours=ALL_DAY, timezone="UTC")
+        change_tenant_settings(
+            conn, tenant_id=tenant.tenant_id, working_hours=ALL_DAY, timezone="UTC"
         )
     try:
         log("alert latency: idle")
@@ -119,11 +118,7 @@ def _trials(
 def _alert_delay(engine: Any, tenant_id: uuid.UUID, ip: str, event_id: uuid.UUID) -> float:
     deadline = time.monotonic() + WAIT_SECONDS
     with engine.connect() as conn:
-        received = conn.execute(
-            select(events.c.received_at).where(
-                events.c.tenant_id == tenant_id, events.c.id == event_id
-            )
-        ).scalar_one()
+        received = get_event(conn, tenant_id=tenant_id, event_id=event_id)["received_at"]
         while True:
             created = conn.execute(
                 select(alerts.c.created_at).where(

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psutil
 
-from vigil.accounts.service import get_tenant_by_name
 from vigil.db.engine import build_engine
+from vigil.tenants.service import get_tenant_by_name
 from vigil.testing.postgres import free_port
 
 TENANT = "bench"

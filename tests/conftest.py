@@ -30,6 +30,7 @@ from vigil.core.permissions import Permission
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import upgrade_to_head
 from vigil.settings import Settings
+from vigil.tenants import service as tenants
 from vigil.testing.postgres import Cluster, free_port, throwaway_cluster
 from vigil.testing.server import live_server
 
@@ -189,7 +190,7 @@ def new_tenant(stack: Stack, clients: list[httpx.Client]) -> Tenant:
     """Create a tenant and keys in it; clients are closed by the caller's fixture."""
     name = f"tenant-{uuid.uuid4().hex[:10]}"
     with write_transaction(stack.engine) as conn:
-        row = accounts.create_tenant(conn, name=name, retention_days=90)
+        row = tenants.create_tenant(conn, name=name, retention_days=90)
         keys = {
             label: accounts.create_api_key(conn, tenant_id=row["id"], name=label, scopes=scopes)[0]
             for label, scopes in (

@@ -19,8 +19,8 @@ from vigil.accounts.auth_routes import router as auth_router
 from vigil.accounts.key_routes import router as keys_router
 from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
-from vigil.accounts.settings_routes import router as settings_router
 from vigil.accounts.throttle import LoginThrottle
+from vigil.analytics.routes import router as analytics_router
 from vigil.consumers import build_consumers
 from vigil.core.deps import EngineDep
 from vigil.core.errors import InvalidInput, VigilError
@@ -37,8 +37,9 @@ from vigil.notifications.delivery import Deliverer
 from vigil.notifications.routes import router as notifications_router
 from vigil.settings import Settings, get_settings
 from vigil.spine.dispatcher import Dispatcher
+from vigil.tenants.routes import router as settings_router
+from vigil.web.rendering import is_console
 from vigil.web.setup import error_page, install_console
-from vigil.web.web import is_console
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # the app starts runs like the rest.
     app.state.consumers = build_consumers(settings, wake_deliverer=app.state.deliverer.wake)
     _install_error_handlers(app)
+    # Before the events: "/audit-logs/summary" must match before "/audit-logs/{event_id}".
+    app.include_router(analytics_router)
     app.include_router(events_router)
     app.include_router(users_router)
     app.include_router(auth_router)

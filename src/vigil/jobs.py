@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from vigil.accounts.tables import tenants
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.jobs import purge_expired
+from vigil.tenants.service import list_tenants
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ JOBS = (Job(name="purge_expired_events", interval_seconds=3600, run_for_tenant=p
 def run_job_once(engine: Engine, job: Job) -> int:
     """Run ``job`` for every tenant; one tenant's failure does not stop the others."""
     with engine.connect() as conn:
-        every_tenant = [dict(row) for row in conn.execute(select(tenants)).mappings()]
+        every_tenant = list_tenants(conn)
     done = 0
     for tenant in every_tenant:
         try:

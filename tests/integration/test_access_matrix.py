@@ -20,6 +20,7 @@ from vigil.accounts.deps import authorize
 from vigil.app import create_app
 from vigil.core.permissions import Permission
 from vigil.db.engine import write_transaction
+from vigil.tenants import service as tenants
 from vigil.web.access import console_user
 
 PERMISSION_SETS = {
@@ -55,7 +56,7 @@ def test_every_guarded_route_goes_through_authorize(stack: Stack) -> None:
 @pytest.fixture(scope="module")
 def clients(stack: Stack) -> dict[str, httpx.Client]:
     with write_transaction(stack.engine) as conn:
-        tenant = accounts.create_tenant(
+        tenant = tenants.create_tenant(
             conn, name=f"matrix-{uuid.uuid4().hex[:8]}", retention_days=90
         )
         keys = {

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from tests.conftest import Stack, Tenant, new_tenant
 from tests.helpers import list_all
 from tests.integration.test_cli import run_vigil
-from vigil.accounts import service as accounts
 from vigil.accounts.tables import users
 from vigil.db.engine import write_transaction
+from vigil.tenants import service as tenants
 
 DAYS, USERS = 7, 5
 
@@ -171,7 +171,7 @@ def test_tenants_whose_names_look_alike_get_people_of_their_own(stack: Stack) ->
     suffix = uuid.uuid4().hex[:6]
     names = (f"Look Alike {suffix}", f"look-alike-{suffix}")
     with write_transaction(stack.engine) as conn:
-        ids = [accounts.create_tenant(conn, name=n, retention_days=90)["id"] for n in names]
+        ids = [tenants.create_tenant(conn, name=n, retention_days=90)["id"] for n in names]
     for name in names:
         made = demo(stack, name, "--days", "1", "--users", "3")
         assert made.returncode == 0, made.stderr

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
-
 from tests.conftest import Tenant
 from tests.helpers import ingest, list_all, make_event
-from vigil.accounts.tables import tenants
 from vigil.db.engine import write_transaction
 from vigil.jobs import JOBS, run_job_once
+from vigil.tenants.service import change_tenant_settings
 
 PURGE = next(job for job in JOBS if job.name == "purge_expired_events")
 
 
 def set_retention(tenant: Tenant, days: int) -> None:
     with write_transaction(tenant.stack.engine) as conn:
-        conn.execute(update(tenants).where(tenants.c.id == tenant.id).values(retention_days=days))
+        change_tenant_settings(conn, tenant_id=tenant.id, retention_days=days)
 
 
 def days_ago(days: float) -> str:

@@ -23,7 +23,6 @@ from tests.helpers import eventually
 from tests.integration.test_cli import VIGIL
 from tests.integration.test_detections import failed_login
 from tests.integration.test_spine import night_work
-from vigil.accounts import service as accounts
 from vigil.core.clock import new_id, utcnow
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import alembic_config, upgrade_to_head
@@ -31,6 +30,7 @@ from vigil.detections.tables import alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox
 from vigil.spine.tables import consumer_cursors
+from vigil.tenants import service as tenants_service
 from vigil.testing.postgres import free_port, throwaway_cluster
 
 ADMIN_PASSWORD = "crash-test-admin-password-1"
@@ -132,7 +132,7 @@ def test_killed_between_commit_and_detection_the_alert_appears_once(
             )  # fmt: skip
             engine = build_engine(url)
             with engine.connect() as conn:
-                tenant = accounts.get_tenant_by_name(conn, name="Default")
+                tenant = tenants_service.get_tenant_by_name(conn, name="Default")
             assert tenant is not None
             reader = httpx.Client(base_url=node.base, headers={"Authorization": f"Bearer {key}"})
             # The kill lands within a millisecond of the answer; detections wait 50 ms for
@@ -219,7 +219,7 @@ def test_events_from_before_the_spine_keep_their_order_and_are_not_judged_again(
         now = utcnow()
         with write_transaction(engine) as conn:
             tenants = [
-                accounts.create_tenant(conn, name=f"old-{n}", retention_days=90)["id"]
+                tenants_service.create_tenant(conn, name=f"old-{n}", retention_days=90)["id"]
                 for n in range(2)
             ]
             # Five failed sign-ins from one address, a brute force the rules judged before

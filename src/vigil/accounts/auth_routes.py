@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from vigil.accounts import login, password_change, password_reset, two_factor_actions
-from vigil.accounts.audit import AuditDep
+from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import (
     SESSION_COOKIE,
     Caller,
@@ -122,7 +122,7 @@ class PasswordChangeBody(BaseModel):
 @router.post("/password", summary="Change your password")
 def change_password(
     principal: Caller,
-    audit: AuditDep,
+    audit: CallerAuditDep,
     engine: EngineDep,
     settings: SettingsDep,
     body: PasswordChangeBody,
@@ -210,7 +210,7 @@ def two_factor_setup(
 def two_factor_enable(
     request: Request,
     principal: Caller,
-    audit: AuditDep,
+    audit: CallerAuditDep,
     engine: EngineDep,
     settings: SettingsDep,
     body: CodeBody,
@@ -227,7 +227,11 @@ def two_factor_enable(
 
 @router.post("/2fa/disable", summary="Turn two-factor authentication off")
 def two_factor_disable(
-    principal: Caller, audit: AuditDep, engine: EngineDep, settings: SettingsDep, body: CodeBody
+    principal: Caller,
+    audit: CallerAuditDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    body: CodeBody,
 ) -> FastJSONResponse:
     """Given a current code or a recovery code; refused to an admin whose tenant requires it."""
     two_factor_actions.turn_off(engine, audit, code=body.code, secret_key=settings.secret_key)

@@ -12,14 +12,15 @@ from sqlalchemy import Engine
 
 from vigil.accounts import two_factor
 from vigil.accounts.access import AccessRule, rule_for
-from vigil.accounts.allowlist import from_stored, is_allowed
-from vigil.accounts.service import Principal, authenticate_api_key
+from vigil.accounts.service import authenticate_api_key
 from vigil.accounts.sessions import SESSION_PREFIX, find_session, session_permissions
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import Forbidden, Unauthenticated
 from vigil.core.http import client_ip
+from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
+from vigil.tenants.allowlist import from_stored, is_allowed
 
 
 class _RecentCredentials:

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy import Connection
 
 from vigil.accounts import service as accounts
-from vigil.accounts.audit import AccountAudit, AuditDep
+from vigil.accounts.caller_audit import CallerAudit, CallerAuditDep
 from vigil.accounts.deps import Caller, forget_credentials
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep
@@ -47,7 +47,7 @@ def key_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("", status_code=201, summary="Issue an API key (shown once)")
 def create_key(
-    principal: Caller, audit: AuditDep, engine: EngineDep, body: KeyCreate
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: KeyCreate
 ) -> FastJSONResponse:
     """A new key with the given scopes, none beyond the caller's own; recorded as CREATE."""
     scopes = frozenset(body.scopes)
@@ -76,7 +76,7 @@ def list_keys(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.delete("/{key_id}", summary="Revoke an API key")
 def revoke_key(
-    principal: Caller, audit: AuditDep, engine: EngineDep, key_id: str
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, key_id: str
 ) -> FastJSONResponse:
     """Revoke a key at once; recorded as DELETE. Revoking it again changes nothing."""
     with write_transaction(engine) as conn:
@@ -92,7 +92,7 @@ def revoke_key(
     return FastJSONResponse(key_json(row))
 
 
-def _record(audit: AccountAudit, conn: Connection, action: Action, row: dict[str, Any]) -> None:
+def _record(audit: CallerAudit, conn: Connection, action: Action, row: dict[str, Any]) -> None:
     audit.record(
         conn,
         action=action,

@@ -8,12 +8,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from vigil.accounts import sessions, two_factor, users
-from vigil.accounts.allowlist import from_stored, is_allowed
 from vigil.accounts.passwords import hash_password, verify_password
-from vigil.accounts.tables import tenants
 from vigil.accounts.throttle import LoginThrottle
 from vigil.core.clock import utcnow
 from vigil.core.errors import Unauthenticated
@@ -21,6 +19,8 @@ from vigil.db.engine import write_transaction
 from vigil.events import service as events
 from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.settings import Settings
+from vigil.tenants import service as tenants
+from vigil.tenants.allowlist import from_stored, is_allowed
 
 # The one answer to every failed sign-in, whatever the cause.
 SIGN_IN_FAILED = "invalid email or password"
@@ -78,7 +78,7 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
     with engine.connect() as conn:
         user = users.find_by_email(conn, email=email)
         tenant_id = user["tenant_id"] if user else _tenant_for_unknown(conn, attempt.tenant_hint)
-        tenant = _tenant(conn, tenant_id) if tenant_id else None
+        tenant = tenants.get_tenant(conn, tenant_id=tenant_id) if tenant_id else None
     address_allowed = tenant is None or is_allowed(
         attempt.ip_address, from_stored(tenant["ip_allowlist"])
     )
@@ -241,16 +241,7 @@ def _record(
 def _tenant_for_unknown(conn: Connection, hint: str | None) -> uuid.UUID | None:
     """Where a failure for an unknown email is recorded: the named tenant, or the only one."""
     if hint:
-        found = conn.execute(select(tenants.c.id).where(tenants.c.name == hint.strip())).first()
-        return found[0] if found else None
-    if conn.execute(select(func.count()).select_from(tenants)).scalar_one() == 1:
-        return conn.execute(select(tenants.c.id)).scalar_one()  # type: ignore[no-any-return]
-    return None
-
-
-def _tenant(conn: Connection, tenant_id: uuid.UUID) -> dict[str, Any] | None:
-    query = select(tenants.c.name, tenants.c.ip_allowlist, tenants.c.require_2fa_for_admins).where(
-        tenants.c.id == tenant_id
-    )
-    found = conn.execute(query).mappings().first()
-    return dict(found) if found is not None else None
+        found = tenants.get_tenant_by_name(conn, name=hint, required=False)
+    else:
+        found = tenants.only_tenant(conn)
+    return found["id"] if found else None

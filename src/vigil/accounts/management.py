@@ -15,21 +15,21 @@ from sqlalchemy import Connection, Engine
 
 from vigil.accounts import password_reset
 from vigil.accounts import users as users_service
-from vigil.accounts.audit import AccountAudit
+from vigil.accounts.caller_audit import CallerAudit
 from vigil.accounts.deps import forget_credentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserUpdate
-from vigil.accounts.service import Principal
 from vigil.accounts.sessions import live_fingerprints, revoke_user_sessions
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
 from vigil.core.permissions import ROLE_RANK, Permission, Role
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
 from vigil.settings import Settings
 
 
-def create_user(engine: Engine, audit: AccountAudit, body: UserCreate) -> dict[str, Any]:
+def create_user(engine: Engine, audit: CallerAudit, body: UserCreate) -> dict[str, Any]:
     """A new user of the caller's tenant; recorded as CREATE on USER."""
     principal = audit.principal
     _check_can_grant(principal, Role(body.role), frozenset(body.permissions))
@@ -53,7 +53,7 @@ def create_user(engine: Engine, audit: AccountAudit, body: UserCreate) -> dict[s
 
 
 def update_user(
-    engine: Engine, audit: AccountAudit, user_id: uuid.UUID, body: UserUpdate
+    engine: Engine, audit: CallerAudit, user_id: uuid.UUID, body: UserUpdate
 ) -> dict[str, Any]:
     """Change name, email, role or granted permissions; recorded as UPDATE with what changed."""
     principal = audit.principal
@@ -75,7 +75,7 @@ def update_user(
     return user
 
 
-def disable_user(engine: Engine, audit: AccountAudit, user_id: uuid.UUID) -> dict[str, Any]:
+def disable_user(engine: Engine, audit: CallerAudit, user_id: uuid.UUID) -> dict[str, Any]:
     """Disable the account, end its sessions and revoke its keys; its events stay."""
     principal = audit.principal
     with write_transaction(engine) as conn:
@@ -175,7 +175,7 @@ def _identity(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record_user(
-    audit: AccountAudit,
+    audit: CallerAudit,
     conn: Connection,
     action: Action,
     user: dict[str, Any],

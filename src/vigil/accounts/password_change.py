@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select, update
 
 from vigil.accounts import users
-from vigil.accounts.audit import AccountAudit
+from vigil.accounts.caller_audit import CallerAudit
 from vigil.accounts.passwords import check_password_rules, hash_password, verify_password
 from vigil.accounts.tables import sessions as sessions_table
 from vigil.accounts.tables import users as users_table
@@ -22,7 +22,7 @@ from vigil.settings import Settings
 def change_password(
     engine: Engine,
     *,
-    audit: AccountAudit,
+    audit: CallerAudit,
     user_id: uuid.UUID,
     current_password: str,
     new_password: str,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from vigil.accounts import management, password_reset
 from vigil.accounts import users as users_service
-from vigil.accounts.audit import AuditDep
+from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
@@ -50,7 +50,7 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/users", status_code=201, response_model=UserOut, summary="Create a user")
 def create_user(
-    principal: Caller, audit: AuditDep, engine: EngineDep, body: UserCreate
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: UserCreate
 ) -> FastJSONResponse:
     """Create a user of the caller's tenant; recorded as CREATE on USER."""
     return FastJSONResponse(user_json(management.create_user(engine, audit, body)), 201)
@@ -93,7 +93,7 @@ def get_user(principal: Caller, conn: ReadConnDep, user_id: str) -> FastJSONResp
 
 @router.patch("/users/{user_id}", response_model=UserOut, summary="Change a user")
 def update_user(
-    principal: Caller, audit: AuditDep, engine: EngineDep, user_id: str, body: UserUpdate
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, user_id: str, body: UserUpdate
 ) -> FastJSONResponse:
     """Change name, email, role or granted permissions; recorded as UPDATE with what changed."""
     target = uuid_or_404(user_id, what="user")
@@ -102,7 +102,7 @@ def update_user(
 
 @router.delete("/users/{user_id}", response_model=UserOut, summary="Disable a user")
 def delete_user(
-    principal: Caller, audit: AuditDep, engine: EngineDep, user_id: str
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, user_id: str
 ) -> FastJSONResponse:
     """Disable the account and revoke its keys; its events stay as they were written."""
     target = uuid_or_404(user_id, what="user")

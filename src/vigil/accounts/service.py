@@ -1,107 +1,29 @@
-"""Queries about tenants, users and API keys. Callers own the transaction."""
+"""API keys, a new tenant with its first admin, and operators' commands recorded as
+system actions. Callers own the transaction."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
-from vigil.accounts.allowlist import from_stored
-from vigil.accounts.tables import DEFAULT_WORKING_HOURS, api_keys, tenants
+from vigil.accounts.tables import api_keys
 from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
-from vigil.core.errors import Conflict, NotFound
-from vigil.core.permissions import ROLE_RANK, Permission, Role
+from vigil.core.errors import NotFound
+from vigil.core.permissions import Permission, Role
+from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
-from vigil.settings import IPNetwork
+from vigil.tenants import service as tenants_service
+from vigil.tenants.allowlist import from_stored
+from vigil.tenants.tables import tenants
 
 API_KEY_PREFIX = "vk_"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the tenant is always taken from here, never from a request body."""
-
-    tenant_id: uuid.UUID
-    permissions: frozenset[Permission]
-    api_key_id: uuid.UUID | None = None
-    api_key_name: str | None = None
-    user_id: uuid.UUID | None = None
-    user_email: str | None = None
-    role_rank: int = 0  # a signed-in user's role rank; 0 for API keys
-    session_id: uuid.UUID | None = None
-    allowed_networks: tuple[IPNetwork, ...] = ()  # the tenant's IP allowlist
-    # An admin whose tenant requires 2FA and who has not turned it on yet: the session
-    # may only set it up (and sign out) until they do.
-    two_factor_setup_required: bool = False
-
-    def label(self) -> str:
-        """How this caller appears in event details."""
-        if self.user_email:
-            return self.user_email
-        return f"api key {self.api_key_name}"
-
-    @property
-    def actor_id(self) -> str:
-        """The ``user_id`` of the events this caller's actions record."""
-        return str(self.user_id) if self.user_id else f"apikey:{self.api_key_id}"
-
-    @property
-    def rank(self) -> int:
-        """How far this caller may raise others: a managing key counts as an ADMIN."""
-        if self.role_rank:
-            return self.role_rank
-        return ROLE_RANK[Role.ADMIN] if Permission.USER_MANAGE in self.permissions else 1
-
-
-def create_tenant(conn: Connection, *, name: str, retention_days: int) -> dict[str, Any]:
-    """A new tenant; the name must be unused."""
-    name = name.strip()
-    if not name:
-        raise ValueError("tenant name must not be empty")
-    if get_tenant_by_name(conn, name=name, required=False) is not None:
-        raise Conflict(f"tenant {name!r} already exists")
-    row = {
-        "id": new_id(),
-        "name": name,
-        "retention_days": retention_days,
-        "created_at": utcnow(),
-        "ip_allowlist": "",
-        "require_2fa_for_admins": False,
-        "timezone": "UTC",
-        "working_hours": DEFAULT_WORKING_HOURS,
-    }
-    conn.execute(tenants.insert(), row)
-    return row
-
-
-def get_tenant_by_name(
-    conn: Connection, *, name: str, required: bool = True
-) -> dict[str, Any] | None:
-    """The tenant called ``name``."""
-    found = conn.execute(select(tenants).where(tenants.c.name == name.strip())).mappings().first()
-    if found is None and required:
-        raise NotFound(f"tenant {name!r} not found")
-    return dict(found) if found is not None else None
-
-
-def get_tenant(conn: Connection, *, tenant_id: uuid.UUID) -> dict[str, Any]:
-    """The tenant with this id."""
-    found = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
-    if found is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    return dict(found)
-
-
-def count_tenants(conn: Connection) -> int:
-    """How many tenants exist."""
-    return int(conn.execute(select(func.count()).select_from(tenants)).scalar_one())
 
 
 def create_tenant_with_admin(
@@ -113,7 +35,9 @@ def create_tenant_with_admin(
     retention_days: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A tenant and its first ADMIN, the creation recorded as a USER event in the tenant."""
-    tenant_row = create_tenant(conn, name=tenant_name, retention_days=retention_days)
+    tenant_row = tenants_service.create_tenant(
+        conn, name=tenant_name, retention_days=retention_days
+    )
     admin = create_user(
         conn,
         tenant_id=tenant_row["id"],

@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from vigil.accounts.tables import sessions, tenants, users
+from vigil.accounts.tables import sessions, users
 from vigil.accounts.users import ACTIVE, effective_permissions
 from vigil.core.clock import new_id
 from vigil.core.permissions import ROLE_RANK, Role
 from vigil.core.tokens import fingerprint
+from vigil.tenants.tables import tenants
 
 SESSION_PREFIX = "vs_"
 

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from vigil.accounts import two_factor
-from vigil.accounts.audit import AccountAudit
-from vigil.accounts.service import Principal, get_tenant
+from vigil.accounts.caller_audit import CallerAudit
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, InvalidInput
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
+from vigil.tenants.service import get_tenant
 
 
 def begin_setup(engine: Engine, principal: Principal, *, secret_key: str) -> dict[str, str]:
@@ -28,7 +29,7 @@ def begin_setup(engine: Engine, principal: Principal, *, secret_key: str) -> dic
         return two_factor.start_setup(conn, user=user, secret_key=secret_key)
 
 
-def turn_on(engine: Engine, audit: AccountAudit, *, code: str, secret_key: str) -> list[str]:
+def turn_on(engine: Engine, audit: CallerAudit, *, code: str, secret_key: str) -> list[str]:
     """Turn 2FA on with a current code of the new secret; the recovery codes, shown once."""
     with write_transaction(engine) as conn:
         user = _signed_in_user(conn, audit.principal)
@@ -39,7 +40,7 @@ def turn_on(engine: Engine, audit: AccountAudit, *, code: str, secret_key: str) 
     return codes
 
 
-def turn_off(engine: Engine, audit: AccountAudit, *, code: str, secret_key: str) -> None:
+def turn_off(engine: Engine, audit: CallerAudit, *, code: str, secret_key: str) -> None:
     """Turn 2FA off with a current or recovery code, unless the tenant requires it."""
     principal = audit.principal
     with write_transaction(engine) as conn:
@@ -60,7 +61,7 @@ def _signed_in_user(conn: Connection, principal: Principal) -> dict[str, Any]:
     return get_user(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)
 
 
-def _record(audit: AccountAudit, conn: Connection, user: dict[str, Any], *, enabled: bool) -> None:
+def _record(audit: CallerAudit, conn: Connection, user: dict[str, Any], *, enabled: bool) -> None:
     audit.record(
         conn,
         action=Action.UPDATE,

@@ -3,7 +3,7 @@ touched most, and a timeline, for whatever the list filters select.
 
 Two scans of the matching rows whatever the range: one grouped by (action, resource type,
 status, time bucket), whose few thousand groups are added up here, and one for the top
-resources.
+resources (both are ``vigil.events.counts``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, func, select, type_coerce
+from sqlalchemy import Connection
 
-from vigil.core.clock import from_micros
+from vigil.events import counts
+from vigil.events.counts import ResourceCount
 from vigil.events.filters import EventFilters
-from vigil.events.service import match
-from vigil.events.tables import events
 from vigil.events.wire import format_time
 
 TOP_RESOURCES = 10
@@ -50,7 +49,7 @@ class Summary:
     by_action: dict[str, int]
     by_resource_type: dict[str, int]
     by_status: dict[str, int]
-    top_resources: list[dict[str, Any]]
+    top_resources: list[ResourceCount]
     timeline: list[tuple[datetime, int]]
     bucket: Bucket
 
@@ -79,17 +78,15 @@ def summarize(
 ) -> Summary:
     """The summary of the tenant's events that pass ``filters``, the timeline up to ``now``
     when the range has no end, and from the first match when it has no start."""
-    where = match(conn, tenant_id=tenant_id, filters=filters)
-    first_seen = filters.start or _first_match(conn, where)
+    first_seen = filters.start or counts.first_match_time(
+        conn, tenant_id=tenant_id, filters=filters
+    )
     end = min(filters.end or now, now)  # the future holds no activity worth drawing
     if bucket is None:
         bucket = Bucket.HOUR if first_seen and end - first_seen <= HOURLY_UP_TO else Bucket.DAY
-    slot = _bucket_number(conn, bucket)
-    grouped = conn.execute(
-        select(events.c.action, events.c.resource_type, events.c.status, slot, func.count())
-        .where(*where)
-        .group_by(events.c.action, events.c.resource_type, events.c.status, slot)
-    ).all()
+    grouped = counts.count_by_kind_and_slot(
+        conn, tenant_id=tenant_id, filters=filters, slot=bucket.length
+    )
     by_action: Counter[str] = Counter()
     by_resource_type: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
@@ -98,34 +95,18 @@ def summarize(
         by_action[action] += count
         by_resource_type[resource_type] += count
         by_status[status] += count
-        per_slot[int(number)] += count
+        per_slot[number] += count
     return Summary(
         total=sum(by_action.values()),
         by_action=dict(by_action.most_common()),
         by_resource_type=dict(by_resource_type.most_common()),
         by_status=dict(by_status.most_common()),
-        top_resources=_top_resources(conn, where),
+        top_resources=counts.top_resources(
+            conn, tenant_id=tenant_id, filters=filters, limit=TOP_RESOURCES
+        ),
         timeline=_timeline(per_slot, bucket, first_seen, end),
         bucket=bucket,
     )
-
-
-def _first_match(conn: Connection, where: list[ColumnElement[bool]]) -> datetime | None:
-    found = conn.execute(select(func.min(events.c.timestamp)).where(*where)).scalar_one()
-    if found is None or isinstance(found, datetime):
-        return found
-    return from_micros(int(found))  # an aggregate skips the column type's conversion
-
-
-def _bucket_number(conn: Connection, bucket: Bucket) -> ColumnElement[Any]:
-    """Which bucket (counted from the epoch, in UTC) an event's timestamp falls in."""
-    seconds = int(bucket.length.total_seconds())
-    if conn.dialect.name == "postgresql":
-        epoch = func.extract("epoch", events.c.timestamp)
-        return func.floor(epoch / seconds).label("slot")
-    # SQLite keeps integer microseconds; integer division floors them for times after 1970.
-    micros = type_coerce(events.c.timestamp, BigInteger)
-    return (micros / (seconds * 1_000_000)).label("slot")
 
 
 def _timeline(
@@ -143,19 +124,4 @@ def _timeline(
     return [
         (datetime.fromtimestamp(number * length, UTC), per_slot.get(number, 0))
         for number in range(first, last + 1)
-    ]
-
-
-def _top_resources(conn: Connection, where: list[ColumnElement[bool]]) -> list[dict[str, Any]]:
-    count = func.count().label("count")
-    found = conn.execute(
-        select(events.c.resource_type, events.c.resource_id, count)
-        .where(*where, events.c.resource_id.is_not(None))
-        .group_by(events.c.resource_type, events.c.resource_id)
-        .order_by(count.desc(), events.c.resource_type, events.c.resource_id)
-        .limit(TOP_RESOURCES)
-    ).all()
-    return [
-        {"resource_type": resource_type, "resource_id": resource_id, "count": n}
-        for resource_type, resource_id, n in found
     ]

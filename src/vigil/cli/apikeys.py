@@ -12,6 +12,7 @@ from vigil.core.errors import NotFound
 from vigil.core.permissions import parse_scopes
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import ResourceType
+from vigil.tenants import service as tenants
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 
@@ -32,7 +33,7 @@ def create(
     engine = migrated_engine(load_settings())
     try:
         with write_transaction(engine) as conn:
-            tenant_row = accounts.get_tenant_by_name(conn, name=tenant)
+            tenant_row = tenants.get_tenant_by_name(conn, name=tenant)
             assert tenant_row is not None
             secret, key = accounts.create_api_key(
                 conn, tenant_id=tenant_row["id"], name=name, scopes=permissions

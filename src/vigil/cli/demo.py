@@ -9,7 +9,6 @@ import typer
 from rich.markup import escape
 from sqlalchemy import Engine
 
-from vigil.accounts import service as accounts
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict
@@ -20,6 +19,7 @@ from vigil.demo.users import enlist, stamp_last_sign_ins
 from vigil.events import geo
 from vigil.events.schemas import MAX_BATCH_EVENTS, EventIn
 from vigil.events.service import record_many
+from vigil.tenants import service as tenants
 
 
 def demo(
@@ -76,7 +76,7 @@ def _count(number: int, noun: str) -> str:
 
 def _existing_tenant(engine: Engine, name: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        found = accounts.get_tenant_by_name(conn, name=name, required=False)
+        found = tenants.get_tenant_by_name(conn, name=name, required=False)
     if found is None:
         fail(f"tenant {escape(repr(name))} not found (vigil init creates one)")
     return found

@@ -19,6 +19,7 @@ from vigil.app import create_app
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.db.engine import write_transaction
 from vigil.settings import Settings
+from vigil.tenants import service as tenants
 
 BOOTSTRAP_TENANT = "Default"
 BOOTSTRAP_ADMIN = "admin@example.com"
@@ -69,7 +70,7 @@ def bootstrap_if_empty(engine: Engine, settings: Settings) -> None:
         fail(f"VIGIL_ADMIN_PASSWORD {error}")
     try:
         with write_transaction(engine) as conn:
-            if accounts.count_tenants(conn) > 0:
+            if tenants.count_tenants(conn) > 0:
                 return
             accounts.create_tenant_with_admin(
                 conn,

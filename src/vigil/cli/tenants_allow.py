@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import update
 
 from vigil.accounts import service as accounts
-from vigil.accounts.allowlist import from_stored, parse_allowlist, stored_form
-from vigil.accounts.tables import tenants
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.core.errors import NotFound
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
+from vigil.tenants import service as tenants
+from vigil.tenants.allowlist import parse_allowlist
 
 app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
 
@@ -38,14 +37,16 @@ def allow_ip(
     engine = migrated_engine(load_settings())
     try:
         with write_transaction(engine) as conn:
-            row = accounts.get_tenant_by_name(conn, name=tenant)
+            row = tenants.get_tenant_by_name(conn, name=tenant)
             assert row is not None
-            before = row["ip_allowlist"]
-            current = () if clear else from_stored(before)
-            after = stored_form(tuple(dict.fromkeys((*current, *extra))))
-            conn.execute(
-                update(tenants).where(tenants.c.id == row["id"]).values(ip_allowlist=after)
+            before = tenants.settings_of(row).ip_allowlist
+            current = () if clear else parse_allowlist(before)
+            change = tenants.change_tenant_settings(
+                conn, tenant_id=row["id"], ip_allowlist=tuple(dict.fromkeys((*current, *extra)))
             )
+            after = change.settings.ip_allowlist
+            # Recorded whether or not the list changed: every use of this way back in
+            # leaves a trace.
             accounts.record_system_action(
                 conn,
                 tenant_id=row["id"],
@@ -54,11 +55,11 @@ def allow_ip(
                 resource_id=str(row["id"]),
                 details={
                     "changed_fields": ["ip_allowlist"],
-                    "old_value": [p for p in before.split(",") if p],
-                    "new_value": [p for p in after.split(",") if p],
+                    "old_value": before,
+                    "new_value": after,
                 },
             )
     except NotFound as error:
         fail(str(error))
-    shown = after.replace(",", ", ") or "empty: every address is allowed"
+    shown = ", ".join(after) or "empty: every address is allowed"
     stderr.print(f"IP allowlist of {tenant}: {shown}")

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from vigil.accounts import service as accounts
 from vigil.accounts.password_reset import issue_link, user_for_link
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.core.clock import utcnow
 from vigil.core.errors import NotFound
 from vigil.db.engine import write_transaction
+from vigil.tenants import service as tenants
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def reset_link(
     engine = migrated_engine(settings)
     try:
         with write_transaction(engine) as conn:
-            tenant_row = accounts.get_tenant_by_name(conn, name=tenant)
+            tenant_row = tenants.get_tenant_by_name(conn, name=tenant)
             assert tenant_row is not None
             user = user_for_link(conn, tenant_id=tenant_row["id"], email=email)
             if user is None:

@@ -1,10 +1,11 @@
 """Imports every feature's tables, so the shared metadata is complete."""
 
-from vigil.accounts.tables import api_keys, tenants, users
+from vigil.accounts.tables import api_keys, users
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
 from vigil.spine.tables import consumer_cursors
+from vigil.tenants.tables import tenants
 
 __all__ = [
     "alert_rules",

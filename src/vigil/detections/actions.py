@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from vigil.accounts.audit import AccountAudit
+from vigil.accounts.caller_audit import CallerAudit
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, InvalidInput
 from vigil.core.validation import InvalidBody, describe_errors
@@ -26,7 +26,7 @@ EDITABLE = frozenset(Rule.model_fields) - {"name", "kind", "builtin"}
 
 def update_alert(
     engine: Engine,
-    audit: AccountAudit,
+    audit: CallerAudit,
     *,
     alert_id: uuid.UUID,
     status: str | None,
@@ -54,7 +54,7 @@ def update_alert(
     return changed
 
 
-def create_rule(engine: Engine, audit: AccountAudit, rule: Rule) -> Rule:
+def create_rule(engine: Engine, audit: CallerAudit, rule: Rule) -> Rule:
     """A threshold rule of the tenant's own; recorded as CREATE on ALERT_RULE."""
     if rule.name in BUILTIN_RULES:
         raise Conflict(f"{rule.name} is a built-in rule: change it instead")
@@ -76,7 +76,7 @@ def create_rule(engine: Engine, audit: AccountAudit, rule: Rule) -> Rule:
     return rule
 
 
-def change_rule(engine: Engine, audit: AccountAudit, name: str, changes: dict[str, Any]) -> Rule:
+def change_rule(engine: Engine, audit: CallerAudit, name: str, changes: dict[str, Any]) -> Rule:
     """Change some settings of a rule (built-in ones too); recorded as UPDATE with what changed."""
     unknown = sorted(set(changes) - EDITABLE)
     if unknown:
@@ -105,7 +105,7 @@ def change_rule(engine: Engine, audit: AccountAudit, name: str, changes: dict[st
     return after
 
 
-def delete_rule(engine: Engine, audit: AccountAudit, name: str) -> Rule:
+def delete_rule(engine: Engine, audit: CallerAudit, name: str) -> Rule:
     """Remove a rule of the tenant's own; recorded as DELETE on ALERT_RULE."""
     with write_transaction(engine) as conn:
         rule = service.delete_rule(conn, tenant_id=audit.principal.tenant_id, name=name)

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from vigil.accounts.service import get_tenant
 from vigil.detections import service
 from vigil.detections.detect import detect
 from vigil.detections.findings import Finding
 from vigil.notifications import service as notifications
 from vigil.settings import Settings
+from vigil.tenants.service import get_tenant
 
 
 @dataclass(slots=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vigil.core.clock import from_micros
 from vigil.detections.rules import Rule, Severity
 
 EVIDENCE_LIMIT = 100
@@ -43,11 +43,6 @@ def actor(event: Event) -> str | None:
     return str(who) if who else None
 
 
-def as_time(value: Any) -> datetime:
-    """A timestamp from an aggregate, which skips the column type (SQLite gives micros)."""
-    return value if isinstance(value, datetime) else from_micros(int(value))
-
-
 def span(first: datetime, last: datetime) -> str:
     """``in 4 minutes``, ``in under a minute``, ``in 2 hours``."""
     seconds = (last - first).total_seconds()
@@ -59,7 +54,7 @@ def span(first: datetime, last: datetime) -> str:
     return f"in {round(minutes / 60)} hours"
 
 
-def details_of(event: dict[str, Any]) -> Any:
+def details_of(event: Mapping[str, Any]) -> Any:
     raw = event.get("details")
     if not raw:
         return {}

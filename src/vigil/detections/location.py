@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from vigil.detections.findings import Event, Finding
 from vigil.detections.rules import Rule, Severity
 from vigil.events.schemas import Action, Status
-from vigil.events.tables import events
+from vigil.events.windows import recent_sign_ins
 
 LOCATION_HISTORY = timedelta(days=90)
 FAST_TRAVEL = timedelta(hours=1)
@@ -29,20 +29,13 @@ def unexpected_location(
             and event["country"]
         ):
             continue
-        history = conn.execute(
-            select(events.c.country, events.c.timestamp)
-            .where(
-                events.c.tenant_id == tenant_id,
-                events.c.user_id == event["user_id"],
-                events.c.action == Action.LOGIN.value,
-                events.c.status == Status.SUCCESS.value,
-                events.c.country.is_not(None),
-                events.c.timestamp >= event["timestamp"] - LOCATION_HISTORY,
-                events.c.timestamp < event["timestamp"],
-            )
-            .order_by(events.c.timestamp.desc())
-            .limit(1000)
-        ).all()
+        history = recent_sign_ins(
+            conn,
+            tenant_id=tenant_id,
+            user_id=event["user_id"],
+            since=event["timestamp"] - LOCATION_HISTORY,
+            before=event["timestamp"],
+        )
         if not history:
             continue  # no history, nothing to compare with
         countries = {country for country, _when in history}

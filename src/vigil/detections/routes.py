@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from vigil.accounts.audit import AuditDep
+from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
@@ -125,7 +125,7 @@ class AlertChange(BaseModel):
 
 @router.patch("/alerts/{alert_id}", summary="Acknowledge or resolve an alert")
 def change_alert(
-    principal: Caller, audit: AuditDep, engine: EngineDep, alert_id: str, body: AlertChange
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, alert_id: str, body: AlertChange
 ) -> FastJSONResponse:
     """Recorded as UPDATE on ALERT with what changed."""
     changed = actions.update_alert(
@@ -155,7 +155,7 @@ def list_rules(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.post("/rules", status_code=201, summary="Add a rule of your own")
 def create_rule(
-    principal: Caller, audit: AuditDep, engine: EngineDep, body: Rule
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: Rule
 ) -> FastJSONResponse:
     """A threshold rule: a filter, a count, a window, a grouping, a severity and channels."""
     return FastJSONResponse(rule_json(actions.create_rule(engine, audit, body)), 201)
@@ -164,7 +164,7 @@ def create_rule(
 @router.patch("/rules/{rule_name}", summary="Change a rule (built-in ones too)")
 def change_rule(
     principal: Caller,
-    audit: AuditDep,
+    audit: CallerAuditDep,
     engine: EngineDep,
     rule_name: str,
     body: dict[str, Any],
@@ -175,7 +175,7 @@ def change_rule(
 
 @router.delete("/rules/{rule_name}", summary="Delete a rule of your own")
 def delete_rule(
-    principal: Caller, audit: AuditDep, engine: EngineDep, rule_name: str
+    principal: Caller, audit: CallerAuditDep, engine: EngineDep, rule_name: str
 ) -> FastJSONResponse:
     """Built-in rules cannot be deleted, only turned off."""
     return FastJSONResponse(rule_json(actions.delete_rule(engine, audit, rule_name)))

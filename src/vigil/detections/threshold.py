@@ -1,32 +1,25 @@
 """Threshold rules: N matching events in a window, per address, per user or overall, and the
 distributed variant: many failures against one account from several addresses.
 
-Windows are read from the database, never kept in memory, so several nodes looking at each
-other's events agree (DESIGN §6).
+Windows are read from the database (``vigil.events.windows``), never kept in memory, so
+several nodes looking at each other's events agree (DESIGN §6).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection
 
-from vigil.detections.findings import (
-    EVIDENCE_LIMIT,
-    Event,
-    Finding,
-    actor,
-    as_time,
-    details_of,
-    span,
-)
+from vigil.detections.findings import EVIDENCE_LIMIT, Event, Finding, actor, details_of, span
 from vigil.detections.rules import Rule
+from vigil.events import windows
 from vigil.events.filters import EventFilters
 from vigil.events.schemas import Action
-from vigil.events.service import match
-from vigil.events.tables import events
+from vigil.events.windows import SubjectColumn, WindowEvent
 
 
 def _matches(rule: Rule, event: Event) -> bool:
@@ -86,18 +79,12 @@ def threshold(
     found = []
     for subject in _possible(conn, tenant_id, rule, newest, by_email, window):
         last = newest[subject]
-        where = match(
-            conn,
-            tenant_id=tenant_id,
-            filters=_window_filters(rule, subject, by_email[subject], last - window, last),
-        )
-        count, first = conn.execute(
-            select(func.count(), func.min(events.c.timestamp)).select_from(events).where(*where)
-        ).one()
-        if count < rule.threshold:
+        filters = _window_filters(rule, subject, by_email[subject], last - window, last)
+        counted = windows.count_window(conn, tenant_id=tenant_id, filters=filters)
+        count, first = counted.events, counted.first
+        if count < rule.threshold or first is None:
             continue
-        first = as_time(first)
-        evidence = _evidence(conn, where)
+        evidence = _evidence(conn, tenant_id, filters)
         if rule.group_by == "user":  # people are named by their email where events give it
             subject_label = next((r["user_email"] for r in evidence if r["user_email"]), subject)
         else:
@@ -135,48 +122,34 @@ def _possible(
     if rule.group_by == "none" or len(newest) <= 3:
         return list(newest)
     start, end = min(newest.values()) - window, max(newest.values())
-    columns = {"ip": ["ip_address"], "user": ["user_id", "user_email"]}[rule.group_by]
+    by_column: dict[str, list[SubjectColumn]] = {
+        "ip": ["ip_address"],
+        "user": ["user_id", "user_email"],
+    }
     possible: list[str] = []
-    for name in columns:
+    for name in by_column[rule.group_by]:
         wanted = [
             subject
             for subject in newest
             if rule.group_by == "ip" or by_email[subject] == (name == "user_email")
         ]
-        column = events.c[name]
-        for offset in range(0, len(wanted), 500):
-            chunk = wanted[offset : offset + 500]
-            # The subject column holds a placeholder here, dropped for the IN below.
-            filters = _window_filters(rule, "", name == "user_email", start, end)
-            where = [
-                clause
-                for clause in match(conn, tenant_id=tenant_id, filters=filters)
-                if not _mentions(clause, name)
-            ]
-            counted = conn.execute(
-                select(column, func.count())
-                .where(*where, column.in_(chunk))
-                .group_by(column)
-                .having(func.count() >= rule.threshold)
-            ).all()
-            possible += [str(value) for value, _count in counted]
+        # The subject column holds a placeholder here; the subjects take its place.
+        filters = _window_filters(rule, "", name == "user_email", start, end)
+        possible += windows.subjects_reaching(
+            conn,
+            tenant_id=tenant_id,
+            filters=filters,
+            column=name,
+            subjects=wanted,
+            threshold=rule.threshold,
+        )
     return possible
 
 
-def _mentions(clause: Any, column: str) -> bool:
-    """Whether a WHERE clause is on ``column`` (the grouping column, matched by IN instead)."""
-    left = getattr(clause, "left", None)
-    return getattr(left, "name", None) == column
-
-
-def _evidence(conn: Connection, where: list[Any]) -> list[dict[str, Any]]:
-    query = (
-        select(events.c.id, events.c.user_id, events.c.user_email, events.c.details)
-        .where(*where)
-        .order_by(events.c.timestamp.desc(), events.c.id.desc())
-        .limit(EVIDENCE_LIMIT)
+def _evidence(conn: Connection, tenant_id: uuid.UUID, filters: EventFilters) -> list[WindowEvent]:
+    return windows.newest_in_window(
+        conn, tenant_id=tenant_id, filters=filters, limit=EVIDENCE_LIMIT
     )
-    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 NOUNS = {
@@ -197,7 +170,7 @@ def _threshold_summary(
     count: int,
     first: datetime,
     last: datetime,
-    evidence: list[dict[str, Any]],
+    evidence: list[WindowEvent],
 ) -> str:
     actions = rule.filter.action
     what = NOUNS.get(actions[0], "matching actions") if len(actions) == 1 else "matching actions"
@@ -210,7 +183,7 @@ def _threshold_summary(
     return text
 
 
-def _target_account(event: dict[str, Any]) -> str | None:
+def _target_account(event: Mapping[str, Any]) -> str | None:
     """The account a failed sign-in tried: the user it names, or the email typed."""
     if event.get("user_id") or event.get("user_email"):
         return str(event.get("user_email") or event.get("user_id")).lower()
@@ -244,20 +217,11 @@ def distributed(
             user_id=value if column == "user_id" else None,
             user_email=value if column == "user_email" else None,
         )
-        where = match(conn, tenant_id=tenant_id, filters=filters)
-        count, sources, first = conn.execute(
-            select(
-                func.count(),
-                func.count(distinct(events.c.ip_address)),
-                func.min(events.c.timestamp),
-            )
-            .select_from(events)
-            .where(*where)
-        ).one()
-        if count < rule.threshold or sources < rule.min_sources:
+        counted = windows.count_window_sources(conn, tenant_id=tenant_id, filters=filters)
+        count, sources, first = counted.events, counted.sources, counted.first
+        if count < rule.threshold or sources < rule.min_sources or first is None:
             continue
-        first = as_time(first)
-        evidence = _evidence(conn, where)
+        evidence = _evidence(conn, tenant_id, filters)
         account = next((row["user_email"] for row in evidence if row["user_email"]), value)
         found.append(
             Finding(

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine
 
-from vigil.accounts.service import Principal
 from vigil.core.clock import utcnow
+from vigil.core.principal import Principal
 from vigil.events import service
 from vigil.events.filters import EventFilters
 from vigil.events.schemas import Action, EventIn, ResourceType, Status

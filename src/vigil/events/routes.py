@@ -13,7 +13,6 @@ from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
 from vigil.accounts.users import get_user
-from vigil.analytics.summary import Bucket, summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, client_ip, read_body, uuid_or_404
@@ -23,20 +22,13 @@ from vigil.events import service
 from vigil.events.deps import ExportEngineDep, WriterDep
 from vigil.events.export import MEDIA_TYPES, stream_export
 from vigil.events.filters import EventFilters
-from vigil.events.query import (
-    ActivityListQuery,
-    ActivitySummaryQuery,
-    EventListQuery,
-    ExportQuery,
-    SummaryQuery,
-)
+from vigil.events.params import ActivityListQuery, EventListQuery, ExportQuery
 from vigil.events.schemas import (
     BatchResult,
     EventBatchIn,
     EventIn,
     EventOut,
     EventPage,
-    EventSummary,
 )
 from vigil.events.wire import event_json
 
@@ -164,31 +156,6 @@ def export_audit_logs(
     )
 
 
-@router.get(
-    "/audit-logs/summary",
-    response_model=EventSummary,
-    summary="Counts by action, resource and status, top resources and a timeline",
-)
-def summarize_audit_logs(
-    principal: Caller, conn: ReadConnDep, query: Annotated[SummaryQuery, Query()]
-) -> Response:
-    """What the list filters select, summarised for the activity dashboard."""
-    return _summary_response(conn, principal.tenant_id, query.filters(), query.bucket)
-
-
-def _summary_response(
-    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, bucket: str | None
-) -> Response:
-    summary = summarize(
-        conn,
-        tenant_id=tenant_id,
-        filters=filters,
-        now=utcnow(),
-        bucket=Bucket(bucket) if bucket else None,
-    )
-    return FastJSONResponse(summary.as_json())
-
-
 @router.get("/audit-logs/{event_id}", response_model=EventOut, summary="One event")
 def get_audit_log(principal: Caller, conn: ReadConnDep, event_id: str) -> Response:
     """One event of the caller's tenant; anything else is 404."""
@@ -211,20 +178,3 @@ def user_activity(
     user = get_user(conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user"))
     filters = query.filters_for_actor(str(user["id"]), None)
     return _page_response(conn, principal.tenant_id, filters, query.page())
-
-
-@router.get(
-    "/users/{user_id}/activity/summary",
-    response_model=EventSummary,
-    summary="One user's activity as actor, summarised",
-)
-def user_activity_summary(
-    principal: Caller,
-    conn: ReadConnDep,
-    user_id: str,
-    query: Annotated[ActivitySummaryQuery, Query()],
-) -> Response:
-    """The summary filters, for one registered user of the tenant; unknown users are 404."""
-    user = get_user(conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user"))
-    filters = query.filters_for_actor(str(user["id"]), None)
-    return _summary_response(conn, principal.tenant_id, filters, query.bucket)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from vigil.accounts.audit import AccountAudit
-from vigil.accounts.service import Principal
+from vigil.accounts.caller_audit import CallerAudit
 from vigil.core.clock import utcnow
 from vigil.core.errors import InvalidInput
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.detections.rules import Channel
 from vigil.events.schemas import Action, ResourceType
@@ -19,7 +19,7 @@ from vigil.settings import Settings
 
 
 def save_channels(
-    engine: Engine, audit: AccountAudit, settings: Settings, body: NotificationSettings
+    engine: Engine, audit: CallerAudit, settings: Settings, body: NotificationSettings
 ) -> ChannelSettings:
     """Replace the tenant's channels; recorded as UPDATE on SETTINGS, naming what changed
     (never the webhook URL itself: it is a credential)."""

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from vigil.accounts.audit import AuditDep
+from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller
-from vigil.accounts.service import Principal
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import InvalidInput
 from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
 from vigil.notifications import actions, service
@@ -37,7 +37,7 @@ def read_notification_settings(
 @router.put("/settings/notifications", summary="Choose where alerts go")
 def write_notification_settings(
     principal: Caller,
-    audit: AuditDep,
+    audit: CallerAuditDep,
     engine: EngineDep,
     settings: SettingsDep,
     body: NotificationSettings,

@@ -15,15 +15,16 @@ from sqlalchemy import Engine
 
 from vigil.accounts.access import rule_for
 from vigil.accounts.deps import SESSION_COOKIE, TwoFactorSetupPending, admit, principal_for
-from vigil.accounts.service import Principal, get_tenant
 from vigil.accounts.sessions import SESSION_PREFIX
 from vigil.accounts.users import get_user
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import Forbidden
 from vigil.core.http import client_ip
 from vigil.core.permissions import Permission
+from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
 from vigil.notifications.service import unread_count
+from vigil.tenants.service import get_tenant
 from vigil.web import csrf
 
 VIEW_PERMISSIONS = frozenset({Permission.USER_VIEW, Permission.USER_MANAGE})

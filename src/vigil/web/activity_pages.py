@@ -19,6 +19,7 @@ from vigil.events import service as events
 from vigil.events.wire import event_json
 from vigil.web import charts
 from vigil.web.access import ConsoleDep, ConsoleUser
+from vigil.web.rendering import render
 from vigil.web.view_filters import (
     ACTIONS,
     PAGE_SIZE,
@@ -26,7 +27,6 @@ from vigil.web.view_filters import (
     RESOURCE_TYPES,
     ViewFilters,
 )
-from vigil.web.web import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -6,7 +6,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from vigil.accounts.audit import AccountAudit
+from vigil.accounts.caller_audit import CallerAudit
 from vigil.core.http import client_ip
 from vigil.core.validation import describe_errors
 from vigil.settings import Settings
@@ -33,10 +33,10 @@ NOTICES = {
 }
 
 
-def audit_of(request: Request, me: ConsoleUser) -> AccountAudit:
+def audit_of(request: Request, me: ConsoleUser) -> CallerAudit:
     """Records changes as made by the signed-in user, from their address."""
     settings: Settings = request.app.state.settings
-    return AccountAudit(
+    return CallerAudit(
         principal=me.principal,
         ip_address=client_ip(request, settings.trusted_networks),
         user_agent=(request.headers.get("user-agent") or "")[:1024] or None,

@@ -11,7 +11,7 @@ from vigil.db.engine import write_transaction
 from vigil.notifications import service
 from vigil.web.access import ConsoleDep
 from vigil.web.forms import see_other
-from vigil.web.web import render
+from vigil.web.rendering import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -17,7 +17,7 @@ from vigil.core.errors import VigilError
 from vigil.core.tokens import fingerprint
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import NOTICES, audit_of, notice_for, see_other
-from vigil.web.web import render
+from vigil.web.rendering import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

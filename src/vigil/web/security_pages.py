@@ -21,7 +21,7 @@ from vigil.events.wire import event_json
 from vigil.notifications.service import deliveries_of
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import audit_of, notice_for, see_other
-from vigil.web.web import render
+from vigil.web.rendering import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

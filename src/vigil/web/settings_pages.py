@@ -20,7 +20,7 @@ from vigil.notifications import service as notifications
 from vigil.notifications.schemas import NotificationSettings, settings_json
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import audit_of, notice_for, see_other, validation_message
-from vigil.web.web import render
+from vigil.web.rendering import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -25,7 +25,7 @@ from vigil.web.access import (
 )
 from vigil.web.csrf import CsrfRejected
 from vigil.web.forms import see_other
-from vigil.web.web import STATIC_DIR, render
+from vigil.web.rendering import STATIC_DIR, render
 
 home = APIRouter(include_in_schema=False)
 

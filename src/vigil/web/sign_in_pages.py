@@ -20,7 +20,7 @@ from vigil.core.tokens import fingerprint
 from vigil.settings import Settings
 from vigil.web import csrf
 from vigil.web.access import ConsoleDep
-from vigil.web.web import render
+from vigil.web.rendering import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

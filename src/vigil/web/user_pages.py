@@ -18,7 +18,7 @@ from vigil.core.http import uuid_or_404
 from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import audit_of, notice_for, see_other, validation_message
-from vigil.web.web import render
+from vigil.web.rendering import render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 from vigil.core.pagination import DEFAULT_LIMIT, PageRequest, parse_page
@@ -86,19 +84,3 @@ class ExportQuery(EventQuery):
     """``GET /audit-logs/export``."""
 
     format: ExportFormat = ExportFormat.CSV
-
-
-class SummaryOptions(BaseModel):
-    """How to summarise."""
-
-    bucket: Literal["hour", "day"] | None = Field(
-        default=None, description="Timeline step; by default hours up to 3 days, days beyond"
-    )
-
-
-class SummaryQuery(EventQuery, SummaryOptions):
-    """``GET /audit-logs/summary``."""
-
-
-class ActivitySummaryQuery(ActivityQuery, SummaryOptions):
-    """``GET /users/{user_id}/activity/summary``."""

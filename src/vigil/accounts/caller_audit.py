@@ -1,4 +1,5 @@
-"""Recording what a caller did to accounts, with the request's address and user agent."""
+"""The audit of the request's caller: what they did (to users, keys, settings, alerts, …)
+recorded as events, with the request's address and user agent."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
-from vigil.accounts.service import Principal
 from vigil.core.deps import SettingsDep
 from vigil.core.http import client_ip
+from vigil.core.principal import Principal
 from vigil.events import service as events
 from vigil.events.schemas import Action, EventIn, ResourceType
 
 
 @dataclass(frozen=True, slots=True)
-class AccountAudit:
-    """Records changes made by the request's caller, from the request's address."""
+class CallerAudit:
+    """Records what the request's caller does, as events from the request's address."""
 
     principal: Principal
     ip_address: str | None
@@ -47,15 +48,15 @@ class AccountAudit:
         events.record(conn, tenant_id=self.principal.tenant_id, event=event)
 
 
-async def get_account_audit(
+async def get_caller_audit(
     request: Request, principal: Caller, settings: SettingsDep
-) -> AccountAudit:
+) -> CallerAudit:
     """The audit of the request's caller."""
-    return AccountAudit(
+    return CallerAudit(
         principal=principal,
         ip_address=client_ip(request, settings.trusted_networks),
         user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
     )
 
 
-AuditDep = Annotated[AccountAudit, Depends(get_account_audit)]
+CallerAuditDep = Annotated[CallerAudit, Depends(get_caller_audit)]

@@ -1,0 +1,63 @@
+"""HTTP for the activity summaries: the whole tenant's, and one user's as actor."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import Connection
+
+from vigil.accounts.deps import Caller
+from vigil.accounts.users import get_user
+from vigil.analytics.schemas import ActivitySummaryQuery, EventSummary, SummaryQuery
+from vigil.analytics.summary import Bucket, summarize
+from vigil.core.clock import utcnow
+from vigil.core.deps import ReadConnDep
+from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.events.filters import EventFilters
+
+# Tagged with the event routes they summarise, so the API reference shows them together.
+router = APIRouter(tags=["audit logs"])
+
+
+@router.get(
+    "/audit-logs/summary",
+    response_model=EventSummary,
+    summary="Counts by action, resource and status, top resources and a timeline",
+)
+def summarize_audit_logs(
+    principal: Caller, conn: ReadConnDep, query: Annotated[SummaryQuery, Query()]
+) -> Response:
+    """What the list filters select, summarised for the activity dashboard."""
+    return _summary_response(conn, principal.tenant_id, query.filters(), query.bucket)
+
+
+@router.get(
+    "/users/{user_id}/activity/summary",
+    response_model=EventSummary,
+    summary="One user's activity as actor, summarised",
+)
+def user_activity_summary(
+    principal: Caller,
+    conn: ReadConnDep,
+    user_id: str,
+    query: Annotated[ActivitySummaryQuery, Query()],
+) -> Response:
+    """The summary filters, for one registered user of the tenant; unknown users are 404."""
+    user = get_user(conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user"))
+    filters = query.filters_for_actor(str(user["id"]), None)
+    return _summary_response(conn, principal.tenant_id, filters, query.bucket)
+
+
+def _summary_response(
+    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, bucket: str | None
+) -> Response:
+    summary = summarize(
+        conn,
+        tenant_id=tenant_id,
+        filters=filters,
+        now=utcnow(),
+        bucket=Bucket(bucket) if bucket else None,
+    )
+    return FastJSONResponse(summary.as_json())

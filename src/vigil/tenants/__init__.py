@@ -1,0 +1,1 @@
+"""Tenants and their settings: retention, IP allowlist, required 2FA, working hours."""
