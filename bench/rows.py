@@ -16,7 +16,7 @@ import orjson
 
 from bench.dataset import Event
 from vigil.core.clock import from_micros
-from vigil.events.geo import country_of
+from vigil.events.geo import Geolocator
 from vigil.events.schemas import dump_details
 from vigil.events.wire import format_time
 
@@ -103,5 +103,8 @@ def _details(event: Event) -> str | None:
     return None if event.details is None else dump_details(event.details)
 
 
+_GEO = Geolocator(enabled=True)  # the server's default
+
+
 def _country(event: Event) -> str | None:
-    return country_of(event.ip_address) if event.ip_address else None
+    return _GEO.country_of(event.ip_address) if event.ip_address else None

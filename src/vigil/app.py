@@ -28,8 +28,9 @@ from vigil.core.http import FastJSONResponse
 from vigil.core.validation import InvalidBody, describe_errors
 from vigil.db.engine import WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
-from vigil.events import geo
+from vigil.events.deps import Ingest
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
+from vigil.events.geo import Geolocator
 from vigil.events.routes import router as events_router
 from vigil.events.writer import EventWriter
 from vigil.jobs import run_jobs_forever
@@ -60,17 +61,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # reads can never starve the writer, and exports cannot starve the rest.
     write_engine = build_engine(url, pool_size=1, max_overflow=1, checkpoint_on_commit=False)
     export_engine = build_engine(url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0)
-    geo.configure(enabled=settings.geoip_enabled)
+    geo = Geolocator(enabled=settings.geoip_enabled)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        geo.warm_up()
+        await asyncio.to_thread(geo.warm_up)
         sqlite = write_engine.dialect.name == "sqlite"
         checkpointer = WalCheckpointer(write_engine) if sqlite else None
         if checkpointer is not None:
             checkpointer.start()
         writer = EventWriter(write_engine)
         app.state.writer = writer
+        app.state.ingest = Ingest(writer=writer, geo=geo)
         deliverer: Deliverer = app.state.deliverer
         # Every consumer sees every committed event, whoever wrote it: the writer wakes
         # them at once, commits of other transactions and processes reach them through
@@ -107,6 +109,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.geo = geo
     app.state.export_engine = export_engine
     app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
     app.state.presence = Presence()

@@ -25,6 +25,7 @@ from vigil.app import create_app
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import upgrade_to_head
 from vigil.events import service as events
+from vigil.events.geo import NO_GEOLOCATION
 from vigil.events.schemas import EventIn
 from vigil.events.tables import events as events_table
 from vigil.spine.tables import consumer_cursors
@@ -323,12 +324,13 @@ def test_a_later_commit_waits_for_the_earlier_numbers(tenant: Tenant) -> None:
                 conn,
                 tenant_id=tenant.id,
                 event=EventIn.model_validate(make_event(resource_id="second")),
+                geo=NO_GEOLOCATION,
             )
         second_row.update(row)
         second_done.set()
 
     with write_transaction(engine) as conn:
-        first_row, _ = events.record(conn, tenant_id=tenant.id, event=event)
+        first_row, _ = events.record(conn, tenant_id=tenant.id, event=event, geo=NO_GEOLOCATION)
         thread = threading.Thread(target=second)
         thread.start()
 

@@ -12,15 +12,21 @@ from tests.helpers import ingest, make_event
 from vigil.core.clock import utcnow
 from vigil.core.errors import ServiceUnavailable
 from vigil.db.engine import write_transaction
+from vigil.events.geo import NO_GEOLOCATION
+from vigil.events.prepare import prepare_event
 from vigil.events.schemas import EventIn
-from vigil.events.service import PendingBatch, prepare_event, store_batches
+from vigil.events.service import PendingBatch, store_batches
 from vigil.events.writer import EventWriter
 
 
 def test_a_refused_batch_does_not_sink_the_others_in_its_group(tenant: Tenant) -> None:
     (existing,) = ingest(tenant.writer, [make_event()])
-    good = prepare_event(EventIn.model_validate(make_event(resource_id="good")), now=utcnow())
-    clash = prepare_event(EventIn.model_validate(make_event(resource_id="clash")), now=utcnow())
+    good = prepare_event(
+        EventIn.model_validate(make_event(resource_id="good")), now=utcnow(), geo=NO_GEOLOCATION
+    )
+    clash = prepare_event(
+        EventIn.model_validate(make_event(resource_id="clash")), now=utcnow(), geo=NO_GEOLOCATION
+    )
     # A server-made id colliding with a stored event: the database itself refuses the row.
     clash.row["id"] = uuid.UUID(existing)
 
@@ -54,7 +60,11 @@ def test_writer_answers_every_submission(tenant: Tenant, count: int) -> None:
             batches = [
                 PendingBatch(
                     tenant_id=tenant.id,
-                    events=[prepare_event(EventIn.model_validate(make_event()), now=utcnow())],
+                    events=[
+                        prepare_event(
+                            EventIn.model_validate(make_event()), now=utcnow(), geo=NO_GEOLOCATION
+                        )
+                    ],
                 )
                 for _ in range(count)
             ]
@@ -70,7 +80,9 @@ def test_writer_answers_every_submission(tenant: Tenant, count: int) -> None:
 def test_a_group_larger_than_one_statement_is_stored_whole(tenant: Tenant) -> None:
     now = utcnow()
     events = [
-        prepare_event(EventIn.model_validate(make_event(resource_id=f"r-{n}")), now=now)
+        prepare_event(
+            EventIn.model_validate(make_event(resource_id=f"r-{n}")), now=now, geo=NO_GEOLOCATION
+        )
         for n in range(2500)
     ]
     with write_transaction(tenant.stack.engine) as conn:

@@ -60,6 +60,7 @@ async def sign_in(
         attempt=attempt,
         settings=settings,
         throttle=request.app.state.login_throttle,
+        geo=request.app.state.geo,
     )
     response = FastJSONResponse(
         {
@@ -89,6 +90,7 @@ def sign_out(
         user={"id": principal.user_id, "email": principal.user_email},
         ip_address=client_ip(request, settings.trusted_networks),
         user_agent=request.headers.get("user-agent"),
+        geo=request.app.state.geo,
     )
     forget_credentials([fingerprint(presented_token(request) or "")])
     response = Response(status_code=204)
@@ -184,6 +186,7 @@ def confirm_password_reset(
         new_password=body.new_password,
         ip_address=client_ip(request, settings.trusted_networks),
         user_agent=request.headers.get("user-agent"),
+        geo=request.app.state.geo,
     )
     forget_credentials(ended)
     return FastJSONResponse({"detail": "password changed; sign in with the new one"})

@@ -10,10 +10,10 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
-from vigil.core.deps import SettingsDep
 from vigil.core.http import client_ip
 from vigil.core.principal import Principal
 from vigil.events import service as events
+from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType
 
 
@@ -24,6 +24,18 @@ class CallerAudit:
     principal: Principal
     ip_address: str | None
     user_agent: str | None
+    geo: Geolocator
+
+    @classmethod
+    def of(cls, request: Request, principal: Principal) -> CallerAudit:
+        """The audit of ``principal`` acting through ``request`` (API or console)."""
+        state = request.app.state
+        return cls(
+            principal=principal,
+            ip_address=client_ip(request, state.settings.trusted_networks),
+            user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
+            geo=state.geo,
+        )
 
     def record(
         self,
@@ -45,18 +57,12 @@ class CallerAudit:
             user_agent=self.user_agent,
             details=details,
         )
-        events.record(conn, tenant_id=self.principal.tenant_id, event=event)
+        events.record(conn, tenant_id=self.principal.tenant_id, event=event, geo=self.geo)
 
 
-async def get_caller_audit(
-    request: Request, principal: Caller, settings: SettingsDep
-) -> CallerAudit:
+async def get_caller_audit(request: Request, principal: Caller) -> CallerAudit:
     """The audit of the request's caller."""
-    return CallerAudit(
-        principal=principal,
-        ip_address=client_ip(request, settings.trusted_networks),
-        user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
-    )
+    return CallerAudit.of(request, principal)
 
 
 CallerAuditDep = Annotated[CallerAudit, Depends(get_caller_audit)]

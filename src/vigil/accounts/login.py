@@ -17,6 +17,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import Unauthenticated
 from vigil.db.engine import write_transaction
 from vigil.events import service as events
+from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.settings import Settings
 from vigil.tenants import service as tenants
@@ -71,8 +72,11 @@ def _dummy_hash() -> str:
     return hash_password("not-a-real-password-" + uuid.uuid4().hex)
 
 
-def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> SignedIn:
-    """Open a session, or raise the one ``Unauthenticated`` answer; both are recorded."""
+def sign_in(
+    engine: Engine, *, attempt: SignInRequest, settings: Settings, geo: Geolocator
+) -> SignedIn:
+    """Open a session, or raise the one ``Unauthenticated`` answer; both are recorded (with
+    the country of the attempt's address, from ``geo``)."""
     now = utcnow()
     email = attempt.email.strip().lower()
     with engine.connect() as conn:
@@ -98,7 +102,7 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
             reason = _second_factor_failure(conn, user, attempt.totp_code, now, settings)
         if reason is None and user is not None:
             assert tenant is not None  # a user always has a tenant
-            return _open_session(conn, user, attempt, settings, now, tenant)
+            return _open_session(conn, user, attempt, settings, now, tenant, geo)
         if user is not None and reason in COUNTED_FAILURES:
             lock_for = timedelta(minutes=settings.lockout_minutes)
             users.note_failed_login(
@@ -112,17 +116,23 @@ def sign_in(engine: Engine, *, attempt: SignInRequest, settings: Settings) -> Si
                 user=user,
                 attempt=attempt,
                 details={"reason": reason, "attempted_email": attempt.email[:320]},
+                geo=geo,
             )
     raise Unauthenticated(SIGN_IN_FAILED)
 
 
 def sign_in_throttled(
-    engine: Engine, *, attempt: SignInRequest, settings: Settings, throttle: LoginThrottle
+    engine: Engine,
+    *,
+    attempt: SignInRequest,
+    settings: Settings,
+    throttle: LoginThrottle,
+    geo: Geolocator,
 ) -> SignedIn:
     """``sign_in`` behind the per-address throttle (429 first), counting each failure."""
     throttle.check(attempt.ip_address)
     try:
-        return sign_in(engine, attempt=attempt, settings=settings)
+        return sign_in(engine, attempt=attempt, settings=settings, geo=geo)
     except Unauthenticated:
         throttle.record_failure(attempt.ip_address)
         raise
@@ -162,6 +172,7 @@ def _open_session(
     settings: Settings,
     now: datetime,
     tenant: dict[str, Any],
+    geo: Geolocator,
 ) -> SignedIn:
     users.note_successful_login(conn, user=user, now=now)
     token, session = sessions.create_session(
@@ -179,6 +190,7 @@ def _open_session(
         user=user,
         attempt=attempt,
         details={"login_method": "email_password", "tenant_name": tenant["name"]},
+        geo=geo,
     )
     fresh = {**user, "last_login_at": now, "last_active_at": now, "failed_logins": 0}
     setup_required = two_factor.setup_required(
@@ -200,6 +212,7 @@ def sign_out(
     user: dict[str, Any],
     ip_address: str | None,
     user_agent: str | None,
+    geo: Geolocator,
 ) -> None:
     """End the session and record the LOGOUT; ``user`` needs its ``id`` and ``email``."""
     with write_transaction(engine) as conn:
@@ -212,6 +225,7 @@ def sign_out(
             user=user,
             attempt=attempt,
             details={},
+            geo=geo,
         )
 
 
@@ -223,6 +237,7 @@ def _record(
     user: dict[str, Any] | None,
     attempt: SignInRequest,
     details: dict[str, Any],
+    geo: Geolocator,
 ) -> None:
     event = EventIn(
         action=action,
@@ -235,7 +250,7 @@ def _record(
         details=details or None,
         status=Status.FAILED if action is Action.LOGIN_FAILED else Status.SUCCESS,
     )
-    events.record(conn, tenant_id=tenant_id, event=event)
+    events.record(conn, tenant_id=tenant_id, event=event, geo=geo)
 
 
 def _tenant_for_unknown(conn: Connection, hint: str | None) -> uuid.UUID | None:

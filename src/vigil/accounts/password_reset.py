@@ -21,6 +21,7 @@ from vigil.core.errors import InvalidInput, VigilError
 from vigil.core.tokens import fingerprint
 from vigil.db.engine import write_transaction
 from vigil.events import service as events
+from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.settings import Settings
 
@@ -95,6 +96,7 @@ def confirm_reset(
     new_password: str,
     ip_address: str | None,
     user_agent: str | None,
+    geo: Geolocator,
 ) -> tuple[dict[str, Any], list[str]]:
     """Set the new password, end every session, record PASSWORD_RESET.
 
@@ -126,7 +128,7 @@ def confirm_reset(
         ended = sessions.revoke_user_sessions(
             conn, tenant_id=user["tenant_id"], user_id=user["id"], now=now
         )
-        _record_reset(conn, user=user, ip_address=ip_address, user_agent=user_agent)
+        _record_reset(conn, user=user, ip_address=ip_address, user_agent=user_agent, geo=geo)
     return user, ended
 
 
@@ -143,7 +145,12 @@ def _live_reset(conn: Connection, *, token: str, now: datetime) -> dict[str, Any
 
 
 def _record_reset(
-    conn: Connection, *, user: dict[str, Any], ip_address: str | None, user_agent: str | None
+    conn: Connection,
+    *,
+    user: dict[str, Any],
+    ip_address: str | None,
+    user_agent: str | None,
+    geo: Geolocator,
 ) -> None:
     event = EventIn(
         action=Action.PASSWORD_RESET,
@@ -154,7 +161,7 @@ def _record_reset(
         ip_address=ip_address,
         user_agent=user_agent[:1024] if user_agent else None,
     )
-    events.record(conn, tenant_id=user["tenant_id"], event=event)
+    events.record(conn, tenant_id=user["tenant_id"], event=event, geo=geo)
 
 
 def user_for_link(conn: Connection, *, tenant_id: uuid.UUID, email: str) -> dict[str, Any] | None:

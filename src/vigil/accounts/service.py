@@ -17,6 +17,7 @@ from vigil.core.errors import NotFound
 from vigil.core.permissions import Permission, Role
 from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
+from vigil.events.geo import NO_GEOLOCATION
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
 from vigil.tenants import service as tenants_service
@@ -72,7 +73,8 @@ def record_system_action(
         resource_id=resource_id,
         details={**details, "via": "cli"},
     )
-    record_event(conn, tenant_id=tenant_id, event=event)
+    # A command has no client address, so there is no country to look up.
+    record_event(conn, tenant_id=tenant_id, event=event, geo=NO_GEOLOCATION)
 
 
 def create_api_key(

@@ -16,7 +16,7 @@ from vigil.db.engine import write_transaction
 from vigil.demo.people import cast, demo_domain
 from vigil.demo.story import timeline
 from vigil.demo.users import enlist, stamp_last_sign_ins
-from vigil.events import geo
+from vigil.events.geo import Geolocator
 from vigil.events.schemas import MAX_BATCH_EVENTS, EventIn
 from vigil.events.service import record_many
 from vigil.tenants import service as tenants
@@ -46,7 +46,6 @@ def demo(
     --seed repeats the same story; pass another one for different activity.
     """
     settings = load_settings()
-    geo.configure(enabled=settings.geoip_enabled)
     engine = migrated_engine(settings)
     tenant_row = _existing_tenant(engine, tenant)
     domain = demo_domain(tenant_row["name"])
@@ -57,7 +56,8 @@ def demo(
     except Conflict as error:
         fail(str(error))
     events = timeline(members, days=days, now=utcnow(), seed=seed)
-    stored = _store(engine, tenant_id=tenant_row["id"], events=events)
+    geo = Geolocator(enabled=settings.geoip_enabled)
+    stored = _store(engine, tenant_id=tenant_row["id"], events=events, geo=geo)
     with write_transaction(engine) as conn:
         stamp_last_sign_ins(conn, tenant_id=tenant_row["id"], events=events)
     made = sum(member.created for member in members)
@@ -82,11 +82,11 @@ def _existing_tenant(engine: Engine, name: str) -> dict[str, Any]:
     return found
 
 
-def _store(engine: Engine, *, tenant_id: uuid.UUID, events: list[EventIn]) -> int:
+def _store(engine: Engine, *, tenant_id: uuid.UUID, events: list[EventIn], geo: Geolocator) -> int:
     """Record the events a batch per transaction, so a running server is never held up long."""
     stored = 0
     for start in range(0, len(events), MAX_BATCH_EVENTS):
         with write_transaction(engine) as conn:
             batch = events[start : start + MAX_BATCH_EVENTS]
-            stored += record_many(conn, tenant_id=tenant_id, events=batch)
+            stored += record_many(conn, tenant_id=tenant_id, events=batch, geo=geo)
     return stored

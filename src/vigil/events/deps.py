@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,13 +10,25 @@ from sqlalchemy import Engine
 
 from vigil.core.errors import TooManyRequests
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
+from vigil.events.geo import Geolocator
 from vigil.events.writer import EventWriter
 
 
-async def get_writer(request: Request) -> EventWriter:
-    """The app's group-commit event writer."""
-    writer: EventWriter = request.app.state.writer
-    return writer
+@dataclass(frozen=True, slots=True)
+class Ingest:
+    """What storing events takes: the app's group-commit writer and its geolocator.
+
+    One dependency for both, since ingest routes resolve it on every request.
+    """
+
+    writer: EventWriter
+    geo: Geolocator
+
+
+async def get_ingest(request: Request) -> Ingest:
+    """The app's ingest path (set up when the app starts)."""
+    ingest: Ingest = request.app.state.ingest
+    return ingest
 
 
 async def get_export_engine(request: Request) -> Engine:
@@ -29,5 +42,5 @@ async def get_export_engine(request: Request) -> Engine:
     return engine
 
 
-WriterDep = Annotated[EventWriter, Depends(get_writer)]
+IngestDep = Annotated[Ingest, Depends(get_ingest)]
 ExportEngineDep = Annotated[Engine, Depends(get_export_engine)]

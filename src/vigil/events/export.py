@@ -16,6 +16,8 @@ from vigil.core.clock import utcnow
 from vigil.core.principal import Principal
 from vigil.events import service
 from vigil.events.filters import EventFilters
+from vigil.events.geo import Geolocator
+from vigil.events.prepare import prepare_event
 from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.events.wire import PUBLIC_FIELDS, format_time
 from vigil.events.writer import EventWriter
@@ -149,6 +151,7 @@ def stream_export(
     *,
     engine: Engine,
     writer: EventWriter,
+    geo: Geolocator,
     principal: Principal,
     filters: EventFilters,
     export_format: ExportFormat,
@@ -176,6 +179,7 @@ def stream_export(
     finally:
         _record_export(
             writer,
+            geo,
             principal=principal,
             details={
                 "format": export_format.value,
@@ -192,6 +196,7 @@ def stream_export(
 
 def _record_export(
     writer: EventWriter,
+    geo: Geolocator,
     *,
     principal: Principal,
     details: dict[str, Any],
@@ -210,7 +215,7 @@ def _record_export(
         status=Status.SUCCESS if completed else Status.FAILED,
     )
     batch = service.PendingBatch(
-        tenant_id=principal.tenant_id, events=[service.prepare_event(event, now=utcnow())]
+        tenant_id=principal.tenant_id, events=[prepare_event(event, now=utcnow(), geo=geo)]
     )
     try:
         writer.submit_from_thread(batch)

@@ -17,9 +17,9 @@ from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, client_ip, read_body, uuid_or_404
 from vigil.core.pagination import PageRequest
-from vigil.core.validation import parse_body
 from vigil.events import service
-from vigil.events.deps import ExportEngineDep, WriterDep
+from vigil.events.decode import decode_batch, decode_event
+from vigil.events.deps import ExportEngineDep, IngestDep
 from vigil.events.export import MEDIA_TYPES, stream_export
 from vigil.events.filters import EventFilters
 from vigil.events.params import ActivityListQuery, EventListQuery, ExportQuery
@@ -62,11 +62,10 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     responses={200: {"description": "Already stored with this id and content"}, 409: {}},
     summary="Record one event",
 )
-async def record_event(request: Request, principal: Caller, writer: WriterDep) -> Response:
+async def record_event(request: Request, principal: Caller, ingest: IngestDep) -> Response:
     """Store one event; a repeated producer ``id`` with the same content answers 200."""
-    event = parse_body(EventIn, await read_body(request))
-    prepared = service.prepare_event(event, now=utcnow())
-    outcome = await writer.submit(
+    prepared = decode_event(await read_body(request), now=utcnow(), geo=ingest.geo)
+    outcome = await ingest.writer.submit(
         service.PendingBatch(tenant_id=principal.tenant_id, events=[prepared])
     )
     if outcome.conflict is not None:
@@ -82,12 +81,10 @@ async def record_event(request: Request, principal: Caller, writer: WriterDep) -
     openapi_extra=_body_schema(EventBatchIn),
     summary="Record up to 1000 events at once",
 )
-async def record_batch(request: Request, principal: Caller, writer: WriterDep) -> Response:
+async def record_batch(request: Request, principal: Caller, ingest: IngestDep) -> Response:
     """Store every event or none: any invalid event fails the batch, naming its index."""
-    batch = parse_body(EventBatchIn, await read_body(request))
-    now = utcnow()
-    prepared = [service.prepare_event(event, now=now) for event in batch.events]
-    outcome = await writer.submit(
+    prepared = decode_batch(await read_body(request), now=utcnow(), geo=ingest.geo)
+    outcome = await ingest.writer.submit(
         service.PendingBatch(tenant_id=principal.tenant_id, events=prepared)
     )
     if outcome.conflict is not None:
@@ -129,7 +126,7 @@ def export_audit_logs(
     request: Request,
     principal: Caller,
     engine: ExportEngineDep,
-    writer: WriterDep,
+    ingest: IngestDep,
     settings: SettingsDep,
     query: Annotated[ExportQuery, Query()],
 ) -> StreamingResponse:
@@ -139,7 +136,8 @@ def export_audit_logs(
     filename = f"vigil-audit-logs-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format.value}"
     body = stream_export(
         engine=engine,
-        writer=writer,
+        writer=ingest.writer,
+        geo=ingest.geo,
         principal=principal,
         filters=filters,
         export_format=export_format,

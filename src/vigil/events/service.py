@@ -14,20 +14,19 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_
 
-from vigil.core.clock import new_id, utcnow
+from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
 from vigil.db.search import LIKE_ESCAPE, contains_pattern
 from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
-from vigil.events.geo import country_of
-from vigil.events.schemas import Action, EventIn, Status, dump_details
+from vigil.events.geo import Geolocator
+from vigil.events.prepare import PreparedEvent, Row, prepare_event
+from vigil.events.schemas import EventIn
 from vigil.events.sequence import number_events
 from vigil.events.tables import events
 from vigil.events.wire import PUBLIC_FIELDS
-
-Row = dict[str, Any]
 
 # The fields whose equality makes a repeated producer id a harmless retry.
 CONTENT_FIELDS = (
@@ -45,15 +44,6 @@ _ID_LOOKUP_CHUNK = 500
 
 
 @dataclass(slots=True)
-class PreparedEvent:
-    """A validated, enriched event ready to insert (tenant and received_at come at store)."""
-
-    row: Row
-    producer_id: bool
-    timestamp_given: bool
-
-
-@dataclass(slots=True)
 class PendingBatch:
     """Events one request asked to store, all or none."""
 
@@ -68,28 +58,6 @@ class BatchOutcome:
     rows: list[Row] = field(default_factory=list)
     created: list[bool] = field(default_factory=list)
     conflict: Conflict | None = None
-
-
-def prepare_event(event: EventIn, *, now: datetime) -> PreparedEvent:
-    """Turn a validated event into a row: id, UTC timestamp, default status, country."""
-    status = event.status or (Status.FAILED if event.action is Action.LOGIN_FAILED else None)
-    row: Row = {
-        "id": event.id or new_id(),
-        "timestamp": event.timestamp or now,  # already UTC: see utc_not_in_future
-        "action": event.action.value,
-        "resource_type": event.resource_type.value,
-        "resource_id": event.resource_id,
-        "user_id": event.user_id,
-        "user_email": event.user_email,
-        "ip_address": event.ip_address,
-        "user_agent": event.user_agent,
-        "details": None if event.details is None else dump_details(event.details),
-        "status": (status or Status.SUCCESS).value,
-        "country": country_of(event.ip_address) if event.ip_address else None,
-    }
-    return PreparedEvent(
-        row=row, producer_id=event.id is not None, timestamp_given=event.timestamp is not None
-    )
 
 
 def store_batches(
@@ -175,7 +143,9 @@ def _existing_rows(
     return found
 
 
-def record(conn: Connection, *, tenant_id: uuid.UUID, event: EventIn) -> tuple[Row, bool]:
+def record(
+    conn: Connection, *, tenant_id: uuid.UUID, event: EventIn, geo: Geolocator
+) -> tuple[Row, bool]:
     """Record one event in the caller's transaction: the stored row and whether it is new.
 
     Call it as the transaction's last write: from here to the commit the tenant's commit
@@ -183,21 +153,24 @@ def record(conn: Connection, *, tenant_id: uuid.UUID, event: EventIn) -> tuple[R
     caller commits, whichever process it runs in.
     """
     now = utcnow()
-    batch = PendingBatch(tenant_id=tenant_id, events=[prepare_event(event, now=now)])
+    batch = PendingBatch(tenant_id=tenant_id, events=[prepare_event(event, now=now, geo=geo)])
     (outcome,) = store_batches(conn, batches=[batch], received_at=now)
     if outcome.conflict is not None:
         raise outcome.conflict
     return outcome.rows[0], outcome.created[0]
 
 
-def record_many(conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventIn]) -> int:
+def record_many(
+    conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventIn], geo: Geolocator
+) -> int:
     """Record events in the caller's transaction, all or none: how many were new.
 
     For importers and generators writing outside the request path; keep each call to
     about a thousand events, as the batch API does, so transactions stay short.
     """
     now = utcnow()
-    batch = PendingBatch(tenant_id=tenant_id, events=[prepare_event(e, now=now) for e in events])
+    prepared = [prepare_event(e, now=now, geo=geo) for e in events]
+    batch = PendingBatch(tenant_id=tenant_id, events=prepared)
     (outcome,) = store_batches(conn, batches=[batch], received_at=now)
     if outcome.conflict is not None:
         raise outcome.conflict

@@ -7,9 +7,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from vigil.accounts.caller_audit import CallerAudit
-from vigil.core.http import client_ip
 from vigil.core.validation import describe_errors
-from vigil.settings import Settings
 from vigil.web.access import ConsoleUser
 
 # What a page says after a form redirected to it; only these fixed texts, so nothing from
@@ -35,12 +33,7 @@ NOTICES = {
 
 def audit_of(request: Request, me: ConsoleUser) -> CallerAudit:
     """Records changes as made by the signed-in user, from their address."""
-    settings: Settings = request.app.state.settings
-    return CallerAudit(
-        principal=me.principal,
-        ip_address=client_ip(request, settings.trusted_networks),
-        user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
-    )
+    return CallerAudit.of(request, me.principal)
 
 
 def notice_for(request: Request) -> str | None:

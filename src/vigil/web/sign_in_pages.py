@@ -155,6 +155,7 @@ async def _finish(
         attempt=attempt,
         settings=settings,
         throttle=request.app.state.login_throttle,
+        geo=request.app.state.geo,
     )
     target = "/ui/me?setup=two-factor" if signed_in.two_factor_setup_required else next_url
     response = RedirectResponse(target, status_code=303)
@@ -188,6 +189,7 @@ def logout_submit(
         user={"id": principal.user_id, "email": user.email},
         ip_address=client_ip(request, settings.trusted_networks),
         user_agent=request.headers.get("user-agent"),
+        geo=request.app.state.geo,
     )
     forget_credentials([fingerprint(request.cookies.get(SESSION_COOKIE, ""))])
     response = RedirectResponse("/ui/login?signed_out=1", status_code=303)
@@ -248,6 +250,7 @@ async def reset_submit(request: Request, engine: EngineDep, settings: SettingsDe
             new_password=new_password,
             ip_address=client_ip(request, settings.trusted_networks),
             user_agent=request.headers.get("user-agent"),
+            geo=request.app.state.geo,
         )
     except password_reset.InvalidResetLink:
         return _anonymous_page(

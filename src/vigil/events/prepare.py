@@ -1,0 +1,80 @@
+"""Validated events made into rows: id, UTC timestamp, default status, country."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vigil.core.clock import new_id
+from vigil.events.geo import Geolocator
+from vigil.events.schemas import Action, EventIn, ResourceType, Status, dump_details
+
+Row = dict[str, Any]
+
+
+@dataclass(slots=True)
+class PreparedEvent:
+    """A validated, enriched event ready to insert (tenant and received_at come at store)."""
+
+    row: Row
+    producer_id: bool
+    timestamp_given: bool
+
+
+def prepared(
+    *,
+    id: uuid.UUID | None,
+    timestamp: datetime | None,
+    action: Action,
+    resource_type: ResourceType,
+    resource_id: str | None,
+    user_id: str | None,
+    user_email: str | None,
+    ip_address: str | None,
+    user_agent: str | None,
+    details: str | None,
+    status: Status | None,
+    now: datetime,
+    geo: Geolocator,
+) -> PreparedEvent:
+    """The row of an event whose fields are validated and normalised (``timestamp`` in UTC,
+    ``details`` as its stored JSON text): an id unless the producer chose one, ``now`` for
+    a missing timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country."""
+    if status is None:
+        status = Status.FAILED if action is Action.LOGIN_FAILED else Status.SUCCESS
+    row: Row = {
+        "id": id or new_id(),
+        "timestamp": timestamp or now,
+        "action": action.value,
+        "resource_type": resource_type.value,
+        "resource_id": resource_id,
+        "user_id": user_id,
+        "user_email": user_email,
+        "ip_address": ip_address,
+        "user_agent": user_agent,
+        "details": details,
+        "status": status.value,
+        "country": geo.country_of(ip_address) if ip_address else None,
+    }
+    return PreparedEvent(row=row, producer_id=id is not None, timestamp_given=timestamp is not None)
+
+
+def prepare_event(event: EventIn, *, now: datetime, geo: Geolocator) -> PreparedEvent:
+    """The row of an event ``EventIn`` validated (its timestamp already in UTC)."""
+    return prepared(
+        id=event.id,
+        timestamp=event.timestamp,
+        action=event.action,
+        resource_type=event.resource_type,
+        resource_id=event.resource_id,
+        user_id=event.user_id,
+        user_email=event.user_email,
+        ip_address=event.ip_address,
+        user_agent=event.user_agent,
+        details=None if event.details is None else dump_details(event.details),
+        status=event.status,
+        now=now,
+        geo=geo,
+    )
