@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, or_, select, update
 
-from vigil.accounts.mailer import send_email
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
+from vigil.notifications.mailer import send_email
 from vigil.notifications.service import PENDING, SENT, read_settings
 from vigil.notifications.tables import outbox
 from vigil.settings import Settings
