@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection
 
-from vigil.accounts.tables import users
+from vigil.accounts.users import active_users_with
 from vigil.core.clock import new_id
+from vigil.core.permissions import READ_ACTIVITY
 from vigil.notifications.channel import ChannelName, ChannelSettings, Delivery, Message
 from vigil.notifications.tables import inbox
 
@@ -23,18 +24,9 @@ def is_on(chosen: ChannelSettings) -> bool:
 
 
 def write(conn: Connection, *, tenant_id: uuid.UUID, message: Message, now: datetime) -> None:
-    """An unread notification for each active user of the tenant who may read activity."""
-    readers = conn.execute(
-        select(users.c.id).where(
-            users.c.tenant_id == tenant_id,
-            users.c.status == "ACTIVE",
-            or_(
-                users.c.role.in_(["ADMIN", "SUPER_ADMIN"]),
-                users.c.permissions.like("%USER_VIEW%"),
-                users.c.permissions.like("%USER_MANAGE%"),
-            ),
-        )
-    ).scalars()
+    """An unread notification for each active user of the tenant who may read activity
+    (through their role or a grant): an alert is only worth telling to who can open it."""
+    readers = active_users_with(conn, tenant_id=tenant_id, any_of=READ_ACTIVITY)
     rows = [
         {
             "tenant_id": tenant_id,
