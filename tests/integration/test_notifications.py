@@ -235,6 +235,17 @@ def test_the_inbox_counts_and_marks_read(tenant: Tenant) -> None:
     assert tenant.admin.get("/notifications").status_code == 422  # a key has no inbox
 
 
+def test_the_inbox_reaches_whoever_may_read_activity_by_role_or_grant(tenant: Tenant) -> None:
+    granted = make_user(tenant, role=Role.DEVELOPER)
+    writer = make_user(tenant, role=Role.DEVELOPER)
+    for user, permissions in ((granted, ["USER_VIEW"]), (writer, ["EVENTS_WRITE"])):
+        answer = tenant.admin.patch(f"/users/{user['id']}", json={"permissions": permissions})
+        assert answer.status_code == 200, answer.text
+    brute_force(tenant)  # the inbox rows commit with the alert
+    assert inbox_of(tenant, granted)["unread"] == 1
+    assert inbox_of(tenant, writer)["unread"] == 0  # EVENTS_WRITE does not read activity
+
+
 def test_below_the_minimum_severity_nobody_is_told(tenant: Tenant, slack: SlackReceiver) -> None:
     configure(tenant, slack_url=slack.url)
     assert (

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from vigil.accounts import sessions, users
-from vigil.accounts.mailer import send_email
 from vigil.accounts.passwords import check_password_rules, hash_password
 from vigil.accounts.tables import password_resets
 from vigil.accounts.tables import users as users_table
@@ -23,6 +22,7 @@ from vigil.db.engine import write_transaction
 from vigil.events import service as events
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType
+from vigil.notifications.mailer import send_email
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)

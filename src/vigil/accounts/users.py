@@ -35,6 +35,21 @@ def effective_permissions(row: dict[str, Any]) -> frozenset[Permission]:
     return ROLE_PERMISSIONS[Role(row["role"])] | granted(row)
 
 
+def active_users_with(
+    conn: Connection, *, tenant_id: uuid.UUID, any_of: frozenset[Permission]
+) -> list[uuid.UUID]:
+    """The ids of the tenant's active users who hold any of ``any_of``, by role or grant."""
+    query = select(users.c.id, users.c.role, users.c.permissions).where(
+        users.c.tenant_id == tenant_id, users.c.status == ACTIVE
+    )
+    # Filtered here rather than in SQL, so the one definition of what a user may do decides.
+    return [
+        row["id"]
+        for row in conn.execute(query).mappings()
+        if effective_permissions(dict(row)) & any_of
+    ]
+
+
 def create_user(
     conn: Connection,
     *,

@@ -39,6 +39,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPER_ADMIN: frozenset(Permission),
 }
 
+# Reading activity (events, alerts, analytics) needs either one.
+READ_ACTIVITY: frozenset[Permission] = frozenset({Permission.USER_VIEW, Permission.USER_MANAGE})
+
 
 def parse_scopes(text: str) -> frozenset[Permission]:
     """Permissions from a comma-separated list; unknown names raise ``ValueError``."""

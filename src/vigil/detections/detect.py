@@ -1,21 +1,26 @@
-"""Runs a tenant's rules over newly committed events: each kind of rule lives in a module of
-its own (threshold, location, working_hours, escalation)."""
+"""Runs a tenant's rules over newly committed events.
+
+Each kind of rule is a function in a module of its own (threshold, location, working_hours,
+escalation), found through ``RULE_FUNCTIONS``: one function for each ``Kind``, checked when
+this module is imported. Adding a kind is its function, its ``Kind``, and a line here.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from vigil.core.registry import one_each
 from vigil.detections.escalation import privilege_escalation
 from vigil.detections.findings import Event, Finding
 from vigil.detections.location import unexpected_location
 from vigil.detections.rules import Kind, Rule
-from vigil.detections.threshold import distributed, threshold
-from vigil.detections.working_hours import WorkingHours, off_hours
+from vigil.detections.threshold import distributed_brute_force, threshold
+from vigil.detections.working_hours import off_hours
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +29,28 @@ log = logging.getLogger(__name__)
 # when Vigil received them, not against the time of the pass, so a consumer catching up
 # after a restart judges each event as it would have at once.
 LIVE_WINDOW = timedelta(hours=24)
+
+
+class RuleFunction(Protocol):
+    """What every kind of rule is: the findings of ``rule`` among ``live``, the tenant's new
+    events (oldest first), on a connection that only reads."""
+
+    def __call__(
+        self, conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    ) -> list[Finding]: ...
+
+
+RULE_FUNCTIONS: dict[Kind, RuleFunction] = one_each(
+    Kind,
+    [
+        (Kind.THRESHOLD, threshold),
+        (Kind.DISTRIBUTED_BRUTE_FORCE, distributed_brute_force),
+        (Kind.UNEXPECTED_LOCATION, unexpected_location),
+        (Kind.OFF_HOURS, off_hours),
+        (Kind.PRIVILEGE_ESCALATION, privilege_escalation),
+    ],
+    what="rule function",
+)
 
 
 def detect(
@@ -45,21 +72,7 @@ def detect(
         if not rule.enabled:
             continue
         try:
-            findings += _apply(conn, tenant, rule, live)
+            findings += RULE_FUNCTIONS[rule.kind](conn, tenant=tenant, rule=rule, live=live)
         except Exception:  # one rule's trouble (odd data, say) must not silence the others
             log.exception("rule %s failed for tenant %s", rule.name, tenant["id"])
     return findings
-
-
-def _apply(
-    conn: Connection, tenant: dict[str, Any], rule: Rule, live: list[Event]
-) -> list[Finding]:
-    if rule.kind is Kind.THRESHOLD:
-        return threshold(conn, tenant["id"], rule, live)
-    if rule.kind is Kind.DISTRIBUTED_BRUTE_FORCE:
-        return distributed(conn, tenant["id"], rule, live)
-    if rule.kind is Kind.UNEXPECTED_LOCATION:
-        return unexpected_location(conn, tenant["id"], rule, live)
-    if rule.kind is Kind.OFF_HOURS:
-        return off_hours(rule, WorkingHours.of_tenant(tenant), live)
-    return privilege_escalation(rule, live)

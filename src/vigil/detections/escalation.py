@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from vigil.core.permissions import ROLE_RANK, Role
 from vigil.detections.findings import Event, Finding, actor, details_of
 from vigil.detections.rules import Rule, Severity
@@ -50,7 +52,15 @@ def _rank(role: Any) -> int | None:
         return None
 
 
-def privilege_escalation(rule: Rule, live: list[Event]) -> list[Finding]:
+def privilege_escalation(
+    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+) -> list[Finding]:
+    """Fires when an UPDATE on a USER raises the user's role (by rank) or grants USER_MANAGE:
+    CRITICAL when the actor changed themselves, else the rule's severity.
+
+    Reads the ``details`` of the new UPDATE events on USER resources (``changed_fields``,
+    with ``changes`` or ``old_value`` and ``new_value``); no stored events.
+    """
     found = []
     for event in live:
         if event["action"] != Action.UPDATE or event["resource_type"] != ResourceType.USER:

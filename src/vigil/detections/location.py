@@ -3,8 +3,8 @@ faster than anyone travels."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -18,8 +18,17 @@ FAST_TRAVEL = timedelta(hours=1)
 
 
 def unexpected_location(
-    conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
 ) -> list[Finding]:
+    """Fires on a successful sign-in from a country the user has not signed in from in the
+    90 days before it, or from another country within an hour of their previous sign-in (then
+    HIGH at least: faster than anyone travels).
+
+    Reads the new successful LOGIN events that name a user id and a country; for each, from
+    the stored events, that user's successful sign-ins with a country in the 90 days before
+    it (the newest 1,000). A user with no such history raises nothing.
+    """
+    tenant_id = tenant["id"]
     found = []
     for event in live:
         if not (

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from vigil.events.schemas import Action, ResourceType, Status
+from vigil.notifications.channel import ChannelName
 
 
 class Severity(StrEnum):
@@ -38,14 +39,6 @@ class Kind(StrEnum):
     UNEXPECTED_LOCATION = "unexpected_location"
     OFF_HOURS = "off_hours"
     PRIVILEGE_ESCALATION = "privilege_escalation"
-
-
-class Channel(StrEnum):
-    """Where notifications go."""
-
-    EMAIL = "email"
-    SLACK = "slack"
-    IN_APP = "in_app"
 
 
 class EventFilter(BaseModel):
@@ -83,7 +76,7 @@ class Rule(BaseModel):
     group_by: Literal["ip", "user", "none"] = "ip"
     # Only for distributed_brute_force: how many addresses the failures must come from.
     min_sources: int = Field(default=3, ge=2, le=1000)
-    channels: list[Channel] | None = Field(
+    channels: list[ChannelName] | None = Field(
         default=None, description="Where its alerts go; null: every enabled channel"
     )
     min_severity: Severity = Field(
@@ -95,6 +88,10 @@ class Rule(BaseModel):
     @classmethod
     def _lowercase(cls, value: str) -> str:
         return value.lower()
+
+    def notifies(self, severity: str) -> bool:
+        """Whether its alert of ``severity`` tells anyone: ``min_severity`` or worse."""
+        return Severity(severity).rank >= self.min_severity.rank
 
 
 def _preset(**fields: object) -> Rule:

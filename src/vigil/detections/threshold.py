@@ -66,8 +66,18 @@ def _window_filters(
 
 
 def threshold(
-    conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
 ) -> list[Finding]:
+    """Fires when one subject (an address, a user or everyone, by ``group_by``) has at least
+    ``threshold`` events matching the rule's ``filter`` in the ``window_minutes`` that end at
+    its newest new event.
+
+    Reads the new events that match the filter; then, from the stored events, one grouped
+    count per subject column over the span every window lies in (with more than three
+    subjects, to rule out those that cannot reach the threshold), an exact count and first
+    timestamp in each remaining subject's window, and that window's newest events as evidence.
+    """
+    tenant_id = tenant["id"]
     newest: dict[str, datetime] = {}
     by_email: dict[str, bool] = {}
     for event in live:
@@ -192,9 +202,18 @@ def _target_account(event: Mapping[str, Any]) -> str | None:
     return str(attempted).lower() if attempted else None
 
 
-def distributed(
-    conn: Connection, tenant_id: uuid.UUID, rule: Rule, live: list[Event]
+def distributed_brute_force(
+    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
 ) -> list[Finding]:
+    """Fires when one account has at least ``threshold`` failed sign-ins from at least
+    ``min_sources`` addresses in the ``window_minutes`` that end at its newest new failure.
+
+    Reads the new LOGIN_FAILED events (whatever the rule's filter), each keyed by the account
+    it names: the user id, else the email; then, from the stored events, the count of that
+    account's failures in the window, how many addresses they came from, and the newest as
+    evidence.
+    """
+    tenant_id = tenant["id"]
     newest: dict[tuple[str, str], datetime] = {}
     for event in live:
         if event["action"] != Action.LOGIN_FAILED:

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from vigil.detections.findings import Event, Finding, actor
 from vigil.detections.rules import Rule
 
@@ -49,7 +51,16 @@ def _minutes(text: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def off_hours(rule: Rule, hours: WorkingHours, live: list[Event]) -> list[Finding]:
+def off_hours(
+    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+) -> list[Finding]:
+    """Fires once per person and local day on activity outside the tenant's working hours,
+    in its own time zone; the day's later events add to that alert.
+
+    Reads every new event that names an actor, and the tenant's ``working_hours`` and
+    ``timezone``; no stored events.
+    """
+    hours = WorkingHours.of_tenant(tenant)
     outside: dict[tuple[str, str], list[Event]] = defaultdict(list)
     for event in live:
         who = actor(event)

@@ -1,1 +1,1 @@
-"""Telling people about alerts: email, Slack and in-app, delivered through an outbox."""
+"""Telling people about alerts: email and Slack through an outbox, in-app at once."""

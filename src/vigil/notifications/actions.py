@@ -9,12 +9,12 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import InvalidInput
 from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
-from vigil.detections.rules import Channel
 from vigil.events.schemas import Action, ResourceType
 from vigil.notifications import service
-from vigil.notifications.delivery import Deliverer, DeliveryFailed
+from vigil.notifications.channel import ChannelSettings, Delivery, DeliveryFailed, Message
+from vigil.notifications.channels import CHANNELS, enabled_channels, slack
+from vigil.notifications.delivery import Deliverer
 from vigil.notifications.schemas import NotificationSettings, settings_json
-from vigil.notifications.service import ChannelSettings, Message
 from vigil.settings import Settings
 
 
@@ -31,7 +31,7 @@ def save_channels(
     with write_transaction(engine) as conn:
         before = service.read_settings(conn, tenant_id=tenant_id, secret_key=settings.secret_key)
         if body.slack.webhook_url is not None:
-            _check_webhook_host(body.slack.webhook_url.host, settings)
+            slack.check_webhook_host(body.slack.webhook_url.host, settings)
         url = str(body.slack.webhook_url) if body.slack.webhook_url else before.slack_webhook_url
         if body.slack.enabled and not url:
             raise InvalidInput("slack.webhook_url", "give the webhook URL to enable Slack")
@@ -65,16 +65,6 @@ def save_channels(
     return chosen
 
 
-def _check_webhook_host(host: str | None, settings: Settings) -> None:
-    allowed = [h.strip().lower() for h in settings.slack_webhook_hosts.split(",") if h.strip()]
-    if (host or "").lower() not in allowed:
-        raise InvalidInput(
-            "slack.webhook_url",
-            f"must be a Slack incoming webhook on {', '.join(allowed)} "
-            "(VIGIL_SLACK_WEBHOOK_HOSTS lists the hosts allowed)",
-        )
-
-
 def send_tests(
     engine: Engine, principal: Principal, settings: Settings, deliverer: Deliverer
 ) -> dict[str, str]:
@@ -93,22 +83,17 @@ def send_tests(
     }
     message = Message.of(test, f"{settings.base_url}/ui/security")
     results: dict[str, str] = {}
-    for channel in chosen.enabled():
+    for name in enabled_channels(chosen):
+        channel = CHANNELS[name]
         try:
-            if channel is Channel.IN_APP:
-                with write_transaction(engine) as conn:
-                    service.to_inboxes(
-                        conn,
-                        tenant_id=principal.tenant_id,
-                        alert=test,
-                        title=message.title,
-                        now=utcnow(),
-                    )
-            elif channel is Channel.EMAIL:
-                deliverer.send(principal.tenant_id, "email", message.email(chosen.email_recipients))
+            if channel.delivery is Delivery.OUTBOX:  # sent now, not queued: the answer says how
+                deliverer.send(principal.tenant_id, name, channel.render(message, chosen))
             else:
-                deliverer.send(principal.tenant_id, "slack", message.slack())
-            results[channel.value] = "sent"
+                with write_transaction(engine) as conn:
+                    channel.write(
+                        conn, tenant_id=principal.tenant_id, message=message, now=utcnow()
+                    )
+            results[name.value] = "sent"
         except DeliveryFailed as error:
-            results[channel.value] = f"failed: {error}"
+            results[name.value] = f"failed: {error}"
     return results

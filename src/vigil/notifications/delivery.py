@@ -1,4 +1,4 @@
-"""Delivering the outbox: email through SMTP, Slack through its incoming webhook.
+"""Delivering the outbox: each row is sent by the channel it names (email, Slack).
 
 Each row is claimed before it is sent, so two nodes never send the same one; a failure is
 written on the row and retried with exponential backoff (10 s, 20 s, … at most 10 minutes)
@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, or_, select, update
 
-from vigil.accounts.mailer import send_email
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
+from vigil.notifications.channel import ChannelName, DeliveryFailed, SendContext, describe
+from vigil.notifications.channels import outbox_channel
 from vigil.notifications.service import PENDING, SENT, read_settings
 from vigil.notifications.tables import outbox
 from vigil.settings import Settings
@@ -39,10 +40,6 @@ def backoff(attempts: int) -> timedelta:
     # The exponent is capped before use: a channel down for days must not overflow it.
     wait: timedelta = FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 16)
     return min(wait, LONGEST_WAIT)
-
-
-class DeliveryFailed(Exception):
-    """A channel refused or could not be reached; the message says why, without secrets."""
 
 
 class Deliverer:
@@ -125,9 +122,9 @@ class Deliverer:
     def _deliver(self, row: dict[str, Any]) -> None:
         payload = json.loads(row["payload"])
         try:
-            self.send(row["tenant_id"], row["channel"], payload)
+            self.send(row["tenant_id"], ChannelName(row["channel"]), payload)
         except Exception as error:
-            reason = str(error) if isinstance(error, DeliveryFailed) else _describe(error)
+            reason = str(error) if isinstance(error, DeliveryFailed) else describe(error)
             attempts = row["attempts"] + 1
             wait = backoff(attempts)
             log.warning(
@@ -138,32 +135,13 @@ class Deliverer:
             return
         self._finish(row, attempts=row["attempts"] + 1, last_error=None, retry_in=None)
 
-    def send(self, tenant_id: uuid.UUID, channel: str, payload: dict[str, Any]) -> None:
-        """Send one message now; raises ``DeliveryFailed`` saying why not."""
-        if channel == "email":
-            try:
-                send_email(
-                    self._settings,
-                    to=", ".join(payload["to"]),
-                    subject=payload["subject"],
-                    body=payload["body"],
-                )
-            except Exception as error:
-                raise DeliveryFailed(f"email: {_describe(error)}") from error
-            return
+    def send(self, tenant_id: uuid.UUID, channel: ChannelName, payload: dict[str, Any]) -> None:
+        """Send one stored payload now, through ``channel``; raises ``DeliveryFailed`` saying
+        why not."""
         with self._engine.connect() as conn:
-            channels = read_settings(
-                conn, tenant_id=tenant_id, secret_key=self._settings.secret_key
-            )
-        url = channels.slack_webhook_url
-        if not url:
-            raise DeliveryFailed("slack: no webhook URL is configured")
-        try:
-            answer = self._http.post(url, json=payload)
-        except httpx.HTTPError as error:
-            raise DeliveryFailed(f"slack: {_describe(error).replace(url, '<webhook>')}") from error
-        if not answer.is_success:
-            raise DeliveryFailed(f"slack answered {answer.status_code}: {answer.text[:200]}")
+            chosen = read_settings(conn, tenant_id=tenant_id, secret_key=self._settings.secret_key)
+        context = SendContext(settings=self._settings, http=self._http, chosen=chosen)
+        outbox_channel(channel).send(payload, context)
 
     def _finish(
         self,
@@ -190,8 +168,3 @@ class Deliverer:
                 )
                 .values(values)
             )
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}" if text != type(error).__name__ else text

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from vigil.accounts.schemas import Email
-from vigil.notifications.service import ChannelSettings
+from vigil.notifications.channel import ChannelSettings
 
 
 class EmailChannel(BaseModel):

@@ -1,4 +1,4 @@
-"""A tenant's notification settings, the outbox rows an alert writes, and the in-app inbox.
+"""A tenant's notification settings, the notifications an alert writes, and the in-app inbox.
 
 Callers own the transaction: an alert and its notifications commit together, or neither.
 """
@@ -8,45 +8,23 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
-from vigil.accounts.tables import users
 from vigil.core.clock import new_id
 from vigil.core.errors import NotFound
 from vigil.core.sealing import UnsealError, seal, unseal
-from vigil.detections.rules import Channel, Rule, Severity
+from vigil.notifications.channel import ChannelName, ChannelSettings, Delivery, Message
+from vigil.notifications.channels import CHANNELS, enabled_channels
 from vigil.notifications.tables import inbox, notification_settings, outbox
 
 log = logging.getLogger(__name__)
 
 PENDING, SENT = "PENDING", "SENT"
 SEALING_PURPOSE = "slack-webhook"
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelSettings:
-    """Where a tenant's alerts go (the Slack URL in clear, only in memory)."""
-
-    email_enabled: bool = False
-    email_recipients: tuple[str, ...] = ()
-    slack_enabled: bool = False
-    slack_webhook_url: str | None = field(default=None, repr=False)  # a credential
-    in_app_enabled: bool = True
-
-    def enabled(self) -> list[Channel]:
-        """The channels that are on (and usable)."""
-        on = []
-        if self.email_enabled and self.email_recipients:
-            on.append(Channel.EMAIL)
-        if self.slack_enabled and self.slack_webhook_url:
-            on.append(Channel.SLACK)
-        if self.in_app_enabled:
-            on.append(Channel.IN_APP)
-        return on
 
 
 def read_settings(conn: Connection, *, tenant_id: uuid.UUID, secret_key: str) -> ChannelSettings:
@@ -102,152 +80,79 @@ def write_settings(
         conn.execute(notification_settings.insert(), {"tenant_id": tenant_id, **values})
 
 
+class Routing(Protocol):
+    """What a rule says about who hears of its alerts (a detection rule keeps it)."""
+
+    @property
+    def channels(self) -> Sequence[ChannelName] | None:
+        """The channels its alerts may use; None: every enabled one."""
+        ...
+
+    def notifies(self, severity: str) -> bool:
+        """Whether an alert of ``severity`` tells anyone."""
+        ...
+
+
 def notify(
     conn: Connection,
     *,
     tenant_id: uuid.UUID,
     alert: dict[str, Any],
-    rule: Rule,
+    rule: Routing,
     channels: ChannelSettings,
     link: str,
     now: datetime,
-) -> list[Channel]:
-    """Write the alert's notifications: outbox rows for email and Slack, inbox rows for every
-    user who may read activity. Returns the channels used."""
-    if Severity(alert["severity"]).rank < rule.min_severity.rank:
+) -> list[ChannelName]:
+    """Write the alert's notifications in the caller's transaction: a payload in the outbox
+    for each outbox channel, the rows of each immediate one. Returns the channels used."""
+    if not rule.notifies(alert["severity"]):
         return []
-    allowed = set(rule.channels) if rule.channels is not None else set(Channel)
-    used = [channel for channel in channels.enabled() if channel in allowed]
+    allowed = set(rule.channels) if rule.channels is not None else set(ChannelName)
+    used = [name for name in enabled_channels(channels) if name in allowed]
     message = Message.of(alert, link)
-    for channel in used:
-        if channel is Channel.IN_APP:
-            to_inboxes(conn, tenant_id=tenant_id, alert=alert, title=message.title, now=now)
-            continue
-        payload = (
-            message.email(channels.email_recipients)
-            if channel is Channel.EMAIL
-            else message.slack()
-        )
-        conn.execute(
-            outbox.insert(),
-            {
-                "tenant_id": tenant_id,
-                "id": new_id(),
-                "alert_id": alert["id"],
-                "channel": channel.value,
-                "payload": json.dumps(payload),
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "claimed_until": None,
-                "last_error": None,
-                "created_at": now,
-                "sent_at": None,
-            },
-        )
+    for name in used:
+        channel = CHANNELS[name]
+        if channel.delivery is Delivery.OUTBOX:
+            _enqueue(
+                conn,
+                tenant_id=tenant_id,
+                alert_id=message.alert_id,
+                channel=name,
+                payload=channel.render(message, channels),
+                now=now,
+            )
+        else:
+            channel.write(conn, tenant_id=tenant_id, message=message, now=now)
     return used
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """An alert told to people: a title, lines, and where to look."""
-
-    title: str
-    severity: str
-    rule: str
-    subject: str
-    count: int
-    summary: str
-    link: str
-
-    @classmethod
-    def of(cls, alert: dict[str, Any], link: str) -> Message:
-        """The message for an alert."""
-        # One line: event data in a summary may hold line breaks, which no mail header takes.
-        title = " ".join(f"[{alert['severity']}] {alert['rule']}: {alert['summary']}".split())
-        return cls(
-            title=title,
-            severity=alert["severity"],
-            rule=alert["rule"],
-            subject=alert["subject"],
-            count=alert["count"],
-            summary=alert["summary"],
-            link=link,
-        )
-
-    def email(self, recipients: tuple[str, ...]) -> dict[str, Any]:
-        """An email's fields."""
-        body = (
-            f"{self.summary}\n\n"
-            f"Severity: {self.severity}\nRule: {self.rule}\nSubject: {self.subject}\n"
-            f"Events: {self.count}\n\nOpen the alert: {self.link}\n\n-- Vigil\n"
-        )
-        return {"to": list(recipients), "subject": f"Vigil alert: {self.title}", "body": body}
-
-    def slack(self) -> dict[str, Any]:
-        """What a Slack incoming webhook accepts: text, and blocks to lay it out."""
-        fields = [
-            {"type": "mrkdwn", "text": f"*Severity*\n{self.severity}"},
-            {"type": "mrkdwn", "text": f"*Rule*\n{self.rule}"},
-            {"type": "mrkdwn", "text": f"*Subject*\n{_slack_escape(self.subject)}"},
-            {"type": "mrkdwn", "text": f"*Events*\n{self.count}"},
-        ]
-        return {
-            "text": f"Vigil alert: {_slack_escape(self.title)}",
-            "blocks": [
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"*{_slack_escape(self.summary)}*"},
-                },
-                {"type": "section", "fields": fields},
-                {
-                    "type": "actions",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "text": {"type": "plain_text", "text": "Open in Vigil"},
-                            "url": self.link,
-                        }
-                    ],
-                },
-            ],
-        }
-
-
-def _slack_escape(text: str) -> str:
-    # Slack's mrkdwn gives &, < and > meaning; event data must not form links or mentions.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def to_inboxes(
-    conn: Connection, *, tenant_id: uuid.UUID, alert: dict[str, Any], title: str, now: datetime
+def _enqueue(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    alert_id: uuid.UUID | None,
+    channel: ChannelName,
+    payload: dict[str, Any],
+    now: datetime,
 ) -> None:
-    readers = conn.execute(
-        select(users.c.id).where(
-            users.c.tenant_id == tenant_id,
-            users.c.status == "ACTIVE",
-            or_(
-                users.c.role.in_(["ADMIN", "SUPER_ADMIN"]),
-                users.c.permissions.like("%USER_VIEW%"),
-                users.c.permissions.like("%USER_MANAGE%"),
-            ),
-        )
-    ).scalars()
-    rows = [
+    """Store a payload in the outbox, due now."""
+    conn.execute(
+        outbox.insert(),
         {
             "tenant_id": tenant_id,
             "id": new_id(),
-            "user_id": user_id,
-            "alert_id": alert["id"],
-            "severity": alert["severity"],
-            "title": title[:1000],
+            "alert_id": alert_id,
+            "channel": channel.value,
+            "payload": json.dumps(payload),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "last_error": None,
             "created_at": now,
-            "read_at": None,
-        }
-        for user_id in readers
-    ]
-    if rows:
-        conn.execute(inbox.insert(), rows)
+            "sent_at": None,
+        },
+    )
 
 
 # --- the in-app inbox ---

@@ -20,14 +20,12 @@ from vigil.accounts.users import get_user
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import Forbidden
 from vigil.core.http import client_ip
-from vigil.core.permissions import Permission
+from vigil.core.permissions import READ_ACTIVITY, Permission
 from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
 from vigil.notifications.service import unread_count
 from vigil.tenants.service import get_tenant
 from vigil.web import csrf
-
-VIEW_PERMISSIONS = frozenset({Permission.USER_VIEW, Permission.USER_MANAGE})
 
 
 class SignInRequired(Exception):
@@ -61,7 +59,7 @@ class ConsoleUser:
     @property
     def can_view(self) -> bool:
         """May read activity logs and users."""
-        return bool(self.principal.permissions & VIEW_PERMISSIONS)
+        return bool(self.principal.permissions & READ_ACTIVITY)
 
     @property
     def can_manage(self) -> bool:

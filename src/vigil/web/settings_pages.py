@@ -13,10 +13,11 @@ from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import VigilError
 from vigil.detections import actions as rule_actions
 from vigil.detections import service as detections
-from vigil.detections.rules import Channel, Rule, Severity
+from vigil.detections.rules import Rule, Severity
 from vigil.events.schemas import Action, ResourceType
 from vigil.notifications import actions as channel_actions
 from vigil.notifications import service as notifications
+from vigil.notifications.channel import ChannelName
 from vigil.notifications.schemas import NotificationSettings, settings_json
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import audit_of, notice_for, see_other, validation_message
@@ -39,7 +40,7 @@ def _context(request: Request, me: ConsoleUser, conn: Any, **extra: Any) -> dict
         "email_configured": settings.email_configured,
         "rules": detections.tenant_rules(conn, tenant_id=me.principal.tenant_id),
         "severities": [s.value for s in Severity],
-        "all_channels": [c.value for c in Channel],
+        "all_channels": [c.value for c in ChannelName],
         "actions": [a.value for a in Action],
         "resource_types": [r.value for r in ResourceType],
         "notice": notice_for(request),
