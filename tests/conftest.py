@@ -11,7 +11,6 @@ import email.policy
 import logging
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
+from tests.helpers import eventually
 from vigil.accounts import service as accounts
 from vigil.app import create_app
 from vigil.core.permissions import Permission
@@ -119,13 +119,8 @@ class Inbox:
 
     def wait_for(self, address: str, *, timeout: float = 15.0) -> EmailMessage:
         """The first message for ``address``, waiting for it to arrive."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.to(address)
-            if found:
-                return found[0]
-            time.sleep(0.05)
-        raise AssertionError(f"no email reached {address}")
+        found = eventually(lambda: self.to(address), what=f"an email to {address}", timeout=timeout)
+        return found[0]
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 BASE_TIME = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -55,3 +59,30 @@ def list_all(
         if page["next_cursor"] is None:
             return items
         query["cursor"] = page["next_cursor"]
+
+
+def eventually(
+    probe: Callable[[], T],
+    until: Callable[[T], object] = bool,
+    *,
+    what: str,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+) -> T:
+    """The first value of ``probe()`` that ``until`` accepts (by default: any truthy value),
+    asking again every ``interval`` seconds for at most ``timeout`` seconds.
+
+    On timeout the test fails, naming ``what`` it waited for and the last value seen. An
+    exception from ``probe`` is not retried: it fails the test at once.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if until(value):
+            return value
+        if time.monotonic() >= deadline:
+            seen = repr(value)
+            if len(seen) > 2000:
+                seen = seen[:2000] + "…"
+            raise AssertionError(f"waited {timeout:g} s for {what}; last seen: {seen}")
+        time.sleep(interval)
