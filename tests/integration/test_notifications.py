@@ -271,6 +271,19 @@ def test_below_the_minimum_severity_nobody_is_told(tenant: Tenant, slack: SlackR
     assert slack.bodies == [posted]  # the control alone: no word of the brute force
 
 
+def test_a_channel_the_rule_leaves_out_gets_nothing(tenant: Tenant, slack: SlackReceiver) -> None:
+    viewer = make_user(tenant, role=Role.ADMIN)
+    configure(tenant, slack_url=slack.url)
+    chosen = tenant.admin.patch("/security/rules/brute_force", json={"channels": ["in_app"]})
+    assert chosen.status_code == 200, chosen.text
+    alert = brute_force(tenant)
+    posted = slack_control(tenant, slack)
+    assert slack.bodies == [posted]  # the control alone: no word of the brute force
+    assert deliveries_of(tenant, alert["id"]) == []
+    told = [n["title"] for n in inbox_of(tenant, viewer)["items"]]
+    assert any(title.startswith("[HIGH] brute_force: ") for title in told)  # in-app, as chosen
+
+
 def test_send_test_reaches_every_enabled_channel(tenant: Tenant, slack: SlackReceiver) -> None:
     viewer = make_user(tenant, role=Role.ADMIN)
     recipient = f"tests-{uuid.uuid4().hex[:8]}@example.com"
