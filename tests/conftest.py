@@ -1,7 +1,8 @@
 """Shared fixtures: a real database of each kind, a live Vigil server on it, fresh tenants.
 
 Each backend is set up once per session; every test works in tenants of its own, so tests
-never see each other's events (which is itself the tenant isolation Vigil promises).
+never see each other's events (which is itself the tenant isolation Vigil promises). When
+the session's servers have stopped, the secret scan reads every stored event and the log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import email.policy
 import logging
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +24,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
+from tests.helpers import eventually
+from tests.secret_scan import SecretScan
 from vigil.accounts import service as accounts
 from vigil.app import create_app
 from vigil.core.permissions import Permission
@@ -37,33 +39,31 @@ from vigil.testing.server import live_server
 BACKENDS = ("sqlite", "postgresql")
 
 
-class LogRecorder(logging.Handler):
-    """Everything the servers under test log, for the scan for leaked secrets."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-
-    # The tests' own HTTP client logs what it sends and receives; that is not the server's.
-    CLIENT_LOGGERS = ("httpx", "httpcore")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith(self.CLIENT_LOGGERS):
-            self.lines.append(self.format(record))
+SCAN_SUMMARY = pytest.StashKey[list[str]]()
 
 
 @pytest.fixture(scope="session")
-def server_log() -> Iterator[LogRecorder]:
-    """Collects the log output of the whole run, tracebacks included."""
-    recorder = LogRecorder()
-    recorder.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+def no_secrets_leaked(request: pytest.FixtureRequest) -> Iterator[SecretScan]:
+    """Collects the log output of the whole run, tracebacks included, and each backend's scan
+    of its stored events (see ``stack``); once every server has stopped, scans the log and
+    fails the run if a secret was found anywhere, or if a scan could not have found one."""
+    scan = SecretScan()
     root = logging.getLogger()
     previous = root.level
-    root.addHandler(recorder)
+    root.addHandler(scan.log)
     root.setLevel(logging.DEBUG)
-    yield recorder
-    root.removeHandler(recorder)
+    yield scan
+    root.removeHandler(scan.log)
     root.setLevel(previous)
+    scan.scan_log()
+    request.config.stash[SCAN_SUMMARY] = scan.summary
+    scan.verdict()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """What the secret scan read, so that a scan of nothing cannot go unnoticed."""
+    for line in config.stash.get(SCAN_SUMMARY, []):
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -120,13 +120,8 @@ class Inbox:
 
     def wait_for(self, address: str, *, timeout: float = 15.0) -> EmailMessage:
         """The first message for ``address``, waiting for it to arrive."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.to(address)
-            if found:
-                return found[0]
-            time.sleep(0.05)
-        raise AssertionError(f"no email reached {address}")
+        found = eventually(lambda: self.to(address), what=f"an email to {address}", timeout=timeout)
+        return found[0]
 
 
 @pytest.fixture(scope="session")
@@ -145,9 +140,10 @@ def stack(
     request: pytest.FixtureRequest,
     tmp_root: Path,
     inbox: tuple[Inbox, int],
-    server_log: LogRecorder,
+    no_secrets_leaked: SecretScan,
 ) -> Iterator[Stack]:
-    """A Vigil server on a fresh database, once per backend for the session."""
+    """A Vigil server on a fresh database, once per backend for the session; when it stops,
+    after every test that used it, its stored events go through the secret scan."""
     backend = request.param
     url = make_database_url(backend, request, tmp_root)
     engine = build_engine(url)
@@ -168,10 +164,20 @@ def stack(
     )
     app = create_app(settings, engine=engine)
     with live_server(app) as base_url:
-        yield Stack(
+        made = Stack(
             backend=backend, engine=engine, base_url=base_url, settings=settings, inbox=inbox[0]
         )
-    engine.dispose()
+        yield made
+        clients: list[httpx.Client] = []
+        try:
+            canary = no_secrets_leaked.plant_canary(new_tenant(made, clients).admin)
+        finally:
+            for client in clients:
+                client.close()
+    try:
+        no_secrets_leaked.scan_events(engine, backend=backend, canary=canary)
+    finally:
+        engine.dispose()
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+T = TypeVar("T")
+
 BASE_TIME = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 
 
@@ -59,17 +61,28 @@ def list_all(
         query["cursor"] = page["next_cursor"]
 
 
-T = TypeVar("T")
+def eventually(
+    probe: Callable[[], T],
+    until: Callable[[T], object] = bool,
+    *,
+    what: str,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+) -> T:
+    """The first value of ``probe()`` that ``until`` accepts (by default: any truthy value),
+    asking again every ``interval`` seconds for at most ``timeout`` seconds.
 
-
-def eventually(check: Callable[[], T | None], *, what: str, timeout: float = 15.0) -> T:
-    """``check()``'s first truthy value, polling for at most ``timeout`` seconds; fails
-    naming ``what`` was awaited and the last value seen."""
+    On timeout the test fails, naming ``what`` it waited for and the last value seen. An
+    exception from ``probe`` is not retried: it fails the test at once.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
-        if value:
+        value = probe()
+        if until(value):
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:.0f} s for {what}; last saw {value!r}")
-        time.sleep(0.05)
+        if time.monotonic() >= deadline:
+            seen = repr(value)
+            if len(seen) > 2000:
+                seen = seen[:2000] + "…"
+            raise AssertionError(f"waited {timeout:g} s for {what}; last seen: {seen}")
+        time.sleep(interval)

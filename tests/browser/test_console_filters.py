@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ON_SQLITE, Person, add_person, screenshot, seed_activity
 from tests.conftest import Tenant
-from tests.helpers import list_all
+from tests.helpers import eventually, list_all
 from vigil.core.permissions import Role
 
 pytestmark = ON_SQLITE
@@ -200,9 +199,10 @@ def test_export_downloads_exactly_the_filtered_rows(
 
 def recorded_exports(tenant: Tenant, expected: int) -> list[str]:
     """Who the EXPORT events name; each is written as its download ends, so allow a moment."""
-    for _ in range(50):
-        items = tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"]
-        if len(items) >= expected:
-            break
-        time.sleep(0.1)
+    items = eventually(
+        lambda: tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"],
+        lambda found: len(found) >= expected,
+        what=f"{expected} EXPORT event(s)",
+        interval=0.1,
+    )
     return [item["user_email"] for item in items]

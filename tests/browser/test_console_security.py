@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ON_SQLITE, Person, screenshot
 from tests.conftest import Tenant
-from tests.helpers import ingest
+from tests.helpers import eventually, ingest
 from tests.integration.test_detections import ATTACKER, alerts_of, failed_login
 from tests.integration.test_notifications import SlackReceiver
 
@@ -53,12 +52,12 @@ def test_an_alert_from_the_list_to_resolved(admin_page: Page, tenant: Tenant) ->
 def test_the_header_counts_unread_alerts(admin_page: Page, tenant: Tenant, admin: Person) -> None:
     page = admin_page
     attack(tenant)
-    deadline = time.monotonic() + 5
-    while True:
+
+    def unread_badges() -> int:
         page.goto(f"{tenant.stack.base_url}/ui/dashboard")
-        if page.locator("[data-unread]").count() or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return page.locator("[data-unread]").count()
+
+    eventually(unread_badges, what="the header's unread count on a fresh page", interval=0.1)
     expect(page.locator("[data-unread]")).to_have_text("1 unread")
     page.get_by_role("link", name=re.compile("^Notifications")).click()
     expect(page.locator(".inbox li.unread")).to_contain_text("brute_force")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Stack
-from tests.helpers import make_event
+from tests.helpers import eventually, make_event
 from vigil.accounts.tables import api_keys, users
 from vigil.testing.postgres import free_port
 
@@ -144,16 +143,15 @@ def test_serve_bootstraps_an_empty_database(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("vigil serve did not come up")
+        eventually(up, what="vigil serve to answer /healthz", timeout=60, interval=0.2)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)

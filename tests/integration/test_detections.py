@@ -3,7 +3,6 @@ sign-ins, and say so in a sentence a person understands."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,25 +10,52 @@ from typing import Any
 import httpx
 
 from tests.conftest import Tenant
-from tests.helpers import ingest, make_event
+from tests.helpers import eventually, ingest, make_event
 from tests.integration.test_sign_in import address
 
 ATTACKER = "198.51.100.42"
 
 
-def alerts_of(tenant: Tenant, rule: str, *, at_least: int = 1, wait: float = 5.0) -> list[Any]:
-    """The tenant's alerts of ``rule``, waiting (boundedly) for detections to catch up."""
-    deadline = time.monotonic() + wait
-    while True:
-        items = tenant.reader.get("/security/alerts", params={"rule": rule}).json()["items"]
-        if len(items) >= at_least or time.monotonic() > deadline:
-            return items  # type: ignore[no-any-return]
-        time.sleep(0.05)
+def listed_alerts(tenant: Tenant, rule: str) -> list[Any]:
+    """The tenant's alerts of ``rule``, as listed now."""
+    listed = tenant.reader.get("/security/alerts", params={"rule": rule})
+    assert listed.status_code == 200, listed.text
+    return listed.json()["items"]  # type: ignore[no-any-return]
 
 
-def settle() -> None:
-    """Give detections a moment, for tests that expect nothing to happen."""
-    time.sleep(1.0)
+def alerts_of(tenant: Tenant, rule: str, *, at_least: int = 1) -> list[Any]:
+    """The tenant's alerts of ``rule``, once detections have raised ``at_least`` of them."""
+    return eventually(
+        lambda: listed_alerts(tenant, rule),
+        lambda found: len(found) >= at_least,
+        what=f"{at_least} {rule} alert(s)",
+    )
+
+
+def control(tenant: Tenant) -> dict[str, Any]:
+    """A positive control for "no alert was raised": an event that must raise an alert of
+    its own (privilege_escalation, for a subject of its own), ingested after the events under
+    test; returns its alert once it exists.
+
+    Detections evaluate a tenant's committed events in commit order, so when the control's
+    alert exists, everything ingested before it has been evaluated: an alert those events
+    should not have raised would be there too.
+    """
+    subject = f"control-{uuid.uuid4().hex[:8]}"
+    ingest(tenant.writer, [control_event(subject)])
+    (alert,) = eventually(
+        lambda: [
+            a for a in listed_alerts(tenant, "privilege_escalation") if a["subject"] == subject
+        ],
+        what=f"the control alert (privilege_escalation of {subject})",
+    )
+    return alert  # type: ignore[no-any-return]
+
+
+def control_event(subject: str) -> dict[str, Any]:
+    """A role raised to ADMIN for ``subject``: one privilege_escalation alert, nothing else."""
+    raise_role = {"changed_fields": ["role"], "old_value": "DEVELOPER", "new_value": "ADMIN"}
+    return escalation("controller", subject, raise_role)
 
 
 def failed_login(ip: str, account: str, **fields: Any) -> dict[str, Any]:
@@ -68,10 +94,11 @@ def test_brute_force_from_one_address(tenant: Tenant) -> None:
 
     # More of the same updates the open alert instead of opening another.
     ingest(tenant.writer, [failed_login(ATTACKER, "dee@example.com")])
-    deadline = time.monotonic() + 5
-    while alerts_of(tenant, "brute_force")[0]["count"] < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (updated,) = alerts_of(tenant, "brute_force")
+    (updated,) = eventually(
+        lambda: listed_alerts(tenant, "brute_force"),
+        lambda found: len(found) != 1 or found[0]["count"] >= 6,
+        what="the brute_force alert to count the sixth failure",
+    )
     assert updated["id"] == alert["id"]
     assert updated["count"] == 6
     assert "against 4 accounts" in updated["summary"]
@@ -83,8 +110,8 @@ def test_four_failures_or_spread_out_ones_raise_nothing(tenant: Tenant) -> None:
         tenant.writer,
         [failed_login("198.51.100.8", "ana@example.com", timestamp=ago(15 * i)) for i in range(5)],
     )
-    settle()
-    assert alerts_of(tenant, "brute_force", wait=0) == []
+    control(tenant)
+    assert listed_alerts(tenant, "brute_force") == []
 
 
 def test_vigils_own_failed_sign_ins_are_watched_too(tenant: Tenant) -> None:
@@ -111,7 +138,7 @@ def test_distributed_brute_force_against_one_account(tenant: Tenant) -> None:
     assert alert["summary"].startswith(
         "10 failed logins against victim@example.com from 4 addresses"
     )
-    assert alerts_of(tenant, "brute_force", wait=0) == []  # no single address reached five
+    assert listed_alerts(tenant, "brute_force") == []  # no single address reached five
 
 
 def login(user: str, ip: str, when: str | None = None) -> dict[str, Any]:
@@ -138,11 +165,11 @@ def test_a_sign_in_from_a_new_country(tenant: Tenant) -> None:
 
     # Moments later, from a third country: that is faster than anyone travels.
     ingest(tenant.writer, [login("mia", "41.0.0.1")])  # ZA
-    deadline = time.monotonic() + 5
-    while alerts_of(tenant, "unexpected_location")[0]["severity"] != "HIGH":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    (raised,) = alerts_of(tenant, "unexpected_location")
+    (raised,) = eventually(
+        lambda: listed_alerts(tenant, "unexpected_location"),
+        lambda found: len(found) != 1 or found[0]["severity"] == "HIGH",
+        what="the unexpected_location alert to be raised to HIGH",
+    )
     assert raised["id"] == alert["id"]
     assert "from ZA" in raised["summary"]
     assert "after one from BR" in raised["summary"]
@@ -158,36 +185,31 @@ def test_off_hours_activity_makes_one_alert_per_person_and_day(tenant: Tenant) -
     assert changed.status_code == 200, changed.text
     night = [make_event(user_id="owl", user_email="owl@example.com", timestamp=moment.isoformat())]
     ingest(tenant.writer, night * 3)
-    (alert,) = owls_alerts(tenant, wait=5)
+    (alert,) = eventually(lambda: owls_alerts(tenant), what="the owl's off_hours alert")
     assert alert["severity"] == "LOW"
     assert alert["count"] == 3
     assert alert["summary"].startswith("owl@example.com active outside working hours on ")
     ingest(tenant.writer, night)
-    deadline = time.monotonic() + 5
-    while owls_alerts(tenant, wait=0)[0]["count"] < 4:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert len(owls_alerts(tenant, wait=0)) == 1
+    (updated,) = eventually(
+        lambda: owls_alerts(tenant),
+        lambda found: len(found) != 1 or found[0]["count"] >= 4,
+        what="the owl's off_hours alert to count the fourth event",
+    )
+    assert updated["id"] == alert["id"]
+    assert updated["count"] == 4
 
 
 def test_activity_in_working_hours_raises_nothing(tenant: Tenant) -> None:
     every_hour = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}
     assert tenant.admin.patch("/settings", json={"working_hours": every_hour}).is_success
     ingest(tenant.writer, [make_event(user_id="lark", user_email="lark@example.com")] * 3)
-    settle()
-    assert alerts_of(tenant, "off_hours", wait=0) == []
+    control(tenant)
+    assert listed_alerts(tenant, "off_hours") == []
 
 
-def owls_alerts(tenant: Tenant, *, wait: float) -> list[Any]:
+def owls_alerts(tenant: Tenant) -> list[Any]:
     # Only the owl's: changing the settings may itself have been off hours for the admin.
-    deadline = time.monotonic() + wait
-    while True:
-        found = [
-            a for a in alerts_of(tenant, "off_hours", wait=0) if a["subject"] == "owl@example.com"
-        ]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    return [a for a in listed_alerts(tenant, "off_hours") if a["subject"] == "owl@example.com"]
 
 
 def test_bulk_deletion(tenant: Tenant) -> None:
@@ -198,8 +220,8 @@ def test_bulk_deletion(tenant: Tenant) -> None:
             for i in range(9)
         ],
     )
-    settle()
-    assert alerts_of(tenant, "bulk_delete", wait=0) == []
+    control(tenant)  # not a deletion: the count stays at nine
+    assert listed_alerts(tenant, "bulk_delete") == []
     ingest(
         tenant.writer, [make_event(action="DELETE", resource_id="model-9", resource_type="MODEL")]
     )
@@ -263,8 +285,8 @@ def test_history_being_loaded_raises_nothing(tenant: Tenant) -> None:
             for _ in range(6)
         ],
     )
-    settle()
-    assert alerts_of(tenant, "brute_force", wait=0) == []
+    control(tenant)
+    assert listed_alerts(tenant, "brute_force") == []
 
 
 def test_odd_details_do_not_silence_the_other_rules(tenant: Tenant) -> None:
@@ -277,7 +299,7 @@ def test_odd_details_do_not_silence_the_other_rules(tenant: Tenant) -> None:
     ]
     ingest(tenant.writer, odd + [failed_login(ATTACKER, "x@example.com") for _ in range(5)])
     assert len(alerts_of(tenant, "brute_force")) == 1
-    assert alerts_of(tenant, "privilege_escalation", wait=0) == []
+    assert listed_alerts(tenant, "privilege_escalation") == []
 
 
 def test_a_user_known_only_by_email_is_counted_by_email(tenant: Tenant) -> None:

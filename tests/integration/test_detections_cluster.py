@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -14,8 +14,14 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
+from tests.helpers import eventually
 from tests.integration.test_cli import VIGIL
-from tests.integration.test_detections import ATTACKER, alerts_of, failed_login
+from tests.integration.test_detections import (
+    ATTACKER,
+    control_event,
+    failed_login,
+    listed_alerts,
+)
 from vigil.testing.postgres import free_port
 
 pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
@@ -37,18 +43,18 @@ def node(tenant: Tenant, workdir: Path) -> Iterator[str]:
         [VIGIL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if process.poll() is not None:
+            said = process.stderr.read() if process.stderr else ""
+            pytest.fail(f"vigil serve exited: {said}")
+        try:
+            return httpx.get(f"{base}/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                said = process.stderr.read() if process.stderr else ""
-                pytest.fail(f"vigil serve did not come up: {said}")
-            time.sleep(0.2)
+        eventually(up, what=f"vigil serve to answer at {base}", timeout=60, interval=0.2)
         yield base
     finally:
         process.terminate()
@@ -76,7 +82,24 @@ def test_two_nodes_receiving_one_attack_open_one_alert(tenant: Tenant, tmp_path:
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
-        time.sleep(2.0)  # both nodes have evaluated everything by now
-        found = alerts_of(tenant, "brute_force")
+        eventually(
+            lambda: listed_alerts(tenant, "brute_force"),
+            lambda found: sum(alert["count"] for alert in found) >= 10,
+            what="brute_force alerts counting all ten failures",
+        )
+        # A positive control through each node: a node evaluates the events it commits in
+        # commit order, so once both controls have raised their alerts, neither node has
+        # anything of the attack left to evaluate (or a second alert to open).
+        controls = {base: f"control-{uuid.uuid4().hex[:8]}" for base in nodes}
+        for base, subject in controls.items():
+            event = control_event(subject)
+            answer = httpx.post(f"{base}/audit-logs/", json=event, headers={"Authorization": key})
+            assert answer.status_code == 201, answer.text
+        eventually(
+            lambda: {a["subject"] for a in listed_alerts(tenant, "privilege_escalation")},
+            lambda subjects: subjects >= set(controls.values()),
+            what=f"the control alerts of both nodes ({', '.join(controls.values())})",
+        )
+        found = listed_alerts(tenant, "brute_force")
     assert len(found) == 1
     assert found[0]["count"] == 10

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 
 import pytest
 
 from tests.conftest import Tenant
-from tests.helpers import at, ingest, list_all, make_event
+from tests.helpers import at, eventually, ingest, list_all, make_event
 
 CSV_HEADER = [
     "id", "timestamp", "action", "status", "resource_type", "resource_id", "user_id",
@@ -142,12 +141,12 @@ def test_an_interrupted_export_is_recorded_as_failed(tenant: Tenant) -> None:
     with tenant.reader.stream("GET", "/audit-logs/export", params={"format": "ndjson"}) as answer:
         assert answer.status_code == 200
         next(answer.iter_bytes())
-    deadline = time.monotonic() + 15
-    records: list[dict[str, object]] = []
-    while time.monotonic() < deadline and not records:
-        records = tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"]
-        time.sleep(0.2)
-    assert records, "the interrupted export was not recorded"
+    records: list[dict[str, object]] = eventually(
+        lambda: tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"],
+        what="the interrupted export's EXPORT event",
+        timeout=15,
+        interval=0.2,
+    )
     assert records[0]["status"] == "FAILED"
     assert records[0]["details"]["error"] == "export interrupted"  # type: ignore[index]
     assert records[0]["details"]["rows"] < 3000  # type: ignore[index,operator]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -16,8 +15,8 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
-from tests.helpers import ingest, make_event
-from tests.integration.test_detections import ATTACKER, alerts_of, failed_login
+from tests.helpers import eventually, ingest, make_event
+from tests.integration.test_detections import ATTACKER, alerts_of, control, failed_login
 from tests.integration.test_sign_in import PASSWORD, address, make_user
 from vigil.core.permissions import Role
 
@@ -55,11 +54,14 @@ class SlackReceiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def wait_for(self, count: int, timeout: float) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(self.bodies) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.bodies
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """What was posted, once at least ``count`` posts have arrived."""
+        return eventually(
+            lambda: list(self.bodies),
+            lambda bodies: len(bodies) >= count,
+            what=f"{count} post(s) to Slack",
+            timeout=timeout,
+        )
 
     def close(self) -> None:
         self.server.shutdown()
@@ -163,14 +165,34 @@ def test_an_alert_goes_to_slack_email_and_the_inbox(tenant: Tenant, slack: Slack
     ]  # fmt: skip
 
 
+def deliveries_of(tenant: Tenant, alert_id: str) -> list[dict[str, Any]]:
+    """The alert's email and Slack deliveries, as shown now."""
+    shown = tenant.reader.get(f"/security/alerts/{alert_id}").json()
+    return shown["deliveries"]  # type: ignore[no-any-return]
+
+
 def settled_deliveries(tenant: Tenant, alert_id: str) -> list[dict[str, Any]]:
     """The alert's deliveries once none is pending (a send is marked just after it is made)."""
-    deadline = time.monotonic() + 5
-    while True:
-        found = tenant.reader.get(f"/security/alerts/{alert_id}").json()["deliveries"]
-        if all(d["status"] == "SENT" for d in found) or time.monotonic() > deadline:
-            return found  # type: ignore[no-any-return]
-        time.sleep(0.05)
+    return eventually(
+        lambda: deliveries_of(tenant, alert_id),
+        lambda found: bool(found) and all(d["status"] == "SENT" for d in found),
+        what=f"every delivery of alert {alert_id} to be SENT",
+    )
+
+
+def slack_control(tenant: Tenant, receiver: SlackReceiver) -> dict[str, Any]:
+    """A positive control for "nothing reached Slack": an alert that must be posted to the
+    same webhook, raised after the one under test; returns its post once it has arrived.
+
+    The deliverer sends due messages one at a time, oldest first, so when the control's post
+    is there, any message written before it would have been posted first.
+    """
+    alert = control(tenant)
+    (post,) = eventually(
+        lambda: [b for b in receiver.bodies if alert["subject"] in b["text"]],
+        what=f"the control alert's post to Slack (privilege_escalation of {alert['subject']})",
+    )
+    return post  # type: ignore[no-any-return]
 
 
 def inbox_of(tenant: Tenant, user: dict[str, Any]) -> dict[str, Any]:
@@ -192,19 +214,19 @@ def test_slack_down_then_back_delivers_once_with_the_failure_shown(tenant: Tenan
     try:
         configure(tenant, slack_url=flaky.url)
         alert = brute_force(tenant)
-        deadline = time.monotonic() + 5
-        while True:
-            (delivery,) = tenant.reader.get(f"/security/alerts/{alert['id']}").json()["deliveries"]
-            if delivery["attempts"] >= 1 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        (delivery,) = eventually(
+            lambda: deliveries_of(tenant, alert["id"]),
+            lambda found: len(found) != 1 or found[0]["attempts"] >= 1,
+            what="the first attempt at the Slack delivery",
+        )
         assert delivery["status"] == "PENDING"
         assert delivery["last_error"] == "slack answered 500: server_error"
         assert WEBHOOK_SECRET not in json.dumps(delivery)
         # The first retry comes within ten seconds, and then it is delivered, once.
-        assert len(flaky.wait_for(1, timeout=15)) == 1
-        time.sleep(1.5)
-        assert len(flaky.bodies) == 1
+        (first,) = flaky.wait_for(1, timeout=15)
+        assert first["text"].startswith("Vigil alert: [HIGH] brute_force: ")
+        posted = slack_control(tenant, flaky)
+        assert flaky.bodies == [first, posted]  # the alert once, then the control
         (delivered,) = tenant.reader.get(f"/security/alerts/{alert['id']}").json()["deliveries"]
         assert delivered["status"] == "SENT"
         assert delivered["attempts"] == 2
@@ -218,10 +240,11 @@ def test_the_inbox_counts_and_marks_read(tenant: Tenant) -> None:
     ingest(tenant.writer, [failed_login("198.51.100.99", f"b{i}@example.com") for i in range(5)])
     alerts_of(tenant, "brute_force", at_least=2)
     with closing(session(tenant, viewer)) as client:
-        deadline = time.monotonic() + 5
-        while client.get("/notifications").json()["unread"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        listed = client.get("/notifications").json()
+        listed = eventually(
+            lambda: client.get("/notifications").json(),
+            lambda inbox: inbox["unread"] >= 2,
+            what="two unread notifications",
+        )
         assert listed["unread"] == 2
         first = listed["items"][0]
         assert first["title"].startswith("[HIGH] brute_force: 5 failed logins from 198.51.100.99")
@@ -255,8 +278,21 @@ def test_below_the_minimum_severity_nobody_is_told(tenant: Tenant, slack: SlackR
         == 200
     )
     brute_force(tenant)
-    time.sleep(1.5)
-    assert slack.bodies == []
+    posted = slack_control(tenant, slack)
+    assert slack.bodies == [posted]  # the control alone: no word of the brute force
+
+
+def test_a_channel_the_rule_leaves_out_gets_nothing(tenant: Tenant, slack: SlackReceiver) -> None:
+    viewer = make_user(tenant, role=Role.ADMIN)
+    configure(tenant, slack_url=slack.url)
+    chosen = tenant.admin.patch("/security/rules/brute_force", json={"channels": ["in_app"]})
+    assert chosen.status_code == 200, chosen.text
+    alert = brute_force(tenant)
+    posted = slack_control(tenant, slack)
+    assert slack.bodies == [posted]  # the control alone: no word of the brute force
+    assert deliveries_of(tenant, alert["id"]) == []
+    told = [n["title"] for n in inbox_of(tenant, viewer)["items"]]
+    assert any(title.startswith("[HIGH] brute_force: ") for title in told)  # in-app, as chosen
 
 
 def test_send_test_reaches_every_enabled_channel(tenant: Tenant, slack: SlackReceiver) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from tests.conftest import Stack, Tenant, make_database_url, new_tenant
 from tests.helpers import eventually, ingest, list_all, make_event
 from tests.integration.test_cli import run_vigil
-from tests.integration.test_detections import ATTACKER, alerts_of, failed_login
+from tests.integration.test_detections import ATTACKER, failed_login, listed_alerts
 from vigil.app import create_app
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import upgrade_to_head
@@ -128,7 +128,7 @@ def numbers_of(stack: Stack, tenant_id: uuid.UUID) -> list[int]:
 
 
 def off_hours_alert(tenant: Tenant, subject: str) -> dict[str, Any] | None:
-    found = [a for a in alerts_of(tenant, "off_hours", wait=0) if a["subject"] == subject]
+    found = [a for a in listed_alerts(tenant, "off_hours") if a["subject"] == subject]
     return found[0] if found else None
 
 
@@ -152,7 +152,7 @@ def test_demo_events_raise_their_alerts(tenant: Tenant) -> None:
     def off_hours_alerts() -> dict[tuple[str, str], int] | None:
         found = {
             (alert["subject"], alert["summary"].split(" on ")[1][:10]): alert["count"]
-            for alert in alerts_of(tenant, "off_hours", wait=0)
+            for alert in listed_alerts(tenant, "off_hours")
         }
         return found if found == dict(expected) else None
 
@@ -171,7 +171,7 @@ def test_a_cli_write_reaches_the_rules(tenant: Tenant) -> None:
     assert tenant.admin.post("/security/rules", json=rule).status_code == 201
     run = run_vigil(tenant.stack, "tenant", "allow-ip", "--tenant", tenant.name, "--clear")
     assert run.returncode == 0, run.stderr
-    (alert,) = eventually(lambda: alerts_of(tenant, "settings_changed", wait=0), what="an alert")
+    (alert,) = eventually(lambda: listed_alerts(tenant, "settings_changed"), what="an alert")
     evidence = tenant.reader.get(f"/security/alerts/{alert['id']}").json()["evidence"]
     assert [(e["action"], e["resource_type"]) for e in evidence] == [("UPDATE", "SETTINGS")]
 
@@ -186,7 +186,7 @@ def test_an_account_action_reaches_the_rules(tenant: Tenant, anonymous: httpx.Cl
             headers={"X-Forwarded-For": "203.0.113.77"},
         )
         assert answer.status_code == 401
-    (alert,) = eventually(lambda: alerts_of(tenant, "brute_force", wait=0), what="an alert")
+    (alert,) = eventually(lambda: listed_alerts(tenant, "brute_force"), what="an alert")
     assert alert["subject"] == "203.0.113.77"
     assert alert["count"] == 5
 
@@ -278,7 +278,7 @@ def test_a_consumer_that_raises_stops_neither_the_others_nor_the_writer(
         ingest(broken.writer, [failed_login(ATTACKER, f"t{i}@example.com") for i in range(5)])
         ingest(healthy.writer, [make_event(resource_id=f"fine-{i}") for i in range(3)])
         # The writer answered; the rules still run for the tenant the consumer fails on...
-        (alert,) = eventually(lambda: alerts_of(broken, "brute_force", wait=0), what="an alert")
+        (alert,) = eventually(lambda: listed_alerts(broken, "brute_force"), what="an alert")
         assert alert["count"] == 5
         # ...and the failing consumer itself goes on with the other tenant.
         healthy_numbers = numbers_of(fresh, healthy.id)
