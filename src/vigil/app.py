@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil import __version__
 from vigil.accounts.access import check_every_route_has_a_rule
@@ -23,13 +24,14 @@ from vigil.accounts.throttle import LoginThrottle
 from vigil.analytics.routes import router as analytics_router
 from vigil.consumers import build_consumers
 from vigil.core.deps import EngineDep
-from vigil.core.errors import InvalidInput, VigilError
-from vigil.core.http import FastJSONResponse
-from vigil.core.validation import InvalidBody, describe_errors
+from vigil.core.errors import VigilError
+from vigil.core.http import FastJSONResponse, error_response
+from vigil.core.validation import describe_errors
 from vigil.db.engine import WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
 from vigil.events.deps import Ingest
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
+from vigil.events.fast_path import IngestFastPath
 from vigil.events.geo import Geolocator
 from vigil.events.routes import router as events_router
 from vigil.events.writer import EventWriter
@@ -106,6 +108,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=FastJSONResponse,
+        # Vigil exports no OpenTelemetry; left on, FastAPI looks for providers in the
+        # environment on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -141,6 +146,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return FastJSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     check_every_route_has_a_rule(app)
+    app.add_middleware(IngestFastPath)
+    # Added last, so it runs first: the client's address and scheme (https behind a TLS
+    # proxy, hence Secure cookies) are settled before anything reads them.
+    app.add_middleware(
+        ProxyHeadersMiddleware, trusted_hosts=[str(net) for net in settings.trusted_networks]
+    )
     return app
 
 
@@ -149,12 +160,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def vigil_error(request: Request, error: VigilError) -> Response:
         if is_console(request):
             return error_page(request, error.status_code, "Something is not right", error.message)
-        body: dict[str, object] = {"detail": error.message}
-        if isinstance(error, InvalidBody):
-            body["errors"] = error.errors
-        elif isinstance(error, InvalidInput):
-            body["errors"] = [{"field": error.field, "message": error.reason}]
-        return FastJSONResponse(body, status_code=error.status_code, headers=error.headers)
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, error: RequestValidationError) -> Response:

@@ -45,7 +45,7 @@ async def sign_in(
     request: Request, body: LoginBody, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     """A session token (also set as the console's cookie); every failure is the same 401."""
-    address = client_ip(request, settings.trusted_networks)
+    address = client_ip(request)
     attempt = login.SignInRequest(
         email=body.email,
         password=body.password,
@@ -88,7 +88,7 @@ def sign_out(
         tenant_id=principal.tenant_id,
         session_id=principal.session_id,
         user={"id": principal.user_id, "email": principal.user_email},
-        ip_address=client_ip(request, settings.trusted_networks),
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         geo=request.app.state.geo,
     )
@@ -184,7 +184,7 @@ def confirm_password_reset(
         engine,
         token=body.token,
         new_password=body.new_password,
-        ip_address=client_ip(request, settings.trusted_networks),
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         geo=request.app.state.geo,
     )

@@ -32,7 +32,7 @@ class CallerAudit:
         state = request.app.state
         return cls(
             principal=principal,
-            ip_address=client_ip(request, state.settings.trusted_networks),
+            ip_address=client_ip(request),
             user_agent=(request.headers.get("user-agent") or "")[:1024] or None,
             geo=state.geo,
         )

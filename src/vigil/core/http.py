@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from vigil.core.errors import NotFound, PayloadTooLarge
-from vigil.settings import IPNetwork
+from vigil.core.errors import InvalidInput, NotFound, PayloadTooLarge, VigilError
+from vigil.core.validation import InvalidBody
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -24,6 +23,17 @@ class FastJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def error_response(error: VigilError) -> FastJSONResponse:
+    """The API's answer to ``error``: ``{"detail", "errors"?}`` with its status and headers;
+    ``errors`` lists ``{field, message}`` for invalid input."""
+    body: dict[str, object] = {"detail": error.message}
+    if isinstance(error, InvalidBody):
+        body["errors"] = error.errors
+    elif isinstance(error, InvalidInput):
+        body["errors"] = [{"field": error.field, "message": error.reason}]
+    return FastJSONResponse(body, status_code=error.status_code, headers=error.headers)
 
 
 async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -41,22 +51,15 @@ async def read_body(request: Request, *, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def client_ip(request: Request, trusted: Sequence[IPNetwork]) -> str | None:
-    """The client's address: the peer, or, behind a trusted proxy, the first untrusted hop
-    of ``X-Forwarded-For`` counted from the right (the left end is the client's own say)."""
-    peer = request.client.host if request.client else None
-    address = _parse_ip(peer)
-    if address is None or not _within(address, trusted):
-        return str(address) if address is not None else None
-    hops = request.headers.get("x-forwarded-for", "")
-    for hop in reversed([h.strip() for h in hops.split(",") if h.strip()]):
-        parsed = _parse_ip(hop)
-        if parsed is None:
-            break  # garbage in the chain: trust nothing further left
-        address = parsed
-        if not _within(parsed, trusted):
-            break
-    return str(address)
+def client_ip(request: Request) -> str | None:
+    """The client's address, normalised (IPv4-mapped IPv6 becomes IPv4); None if unknown.
+
+    Behind a proxy in ``VIGIL_TRUSTED_PROXIES`` it is already the client's own, taken from
+    ``X-Forwarded-For`` by ``ProxyHeadersMiddleware`` (uvicorn): the first untrusted hop
+    counted from the right, since the left end is only the client's own say.
+    """
+    address = _parse_ip(request.client.host if request.client else None)
+    return str(address) if address is not None else None
 
 
 def _parse_ip(text: str | None) -> IPAddress | None:
@@ -69,10 +72,6 @@ def _parse_ip(text: str | None) -> IPAddress | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
-
-
-def _within(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
-    return any(address in network for network in networks)
 
 
 def uuid_or_404(text: str, *, what: str) -> uuid.UUID:

@@ -17,7 +17,10 @@ from vigil.testing.postgres import free_port
 def live_server(app: FastAPI, *, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` at the yielded base URL until the block ends."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # As under `vigil serve`: the app itself decides which proxies to believe.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"vigil-server-{port}", daemon=True)
     thread.start()

@@ -100,7 +100,7 @@ async def console_user(request: Request, engine: EngineDep, settings: SettingsDe
     )
     request.state.console_user = user  # error pages keep the sidebar
     try:
-        admit(principal, rule, client_ip(request, settings.trusted_networks))
+        admit(principal, rule, client_ip(request))
     except TwoFactorSetupPending:
         raise TwoFactorSetupRequired() from None
     except Forbidden as refused:

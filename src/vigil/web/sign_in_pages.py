@@ -81,7 +81,7 @@ async def login_submit(request: Request, engine: EngineDep, settings: SettingsDe
         email=email[:320],
         password=password[:256],
         tenant_hint=tenant or None,
-        ip_address=client_ip(request, settings.trusted_networks),
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         ask_for_code=True,
     )
@@ -122,7 +122,7 @@ async def login_code_submit(request: Request, engine: EngineDep, settings: Setti
         email=str(step["email"]),
         password="",
         tenant_hint=tenant or None,
-        ip_address=client_ip(request, settings.trusted_networks),
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         totp_code=code[:64] or None,
         ask_for_code=False,
@@ -187,7 +187,7 @@ def logout_submit(
         tenant_id=principal.tenant_id,
         session_id=principal.session_id,
         user={"id": principal.user_id, "email": user.email},
-        ip_address=client_ip(request, settings.trusted_networks),
+        ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         geo=request.app.state.geo,
     )
@@ -248,7 +248,7 @@ async def reset_submit(request: Request, engine: EngineDep, settings: SettingsDe
             engine,
             token=token,
             new_password=new_password,
-            ip_address=client_ip(request, settings.trusted_networks),
+            ip_address=client_ip(request),
             user_agent=request.headers.get("user-agent"),
             geo=request.app.state.geo,
         )
