@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from vigil import __version__
 from vigil.accounts.access import check_every_route_has_a_rule
 from vigil.accounts.auth_routes import router as auth_router
+from vigil.accounts.credentials import RecentCredentials
 from vigil.accounts.key_routes import router as keys_router
 from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.export_engine = export_engine
     app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
     app.state.presence = Presence()
+    app.state.credentials = RecentCredentials()
     app.state.deliverer = Deliverer(engine, settings)
     # Built here, started with the app: what a test or an extension registers before
     # the app starts runs like the rest.

@@ -92,7 +92,7 @@ def sign_out(
         user_agent=request.headers.get("user-agent"),
         geo=request.app.state.geo,
     )
-    forget_credentials([fingerprint(presented_token(request) or "")])
+    forget_credentials(request, [fingerprint(presented_token(request) or "")])
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -123,6 +123,7 @@ class PasswordChangeBody(BaseModel):
 
 @router.post("/password", summary="Change your password")
 def change_password(
+    request: Request,
     principal: Caller,
     audit: CallerAuditDep,
     engine: EngineDep,
@@ -140,7 +141,7 @@ def change_password(
         new_password=body.new_password,
         settings=settings,
     )
-    forget_credentials(ended)
+    forget_credentials(request, ended)
     return FastJSONResponse({"detail": "password changed; your other sessions have ended"})
 
 
@@ -188,7 +189,7 @@ def confirm_password_reset(
         user_agent=request.headers.get("user-agent"),
         geo=request.app.state.geo,
     )
-    forget_credentials(ended)
+    forget_credentials(request, ended)
     return FastJSONResponse({"detail": "password changed; sign in with the new one"})
 
 
@@ -224,7 +225,7 @@ def two_factor_enable(
     )
     if principal.two_factor_setup_required:
         # The session was limited to this; it is a full one from the next request.
-        forget_credentials([fingerprint(presented_token(request) or "")])
+        forget_credentials(request, [fingerprint(presented_token(request) or "")])
     return FastJSONResponse({"recovery_codes": codes})
 
 

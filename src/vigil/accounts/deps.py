@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from sqlalchemy import Engine
 
 from vigil.accounts import two_factor
 from vigil.accounts.access import AccessRule, rule_for
+from vigil.accounts.credentials import RecentCredentials
 from vigil.accounts.service import authenticate_api_key
 from vigil.accounts.sessions import SESSION_PREFIX, find_session, session_permissions
 from vigil.core.clock import utcnow
@@ -23,55 +23,20 @@ from vigil.core.tokens import fingerprint
 from vigil.tenants.allowlist import from_stored, is_allowed
 
 
-class _RecentCredentials:
-    """Credentials seen valid in the last few seconds, so busy callers skip a lookup per request.
-
-    Only successes are kept, for ``TTL_SECONDS``: a revoked key stops working everywhere
-    within that time, and made-up keys cannot fill the cache.
-    """
-
-    TTL_SECONDS = 5.0
-    MAX_ENTRIES = 10_000
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Principal]] = {}
-
-    def get(self, fingerprint: str) -> Principal | None:
-        found = self._entries.get(fingerprint)
-        if found is None:
-            return None
-        if found[0] < time.monotonic():
-            self._entries.pop(fingerprint, None)
-            return None
-        return found[1]
-
-    def forget(self, fingerprint: str) -> None:
-        self._entries.pop(fingerprint, None)
-
-    def forget_tenant(self, tenant_id: uuid.UUID) -> None:
-        for key, (_expires, principal) in list(self._entries.items()):
-            if principal.tenant_id == tenant_id:
-                self._entries.pop(key, None)
-
-    def put(self, fingerprint: str, principal: Principal) -> None:
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[fingerprint] = (time.monotonic() + self.TTL_SECONDS, principal)
+def recent_credentials(request: Request) -> RecentCredentials:
+    """The app's cache of credentials seen valid a moment ago."""
+    cache: RecentCredentials = request.app.state.credentials
+    return cache
 
 
-# Single dict operations are atomic, and a stale read costs at most one extra lookup.
-_recent_keys = _RecentCredentials()
-
-
-def forget_tenant_credentials(tenant_id: uuid.UUID) -> None:
+def forget_tenant_credentials(request: Request, tenant_id: uuid.UUID) -> None:
     """Look every credential of the tenant up afresh (its settings changed)."""
-    _recent_keys.forget_tenant(tenant_id)
+    recent_credentials(request).forget_tenant(tenant_id)
 
 
-def forget_credentials(token_ids: list[str]) -> None:
+def forget_credentials(request: Request, token_ids: list[str]) -> None:
     """Stop trusting revoked keys or sessions on this node at once (others within the TTL)."""
-    for token_id in token_ids:
-        _recent_keys.forget(token_id)
+    recent_credentials(request).forget_all(token_ids)
 
 
 SESSION_COOKIE = "vigil_session"
@@ -113,14 +78,16 @@ def _lookup(engine: Engine, token: str) -> Principal | None:
         return authenticate_api_key(conn, secret=token)
 
 
-async def principal_for(engine: Engine, token: str) -> Principal | None:
+async def principal_for(
+    engine: Engine, token: str, *, recent: RecentCredentials
+) -> Principal | None:
     """Who a credential belongs to; None when it is invalid, expired or revoked."""
     token_id = fingerprint(token)  # the cache never holds the credential itself
-    principal = _recent_keys.get(token_id)
+    principal = recent.get(token_id)
     if principal is None:
         principal = await run_in_threadpool(_lookup, engine, token)
         if principal is not None:
-            _recent_keys.put(token_id, principal)
+            recent.put(token_id, principal)
     return principal
 
 
@@ -129,7 +96,7 @@ async def get_principal(request: Request, engine: EngineDep) -> Principal:
     token = presented_token(request)
     if not token:
         raise Unauthenticated("missing credential: send Authorization: Bearer <API key or session>")
-    principal = await principal_for(engine, token)
+    principal = await principal_for(engine, token, recent=recent_credentials(request))
     if principal is None:
         raise Unauthenticated("invalid, expired or revoked credential")
     request.state.principal = principal

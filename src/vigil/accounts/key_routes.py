@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection
 
@@ -76,7 +76,7 @@ def list_keys(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.delete("/{key_id}", summary="Revoke an API key")
 def revoke_key(
-    principal: Caller, audit: CallerAuditDep, engine: EngineDep, key_id: str
+    request: Request, principal: Caller, audit: CallerAuditDep, engine: EngineDep, key_id: str
 ) -> FastJSONResponse:
     """Revoke a key at once; recorded as DELETE. Revoking it again changes nothing."""
     with write_transaction(engine) as conn:
@@ -88,7 +88,7 @@ def revoke_key(
         )
         if revoked:
             _record(audit, conn, Action.DELETE, row)
-    forget_credentials([row["key_hash"]])
+    forget_credentials(request, [row["key_hash"]])
     return FastJSONResponse(key_json(row))
 
 

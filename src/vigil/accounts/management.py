@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 from vigil.accounts import password_reset
 from vigil.accounts import users as users_service
 from vigil.accounts.caller_audit import CallerAudit
-from vigil.accounts.deps import forget_credentials
+from vigil.accounts.credentials import RecentCredentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserUpdate
 from vigil.accounts.sessions import live_fingerprints, revoke_user_sessions
@@ -53,7 +53,12 @@ def create_user(engine: Engine, audit: CallerAudit, body: UserCreate) -> dict[st
 
 
 def update_user(
-    engine: Engine, audit: CallerAudit, user_id: uuid.UUID, body: UserUpdate
+    engine: Engine,
+    audit: CallerAudit,
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    *,
+    recent: RecentCredentials,
 ) -> dict[str, Any]:
     """Change name, email, role or granted permissions; recorded as UPDATE with what changed."""
     principal = audit.principal
@@ -71,11 +76,13 @@ def update_user(
             _record_user(audit, conn, Action.UPDATE, user, change_details(changed))
         stale = live_fingerprints(conn, tenant_id=principal.tenant_id, user_id=target["id"])
     # What the user may do changed: their sessions are looked up afresh on their next call.
-    forget_credentials(stale)
+    recent.forget_all(stale)
     return user
 
 
-def disable_user(engine: Engine, audit: CallerAudit, user_id: uuid.UUID) -> dict[str, Any]:
+def disable_user(
+    engine: Engine, audit: CallerAudit, user_id: uuid.UUID, *, recent: RecentCredentials
+) -> dict[str, Any]:
     """Disable the account, end its sessions and revoke its keys; its events stay."""
     principal = audit.principal
     with write_transaction(engine) as conn:
@@ -92,7 +99,7 @@ def disable_user(engine: Engine, audit: CallerAudit, user_id: uuid.UUID) -> dict
             conn, tenant_id=principal.tenant_id, user_id=target["id"], now=utcnow()
         )
         _record_user(audit, conn, Action.DELETE, user, _identity(user))
-    forget_credentials(revoked)
+    recent.forget_all(revoked)
     return user
 
 

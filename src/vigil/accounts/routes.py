@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from pydantic import BaseModel, Field
 
 from vigil.accounts import management, password_reset
 from vigil.accounts import users as users_service
 from vigil.accounts.caller_audit import CallerAuditDep
-from vigil.accounts.deps import Caller
+from vigil.accounts.deps import Caller, recent_credentials
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
@@ -93,20 +93,31 @@ def get_user(principal: Caller, conn: ReadConnDep, user_id: str) -> FastJSONResp
 
 @router.patch("/users/{user_id}", response_model=UserOut, summary="Change a user")
 def update_user(
-    principal: Caller, audit: CallerAuditDep, engine: EngineDep, user_id: str, body: UserUpdate
+    request: Request,
+    principal: Caller,
+    audit: CallerAuditDep,
+    engine: EngineDep,
+    user_id: str,
+    body: UserUpdate,
 ) -> FastJSONResponse:
     """Change name, email, role or granted permissions; recorded as UPDATE with what changed."""
     target = uuid_or_404(user_id, what="user")
-    return FastJSONResponse(user_json(management.update_user(engine, audit, target, body)))
+    recent = recent_credentials(request)
+    return FastJSONResponse(
+        user_json(management.update_user(engine, audit, target, body, recent=recent))
+    )
 
 
 @router.delete("/users/{user_id}", response_model=UserOut, summary="Disable a user")
 def delete_user(
-    principal: Caller, audit: CallerAuditDep, engine: EngineDep, user_id: str
+    request: Request, principal: Caller, audit: CallerAuditDep, engine: EngineDep, user_id: str
 ) -> FastJSONResponse:
     """Disable the account and revoke its keys; its events stay as they were written."""
     target = uuid_or_404(user_id, what="user")
-    return FastJSONResponse(user_json(management.disable_user(engine, audit, target)))
+    recent = recent_credentials(request)
+    return FastJSONResponse(
+        user_json(management.disable_user(engine, audit, target, recent=recent))
+    )
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller, forget_tenant_credentials
@@ -30,7 +30,11 @@ def read_settings(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
 
 @router.patch("", response_model=TenantSettings, summary="Change some settings")
 def change_settings(
-    principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: TenantSettingsPatch
+    request: Request,
+    principal: Caller,
+    audit: CallerAuditDep,
+    engine: EngineDep,
+    body: TenantSettingsPatch,
 ) -> FastJSONResponse:
     """Change the settings named in the body; recorded as UPDATE on SETTINGS."""
     given: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
@@ -50,5 +54,5 @@ def change_settings(
                 details=change_details(change.changed),
             )
     if change.changed.keys() & {"ip_allowlist", "require_2fa_for_admins"}:  # both shape sessions
-        forget_tenant_credentials(principal.tenant_id)
+        forget_tenant_credentials(request, principal.tenant_id)
     return FastJSONResponse(change.settings.model_dump())

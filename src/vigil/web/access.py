@@ -14,7 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from vigil.accounts.access import rule_for
-from vigil.accounts.deps import SESSION_COOKIE, TwoFactorSetupPending, admit, principal_for
+from vigil.accounts.deps import (
+    SESSION_COOKIE,
+    TwoFactorSetupPending,
+    admit,
+    principal_for,
+    recent_credentials,
+)
 from vigil.accounts.sessions import SESSION_PREFIX
 from vigil.accounts.users import get_user
 from vigil.core.deps import EngineDep, SettingsDep
@@ -80,7 +86,12 @@ async def console_user(request: Request, engine: EngineDep, settings: SettingsDe
     """The signed-in user, admitted to this page by its rule in access.toml."""
     rule = rule_for(request.method, request.scope["route"].path)
     token = request.cookies.get(SESSION_COOKIE, "")
-    principal = await principal_for(engine, token) if token.startswith(SESSION_PREFIX) else None
+    recent = recent_credentials(request)
+    principal = (
+        await principal_for(engine, token, recent=recent)
+        if token.startswith(SESSION_PREFIX)
+        else None
+    )
     if principal is None or principal.user_id is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(here if request.method == "GET" else "/ui/")

@@ -71,7 +71,7 @@ async def my_password(
     except VigilError as error:
         context = _me_context(request, me, engine, password_error=str(error))
         return render(request, "me/profile.html", context, status_code=error.status_code)
-    forget_credentials(ended)
+    forget_credentials(request, ended)
     return see_other("/ui/me", "password-changed")
 
 
@@ -110,7 +110,7 @@ async def my_two_factor_enable(
         context = _me_context(request, me, engine, two_factor_error=problem)
         return render(request, "me/profile.html", context, status_code=422)
     if me.principal.two_factor_setup_required:  # the session was limited until now
-        forget_credentials([fingerprint(request.cookies.get(SESSION_COOKIE, ""))])
+        forget_credentials(request, [fingerprint(request.cookies.get(SESSION_COOKIE, ""))])
     context = _me_context(request, me, engine, recovery_codes=codes, limited=False)
     return render(request, "me/profile.html", context)
 

@@ -191,7 +191,7 @@ def logout_submit(
         user_agent=request.headers.get("user-agent"),
         geo=request.app.state.geo,
     )
-    forget_credentials([fingerprint(request.cookies.get(SESSION_COOKIE, ""))])
+    forget_credentials(request, [fingerprint(request.cookies.get(SESSION_COOKIE, ""))])
     response = RedirectResponse("/ui/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -266,5 +266,5 @@ async def reset_submit(request: Request, engine: EngineDep, settings: SettingsDe
             {"token": token, "error": f"The new password {error.reason}."},
             status_code=422,
         )
-    forget_credentials(ended)
+    forget_credentials(request, ended)
     return RedirectResponse("/ui/login?password_reset=1", status_code=303)

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from vigil.accounts import management, password_reset
 from vigil.accounts import users as users_service
+from vigil.accounts.deps import recent_credentials
 from vigil.accounts.schemas import UserCreate, UserUpdate
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import VigilError
@@ -128,7 +129,12 @@ async def user_edit(
     }
     try:
         await run_in_threadpool(
-            management.update_user, engine, audit_of(request, me), target, UserUpdate(**body)
+            management.update_user,
+            engine,
+            audit_of(request, me),
+            target,
+            UserUpdate(**body),
+            recent=recent_credentials(request),
         )
     except (ValidationError, VigilError) as error:
         return _profile_error(request, me, conn, target, error)
@@ -142,7 +148,13 @@ async def user_disable(
     """Disable the account: sessions end, keys are revoked, events stay."""
     target = uuid_or_404(user_id, what="user")
     try:
-        await run_in_threadpool(management.disable_user, engine, audit_of(request, me), target)
+        await run_in_threadpool(
+            management.disable_user,
+            engine,
+            audit_of(request, me),
+            target,
+            recent=recent_credentials(request),
+        )
     except VigilError as error:
         return _profile_error(request, me, conn, target, error)
     return see_other(f"/ui/users/{target}", "disabled")
