@@ -25,6 +25,7 @@ from vigil.app import create_app
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import upgrade_to_head
 from vigil.events import service as events
+from vigil.events.commit_log import events_after
 from vigil.events.geo import NO_GEOLOCATION
 from vigil.events.schemas import EventIn
 from vigil.events.tables import events as events_table
@@ -348,5 +349,5 @@ def test_a_later_commit_waits_for_the_earlier_numbers(tenant: Tenant) -> None:
     assert second_done.is_set()
     assert second_row["seq"] == first_row["seq"] + 1
     with engine.connect() as conn:
-        after = events.events_after(conn, tenant_id=tenant.id, after_seq=0, limit=10)
+        after = events_after(conn, tenant_id=tenant.id, after_seq=0, limit=10)
     assert [row["resource_id"] for row in after] == ["first", "second"]

@@ -42,8 +42,9 @@ _Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
 class _WireEvent(msgspec.Struct, forbid_unknown_fields=True):
-    action: Action
-    resource_type: ResourceType
+    # Plain strings checked against the enums below: cheaper than enum members.
+    action: str
+    resource_type: str
     id: uuid.UUID | None = None
     resource_id: _Identifier | None = None
     user_id: _Identifier | None = None
@@ -52,13 +53,17 @@ class _WireEvent(msgspec.Struct, forbid_unknown_fields=True):
     ip_address: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     user_agent: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
     details: dict[str, Any] | None = None
-    status: Status | None = None
+    status: str | None = None
 
 
 class _WireBatch(msgspec.Struct, forbid_unknown_fields=True):
     events: Annotated[list[_WireEvent], msgspec.Meta(min_length=1, max_length=MAX_BATCH_EVENTS)]
 
 
+_ACTIONS = frozenset(action.value for action in Action)
+_RESOURCE_TYPES = frozenset(kind.value for kind in ResourceType)
+_STATUSES = frozenset(status.value for status in Status)
+_SUCCESS, _LOGIN_FAILED = Status.SUCCESS.value, Action.LOGIN_FAILED.value
 _EVENT = msgspec.json.Decoder(_WireEvent)
 _BATCH = msgspec.json.Decoder(_WireBatch)
 # RFC 3339 as producers write it: 'T', seconds, up to 6 fractional digits, 'Z' or ±HH:MM.
@@ -101,9 +106,14 @@ def decode_batch(body: bytes, *, now: datetime, geo: Geolocator) -> list[Prepare
 
 def _prepare(event: _WireEvent, now: datetime, geo: Geolocator) -> PreparedEvent:
     """The checks ``EventIn`` runs in Python, then the row; ``_Unsure`` at any doubt."""
+    if (
+        event.action not in _ACTIONS
+        or event.resource_type not in _RESOURCE_TYPES
+        or (event.status is not None and event.status not in _STATUSES)
+        or (event.status == _SUCCESS and event.action == _LOGIN_FAILED)
+    ):
+        raise _Unsure
     try:
-        if event.status is Status.SUCCESS and event.action is Action.LOGIN_FAILED:
-            raise _Unsure
         for text in (event.resource_id, event.user_id, event.user_agent):
             if text is not None and "\x00" in text:
                 raise _Unsure

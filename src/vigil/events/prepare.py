@@ -9,9 +9,15 @@ from typing import Any
 
 from vigil.core.clock import new_id
 from vigil.events.geo import Geolocator
-from vigil.events.schemas import Action, EventIn, ResourceType, Status, dump_details
+from vigil.events.schemas import Action, EventIn, Status, dump_details
 
 Row = dict[str, Any]
+# Plain strings: an enum member's .value is a Python-level property, on the hot path.
+_LOGIN_FAILED, _FAILED, _SUCCESS = (
+    Action.LOGIN_FAILED.value,
+    Status.FAILED.value,
+    Status.SUCCESS.value,
+)
 
 
 @dataclass(slots=True)
@@ -27,35 +33,36 @@ def prepared(
     *,
     id: uuid.UUID | None,
     timestamp: datetime | None,
-    action: Action,
-    resource_type: ResourceType,
+    action: str,
+    resource_type: str,
     resource_id: str | None,
     user_id: str | None,
     user_email: str | None,
     ip_address: str | None,
     user_agent: str | None,
     details: str | None,
-    status: Status | None,
+    status: str | None,
     now: datetime,
     geo: Geolocator,
 ) -> PreparedEvent:
-    """The row of an event whose fields are validated and normalised (``timestamp`` in UTC,
-    ``details`` as its stored JSON text): an id unless the producer chose one, ``now`` for
-    a missing timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country."""
+    """The row of an event whose fields are validated and normalised (``action``,
+    ``resource_type`` and ``status`` as the enums' values, ``timestamp`` in UTC, ``details``
+    as its stored JSON text): an id unless the producer chose one, ``now`` for a missing
+    timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country."""
     if status is None:
-        status = Status.FAILED if action is Action.LOGIN_FAILED else Status.SUCCESS
+        status = _FAILED if action == _LOGIN_FAILED else _SUCCESS
     row: Row = {
         "id": id or new_id(),
         "timestamp": timestamp or now,
-        "action": action.value,
-        "resource_type": resource_type.value,
+        "action": action,
+        "resource_type": resource_type,
         "resource_id": resource_id,
         "user_id": user_id,
         "user_email": user_email,
         "ip_address": ip_address,
         "user_agent": user_agent,
         "details": details,
-        "status": status.value,
+        "status": status,
         "country": geo.country_of(ip_address) if ip_address else None,
     }
     return PreparedEvent(row=row, producer_id=id is not None, timestamp_given=timestamp is not None)
@@ -66,15 +73,15 @@ def prepare_event(event: EventIn, *, now: datetime, geo: Geolocator) -> Prepared
     return prepared(
         id=event.id,
         timestamp=event.timestamp,
-        action=event.action,
-        resource_type=event.resource_type,
+        action=event.action.value,
+        resource_type=event.resource_type.value,
         resource_id=event.resource_id,
         user_id=event.user_id,
         user_email=event.user_email,
         ip_address=event.ip_address,
         user_agent=event.user_agent,
         details=None if event.details is None else dump_details(event.details),
-        status=event.status,
+        status=None if event.status is None else event.status.value,
         now=now,
         geo=geo,
     )

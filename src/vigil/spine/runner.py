@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
-from vigil.events.service import events_after
+from vigil.events.commit_log import events_after
 from vigil.spine import service
 from vigil.spine.consumers import Consumer
 
