@@ -22,6 +22,7 @@ from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.settings import Settings
 from vigil.tenants import service as tenants
 from vigil.tenants.allowlist import from_stored, is_allowed
+from vigil.tenants.tables import TenantRow
 
 # The one answer to every failed sign-in, whatever the cause.
 SIGN_IN_FAILED = "invalid email or password"
@@ -171,7 +172,7 @@ def _open_session(
     attempt: SignInRequest,
     settings: Settings,
     now: datetime,
-    tenant: dict[str, Any],
+    tenant: TenantRow,
     geo: Geolocator,
 ) -> SignedIn:
     users.note_successful_login(conn, user=user, now=now)

@@ -22,7 +22,7 @@ from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
 from vigil.tenants import service as tenants_service
 from vigil.tenants.allowlist import from_stored
-from vigil.tenants.tables import tenants
+from vigil.tenants.tables import TenantRow, tenants
 
 API_KEY_PREFIX = "vk_"
 
@@ -34,7 +34,7 @@ def create_tenant_with_admin(
     admin_email: str,
     admin_password: str,
     retention_days: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[TenantRow, dict[str, Any]]:
     """A tenant and its first ADMIN, the creation recorded as a USER event in the tenant."""
     tenant_row = tenants_service.create_tenant(
         conn, name=tenant_name, retention_days=retention_days

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Connection
 
@@ -21,6 +21,7 @@ from vigil.detections.location import unexpected_location
 from vigil.detections.rules import Kind, Rule
 from vigil.detections.threshold import distributed_brute_force, threshold
 from vigil.detections.working_hours import off_hours
+from vigil.tenants.tables import TenantRow
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class RuleFunction(Protocol):
     events (oldest first), on a connection that only reads."""
 
     def __call__(
-        self, conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+        self, conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[Event]
     ) -> list[Finding]: ...
 
 
@@ -56,7 +57,7 @@ RULE_FUNCTIONS: dict[Kind, RuleFunction] = one_each(
 def detect(
     conn: Connection,
     *,
-    tenant: dict[str, Any],
+    tenant: TenantRow,
     rules: Iterable[Rule],
     new_events: list[Event],
 ) -> list[Finding]:

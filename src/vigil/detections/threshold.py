@@ -20,6 +20,7 @@ from vigil.events import windows
 from vigil.events.filters import EventFilters
 from vigil.events.schemas import Action
 from vigil.events.windows import SubjectColumn, WindowEvent
+from vigil.tenants.tables import TenantRow
 
 
 def _matches(rule: Rule, event: Event) -> bool:
@@ -66,7 +67,7 @@ def _window_filters(
 
 
 def threshold(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[Event]
 ) -> list[Finding]:
     """Fires when one subject (an address, a user or everyone, by ``group_by``) has at least
     ``threshold`` events matching the rule's ``filter`` in the ``window_minutes`` that end at
@@ -203,7 +204,7 @@ def _target_account(event: Mapping[str, Any]) -> str | None:
 
 
 def distributed_brute_force(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[Event]
 ) -> list[Finding]:
     """Fires when one account has at least ``threshold`` failed sign-ins from at least
     ``min_sources`` addresses in the ``window_minutes`` that end at its newest new failure.

@@ -7,13 +7,13 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from vigil.detections.findings import Event, Finding, actor
 from vigil.detections.rules import Rule
+from vigil.tenants.tables import TenantRow
 
 # A day of someone's off-hours work is shown by its first events, not by every one.
 OFF_HOURS_EVIDENCE = 20
@@ -29,7 +29,7 @@ class WorkingHours:
     end_minute: int
 
     @classmethod
-    def of_tenant(cls, tenant: dict[str, Any]) -> WorkingHours:
+    def of_tenant(cls, tenant: TenantRow) -> WorkingHours:
         """From the tenant's ``timezone`` and ``working_hours`` settings."""
         hours = json.loads(tenant["working_hours"])
         return cls(
@@ -52,7 +52,7 @@ def _minutes(text: str) -> int:
 
 
 def off_hours(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[Event]
 ) -> list[Finding]:
     """Fires once per person and local day on activity outside the tenant's working hours,
     in its own time zone; the day's later events add to that alert.
