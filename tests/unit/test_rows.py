@@ -12,6 +12,8 @@ from typing import Any, get_args, get_type_hints
 
 from sqlalchemy import Table
 
+from vigil.events.tables import EventRow, PreparedEventRow, events
+from vigil.events.windows import WindowEvent
 from vigil.tenants.tables import TenantRow, tenants
 
 
@@ -39,3 +41,16 @@ def assert_matches(row_type: Any, table: Table, *, only: set[str] | None = None)
 
 def test_a_tenant_row_holds_every_column_of_tenants() -> None:
     assert_matches(TenantRow, tenants)
+
+
+def test_an_event_row_holds_every_column_of_events() -> None:
+    assert_matches(EventRow, events)
+
+
+def test_a_prepared_event_lacks_only_what_storing_it_adds() -> None:
+    stored_with = {"tenant_id", "received_at", "seq"}
+    assert_matches(PreparedEventRow, events, only=set(events.c.keys()) - stored_with)
+
+
+def test_the_evidence_a_rule_keeps_is_columns_of_events() -> None:
+    assert_matches(WindowEvent, events, only={"id", "user_id", "user_email", "details"})

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from vigil.detections.findings import Event, Finding, actor
+from vigil.detections.findings import Finding, actor
 from vigil.detections.rules import Rule
+from vigil.events.tables import EventRow
 from vigil.tenants.tables import TenantRow
 
 # A day of someone's off-hours work is shown by its first events, not by every one.
@@ -52,7 +53,7 @@ def _minutes(text: str) -> int:
 
 
 def off_hours(
-    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires once per person and local day on activity outside the tenant's working hours,
     in its own time zone; the day's later events add to that alert.
@@ -61,7 +62,7 @@ def off_hours(
     ``timezone``; no stored events.
     """
     hours = WorkingHours.of_tenant(tenant)
-    outside: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    outside: dict[tuple[str, str], list[EventRow]] = defaultdict(list)
     for event in live:
         who = actor(event)
         if who and not hours.includes(event["timestamp"]):

@@ -5,20 +5,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from vigil.core.clock import new_id
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType, Status, dump_details
-
-Row = dict[str, Any]
+from vigil.events.tables import PreparedEventRow
 
 
 @dataclass(slots=True)
 class PreparedEvent:
     """A validated, enriched event ready to insert (tenant and received_at come at store)."""
 
-    row: Row
+    row: PreparedEventRow
     producer_id: bool
     timestamp_given: bool
 
@@ -44,7 +42,7 @@ def prepared(
     a missing timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country."""
     if status is None:
         status = Status.FAILED if action is Action.LOGIN_FAILED else Status.SUCCESS
-    row: Row = {
+    row: PreparedEventRow = {
         "id": id or new_id(),
         "timestamp": timestamp or now,
         "action": action.value,
