@@ -12,6 +12,8 @@ from typing import Any, get_args, get_type_hints
 
 from sqlalchemy import Table
 
+from vigil.detections.service import AlertChange
+from vigil.detections.tables import AlertRow, alerts
 from vigil.events.tables import EventRow, PreparedEventRow, events
 from vigil.events.windows import WindowEvent
 from vigil.tenants.tables import TenantRow, tenants
@@ -31,26 +33,39 @@ def may_be_none(row_type: Any) -> set[str]:
     }
 
 
-def assert_matches(row_type: Any, table: Table, *, only: set[str] | None = None) -> None:
-    """``row_type`` has a key for each column of ``table`` (or of ``only``, a part of it),
-    and a key may be None exactly where its column is nullable."""
-    columns = set(table.c.keys()) if only is None else only
-    assert keys_of(row_type) == columns
-    assert may_be_none(row_type) == {name for name in columns if table.c[name].nullable}
+def assert_part_of(row_type: Any, table: Table) -> None:
+    """Each key of ``row_type`` is a column of ``table``, and may be None exactly when the
+    column is nullable."""
+    keys = keys_of(row_type)
+    assert keys <= set(table.c.keys()), keys - set(table.c.keys())
+    assert may_be_none(row_type) == {name for name in keys if table.c[name].nullable}
+
+
+def assert_whole_row(row_type: Any, table: Table, *, but: frozenset[str] = frozenset()) -> None:
+    """``row_type`` has a key for every column of ``table`` (but those named), no other."""
+    assert_part_of(row_type, table)
+    assert keys_of(row_type) == set(table.c.keys()) - but
 
 
 def test_a_tenant_row_holds_every_column_of_tenants() -> None:
-    assert_matches(TenantRow, tenants)
+    assert_whole_row(TenantRow, tenants)
 
 
 def test_an_event_row_holds_every_column_of_events() -> None:
-    assert_matches(EventRow, events)
+    assert_whole_row(EventRow, events)
 
 
 def test_a_prepared_event_lacks_only_what_storing_it_adds() -> None:
-    stored_with = {"tenant_id", "received_at", "seq"}
-    assert_matches(PreparedEventRow, events, only=set(events.c.keys()) - stored_with)
+    assert_whole_row(PreparedEventRow, events, but=frozenset({"tenant_id", "received_at", "seq"}))
 
 
 def test_the_evidence_a_rule_keeps_is_columns_of_events() -> None:
-    assert_matches(WindowEvent, events, only={"id", "user_id", "user_email", "details"})
+    assert_part_of(WindowEvent, events)
+
+
+def test_an_alert_row_holds_every_column_of_alerts() -> None:
+    assert_whole_row(AlertRow, alerts)
+
+
+def test_an_alert_change_sets_columns_of_alerts() -> None:
+    assert_part_of(AlertChange, alerts)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select, update
 from vigil.core.clock import new_id
 from vigil.core.errors import NotFound
 from vigil.core.sealing import UnsealError, seal, unseal
+from vigil.detections.tables import AlertRow
 from vigil.notifications.channel import ChannelName, ChannelSettings, Delivery, Message
 from vigil.notifications.channels import CHANNELS, enabled_channels
 from vigil.notifications.tables import inbox, notification_settings, outbox
@@ -97,7 +98,7 @@ def notify(
     conn: Connection,
     *,
     tenant_id: uuid.UUID,
-    alert: dict[str, Any],
+    alert: AlertRow,
     rule: Routing,
     channels: ChannelSettings,
     link: str,
