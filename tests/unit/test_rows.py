@@ -16,6 +16,8 @@ from vigil.detections.service import AlertChange
 from vigil.detections.tables import AlertRow, alerts
 from vigil.events.tables import EventRow, PreparedEventRow, events
 from vigil.events.windows import WindowEvent
+from vigil.notifications.service import DeliveryRow
+from vigil.notifications.tables import InboxRow, OutboxRow, inbox, outbox
 from vigil.tenants.tables import TenantRow, tenants
 
 
@@ -69,3 +71,15 @@ def test_an_alert_row_holds_every_column_of_alerts() -> None:
 
 def test_an_alert_change_sets_columns_of_alerts() -> None:
     assert_part_of(AlertChange, alerts)
+
+
+def test_an_outbox_row_holds_every_column_of_outbox() -> None:
+    assert_whole_row(OutboxRow, outbox)
+
+
+def test_a_delivery_shows_columns_of_outbox() -> None:
+    assert_part_of(DeliveryRow, outbox)
+
+
+def test_an_inbox_row_holds_every_column_of_the_inbox() -> None:
+    assert_whole_row(InboxRow, inbox)
