@@ -12,6 +12,20 @@ from typing import Any, get_args, get_type_hints
 
 from sqlalchemy import Table
 
+from vigil.accounts.login import UserIdentity
+from vigil.accounts.sessions import SessionUserRow
+from vigil.accounts.tables import (
+    ApiKeyRow,
+    NewUserRow,
+    PasswordResetRow,
+    SessionRow,
+    UserRow,
+    api_keys,
+    password_resets,
+    sessions,
+    users,
+)
+from vigil.accounts.users import RoleAndGrants, UserKey
 from vigil.detections.service import AlertChange
 from vigil.detections.tables import AlertRow, alerts
 from vigil.events.tables import EventRow, PreparedEventRow, events
@@ -83,3 +97,44 @@ def test_a_delivery_shows_columns_of_outbox() -> None:
 
 def test_an_inbox_row_holds_every_column_of_the_inbox() -> None:
     assert_whole_row(InboxRow, inbox)
+
+
+def test_a_user_row_holds_every_column_of_users() -> None:
+    assert_whole_row(UserRow, users)
+
+
+def test_a_new_user_lacks_only_what_the_database_fills_in() -> None:
+    filled_in = {"failed_logins", "locked_until", "totp_secret", "totp_enabled", "totp_last_step"}
+    assert_whole_row(NewUserRow, users, but=frozenset(filled_in))
+    assert all(
+        users.c[name].server_default is not None or users.c[name].nullable for name in filled_in
+    )
+
+
+def test_the_parts_of_a_user_that_others_pass_are_columns_of_users() -> None:
+    for part in (RoleAndGrants, UserKey, UserIdentity):
+        assert_part_of(part, users)
+
+
+def test_a_session_user_is_a_user_row_with_its_session_and_tenant_settings() -> None:
+    joined = {
+        "session_id": sessions.c.id,
+        "expires_at": sessions.c.expires_at,
+        "ip_allowlist": tenants.c.ip_allowlist,
+        "require_2fa_for_admins": tenants.c.require_2fa_for_admins,
+    }
+    assert keys_of(SessionUserRow) == keys_of(UserRow) | set(joined)
+    nullable = {key for key, column in joined.items() if column.nullable}
+    assert may_be_none(SessionUserRow) == may_be_none(UserRow) | nullable
+
+
+def test_a_session_row_holds_every_column_of_sessions() -> None:
+    assert_whole_row(SessionRow, sessions)
+
+
+def test_an_api_key_row_holds_every_column_of_api_keys() -> None:
+    assert_whole_row(ApiKeyRow, api_keys)
+
+
+def test_a_password_reset_row_holds_every_column_of_password_resets() -> None:
+    assert_whole_row(PasswordResetRow, password_resets)
