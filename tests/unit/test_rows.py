@@ -26,8 +26,7 @@ from vigil.accounts.tables import (
     users,
 )
 from vigil.accounts.users import RoleAndGrants, UserKey
-from vigil.detections.service import AlertChange
-from vigil.detections.tables import AlertRow, alerts
+from vigil.detections.tables import AlertChange, AlertRow, alerts
 from vigil.events.tables import EventRow, PreparedEventRow, events
 from vigil.events.windows import WindowEvent
 from vigil.notifications.service import DeliveryRow

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from sqlalchemy import Column, Connection, bindparam, case, func, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,25 +20,10 @@ from vigil.core.clock import new_id
 from vigil.core.errors import Conflict, NotFound
 from vigil.detections.findings import Finding
 from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
-from vigil.detections.tables import AlertRow, alert_row, alert_rules, alerts
+from vigil.detections.tables import AlertChange, AlertRow, alert_row, alert_rules, alerts
 
 OPEN, ACKNOWLEDGED, RESOLVED = "OPEN", "ACKNOWLEDGED", "RESOLVED"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
-
-
-class AlertChange(TypedDict, total=False):
-    """The columns of ``alerts`` a change may set (identity, rule and subject never move)."""
-
-    severity: str
-    status: str
-    summary: str
-    first_seen: datetime
-    last_seen: datetime
-    count: int
-    evidence: str
-    note: str | None
-    updated_at: datetime
-    open_key: str | None
 
 
 # --- rules ---

@@ -87,6 +87,21 @@ class AlertRow(TypedDict):
     open_key: str | None
 
 
+class AlertChange(TypedDict, total=False):
+    """The columns of ``alerts`` a change may set (identity, rule and subject never move)."""
+
+    severity: str
+    status: str
+    summary: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    evidence: str
+    note: str | None
+    updated_at: datetime
+    open_key: str | None
+
+
 def alert_row(mapping: RowMapping) -> AlertRow:
     """A row read with ``select(alerts)``, typed: its keys are exactly the table's columns
     (``tests/unit/test_rows.py`` holds the two equal)."""
