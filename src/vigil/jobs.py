@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -18,6 +17,7 @@ from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.jobs import purge_expired
 from vigil.tenants.service import list_tenants
+from vigil.tenants.tables import TenantRow
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,10 @@ class Job:
 
     name: str
     interval_seconds: float
-    run_for_tenant: Callable[[Engine, dict[str, Any]], int]
+    run_for_tenant: Callable[[Engine, TenantRow], int]
 
 
-def purge_tenant(engine: Engine, tenant: dict[str, Any]) -> int:
+def purge_tenant(engine: Engine, tenant: TenantRow) -> int:
     """Remove the tenant's events older than its retention, a chunk per transaction."""
     removed = 0
     while True:

@@ -83,6 +83,9 @@ def sign_out(
     """Revoke the session the request carries; recorded as LOGOUT."""
     if principal.session_id is None:
         raise InvalidInput("authorization", "an API key is not a session: revoke it instead")
+    # A session always belongs to a user, and a user always has an email.
+    assert principal.user_id is not None
+    assert principal.user_email is not None
     login.sign_out(
         engine,
         tenant_id=principal.tenant_id,

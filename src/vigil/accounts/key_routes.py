@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from vigil.accounts import service as accounts
 from vigil.accounts.caller_audit import CallerAudit, CallerAuditDep
 from vigil.accounts.deps import Caller, forget_credentials
+from vigil.accounts.tables import ApiKeyRow
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import Forbidden
@@ -32,16 +33,16 @@ class KeyCreate(BaseModel):
     scopes: list[Permission] = Field(min_length=1, description="What the key may do")
 
 
-def key_json(row: dict[str, Any]) -> dict[str, Any]:
+def key_json(row: ApiKeyRow) -> dict[str, Any]:
     """A key as the API shows it: never the key itself, which only its creator ever sees."""
-    times = ("created_at", "last_used_at", "revoked_at")
+    times: Final = ("created_at", "last_used_at", "revoked_at")
     return {
         "id": row["id"],
         "name": row["name"],
         "prefix": row["key_prefix"],
         "scopes": [s for s in row["scopes"].split(",") if s],
         "user_id": row["user_id"],
-        **{t: format_time(row[t]) if row[t] else None for t in times},
+        **{t: format_time(at) if (at := row[t]) else None for t in times},
     }
 
 
@@ -92,7 +93,7 @@ def revoke_key(
     return FastJSONResponse(key_json(row))
 
 
-def _record(audit: CallerAudit, conn: Connection, action: Action, row: dict[str, Any]) -> None:
+def _record(audit: CallerAudit, conn: Connection, action: Action, row: ApiKeyRow) -> None:
     audit.record(
         conn,
         action=action,

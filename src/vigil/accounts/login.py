@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, Engine
 
 from vigil.accounts import sessions, two_factor, users
 from vigil.accounts.passwords import hash_password, verify_password
+from vigil.accounts.tables import UserRow
 from vigil.accounts.throttle import LoginThrottle
 from vigil.core.clock import utcnow
 from vigil.core.errors import Unauthenticated
@@ -22,11 +23,19 @@ from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.settings import Settings
 from vigil.tenants import service as tenants
 from vigil.tenants.allowlist import from_stored, is_allowed
+from vigil.tenants.tables import TenantRow
 
 # The one answer to every failed sign-in, whatever the cause.
 SIGN_IN_FAILED = "invalid email or password"
 # Failures that count towards locking the account: guesses at its secrets.
 COUNTED_FAILURES = frozenset({"invalid password", "invalid two-factor code"})
+
+
+class UserIdentity(TypedDict):
+    """Who a user is, as the events of their sign-ins and sign-outs name them."""
+
+    id: uuid.UUID
+    email: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +71,7 @@ class SignedIn:
 
     token: str
     expires_at: datetime
-    user: dict[str, Any]
+    user: UserRow
     two_factor_setup_required: bool  # the session may only turn 2FA on, until it does
 
 
@@ -139,7 +148,7 @@ def sign_in_throttled(
 
 
 def _second_factor_failure(
-    conn: Connection, user: dict[str, Any], code: str | None, now: datetime, settings: Settings
+    conn: Connection, user: UserRow, code: str | None, now: datetime, settings: Settings
 ) -> str | None:
     if not code:
         return "two-factor code required"
@@ -149,9 +158,7 @@ def _second_factor_failure(
     return None
 
 
-def _failure_reason(
-    user: dict[str, Any] | None, password_matches: bool, now: datetime
-) -> str | None:
+def _failure_reason(user: UserRow | None, password_matches: bool, now: datetime) -> str | None:
     if user is None:
         return "unknown email"
     if user["status"] != users.ACTIVE:
@@ -167,11 +174,11 @@ def _failure_reason(
 
 def _open_session(
     conn: Connection,
-    user: dict[str, Any],
+    user: UserRow,
     attempt: SignInRequest,
     settings: Settings,
     now: datetime,
-    tenant: dict[str, Any],
+    tenant: TenantRow,
     geo: Geolocator,
 ) -> SignedIn:
     users.note_successful_login(conn, user=user, now=now)
@@ -192,7 +199,7 @@ def _open_session(
         details={"login_method": "email_password", "tenant_name": tenant["name"]},
         geo=geo,
     )
-    fresh = {**user, "last_login_at": now, "last_active_at": now, "failed_logins": 0}
+    fresh: UserRow = {**user, "last_login_at": now, "last_active_at": now, "failed_logins": 0}
     setup_required = two_factor.setup_required(
         user, tenant_requires_it=tenant["require_2fa_for_admins"]
     )
@@ -209,12 +216,12 @@ def sign_out(
     *,
     tenant_id: uuid.UUID,
     session_id: uuid.UUID,
-    user: dict[str, Any],
+    user: UserIdentity,
     ip_address: str | None,
     user_agent: str | None,
     geo: Geolocator,
 ) -> None:
-    """End the session and record the LOGOUT; ``user`` needs its ``id`` and ``email``."""
+    """End the session and record the LOGOUT."""
     with write_transaction(engine) as conn:
         sessions.revoke_session(conn, tenant_id=tenant_id, session_id=session_id, now=utcnow())
         attempt = SignInRequest(user["email"], "", None, ip_address, user_agent)
@@ -234,7 +241,7 @@ def _record(
     *,
     tenant_id: uuid.UUID,
     action: Action,
-    user: dict[str, Any] | None,
+    user: UserIdentity | None,
     attempt: SignInRequest,
     details: dict[str, Any],
     geo: Geolocator,

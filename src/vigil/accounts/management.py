@@ -20,6 +20,7 @@ from vigil.accounts.credentials import RecentCredentials
 from vigil.accounts.passwords import check_password_rules
 from vigil.accounts.schemas import UserCreate, UserUpdate
 from vigil.accounts.sessions import live_fingerprints, revoke_user_sessions
+from vigil.accounts.tables import NewUserRow, UserRow
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, Forbidden, InvalidInput
 from vigil.core.permissions import ROLE_RANK, Permission, Role
@@ -29,7 +30,7 @@ from vigil.events.schemas import Action, ResourceType
 from vigil.settings import Settings
 
 
-def create_user(engine: Engine, audit: CallerAudit, body: UserCreate) -> dict[str, Any]:
+def create_user(engine: Engine, audit: CallerAudit, body: UserCreate) -> NewUserRow:
     """A new user of the caller's tenant; recorded as CREATE on USER."""
     principal = audit.principal
     _check_can_grant(principal, Role(body.role), frozenset(body.permissions))
@@ -59,7 +60,7 @@ def update_user(
     body: UserUpdate,
     *,
     recent: RecentCredentials,
-) -> dict[str, Any]:
+) -> UserRow:
     """Change name, email, role or granted permissions; recorded as UPDATE with what changed."""
     principal = audit.principal
     changes = _column_changes(body)
@@ -82,7 +83,7 @@ def update_user(
 
 def disable_user(
     engine: Engine, audit: CallerAudit, user_id: uuid.UUID, *, recent: RecentCredentials
-) -> dict[str, Any]:
+) -> UserRow:
     """Disable the account, end its sessions and revoke its keys; its events stay."""
     principal = audit.principal
     with write_transaction(engine) as conn:
@@ -131,7 +132,7 @@ def change_details(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
     }
 
 
-def can_change(principal: Principal, target: dict[str, Any]) -> bool:
+def can_change(principal: Principal, target: UserRow) -> bool:
     """Whether the caller may change this user at all (their rank is not above the caller's)."""
     return ROLE_RANK[Role(target["role"])] <= principal.rank
 
@@ -172,12 +173,12 @@ def _check_can_grant(principal: Principal, role: Role, permissions: frozenset[Pe
         raise Forbidden(f"you cannot grant permissions you do not hold: {names}")
 
 
-def _check_can_manage(principal: Principal, target: dict[str, Any]) -> None:
+def _check_can_manage(principal: Principal, target: UserRow) -> None:
     if not can_change(principal, target):
         raise Forbidden("you cannot change a user whose role is above your own")
 
 
-def _identity(user: dict[str, Any]) -> dict[str, Any]:
+def _identity(user: NewUserRow) -> dict[str, Any]:
     return {"email": user["email"], "name": user["name"], "role": user["role"]}
 
 
@@ -185,7 +186,7 @@ def _record_user(
     audit: CallerAudit,
     conn: Connection,
     action: Action,
-    user: dict[str, Any],
+    user: NewUserRow,
     details: dict[str, Any],
 ) -> None:
     audit.record(

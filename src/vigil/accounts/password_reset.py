@@ -7,13 +7,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
 from vigil.accounts import sessions, users
 from vigil.accounts.passwords import check_password_rules, hash_password
-from vigil.accounts.tables import password_resets
+from vigil.accounts.tables import PasswordResetRow, UserRow, password_reset_row, password_resets
 from vigil.accounts.tables import users as users_table
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import InvalidInput, VigilError
@@ -46,7 +45,7 @@ class ResetMail:
     link: str
 
 
-def issue_link(conn: Connection, *, user: dict[str, Any], settings: Settings, now: datetime) -> str:
+def issue_link(conn: Connection, *, user: UserRow, settings: Settings, now: datetime) -> str:
     """Store a new single-use token for ``user`` and return the link carrying it."""
     token = RESET_PREFIX + secrets.token_urlsafe(32)
     conn.execute(
@@ -97,7 +96,7 @@ def confirm_reset(
     ip_address: str | None,
     user_agent: str | None,
     geo: Geolocator,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[UserRow, list[str]]:
     """Set the new password, end every session, record PASSWORD_RESET.
 
     Returns the user and the fingerprints of the sessions ended.
@@ -132,7 +131,7 @@ def confirm_reset(
     return user, ended
 
 
-def _live_reset(conn: Connection, *, token: str, now: datetime) -> dict[str, Any]:
+def _live_reset(conn: Connection, *, token: str, now: datetime) -> PasswordResetRow:
     query = select(password_resets).where(
         password_resets.c.token_hash == fingerprint(token),
         password_resets.c.used_at.is_(None),
@@ -141,13 +140,13 @@ def _live_reset(conn: Connection, *, token: str, now: datetime) -> dict[str, Any
     found = conn.execute(query).mappings().first() if token.startswith(RESET_PREFIX) else None
     if found is None:
         raise InvalidResetLink("this reset link is invalid, used or expired")
-    return dict(found)
+    return password_reset_row(found)
 
 
 def _record_reset(
     conn: Connection,
     *,
-    user: dict[str, Any],
+    user: UserRow,
     ip_address: str | None,
     user_agent: str | None,
     geo: Geolocator,
@@ -164,7 +163,7 @@ def _record_reset(
     events.record(conn, tenant_id=user["tenant_id"], event=event, geo=geo)
 
 
-def user_for_link(conn: Connection, *, tenant_id: uuid.UUID, email: str) -> dict[str, Any] | None:
+def user_for_link(conn: Connection, *, tenant_id: uuid.UUID, email: str) -> UserRow | None:
     """The active user of ``tenant_id`` with ``email``, for an operator's reset link."""
     user = users.find_by_email(conn, email=email.strip().lower())
     if user is None or user["tenant_id"] != tenant_id or user["status"] != users.ACTIVE:

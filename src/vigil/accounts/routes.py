@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from vigil.accounts import users as users_service
 from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller, recent_credentials
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
+from vigil.accounts.tables import NewUserRow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
 from vigil.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -32,9 +33,9 @@ class UserListQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
 
 
-def user_json(row: dict[str, Any]) -> dict[str, Any]:
+def user_json(row: NewUserRow) -> dict[str, Any]:
     """A user as the API shows it (never the password hash)."""
-    optional_times = ("last_login_at", "last_active_at")
+    optional_times: Final = ("last_login_at", "last_active_at")
     return {
         "id": row["id"],
         "email": row["email"],
@@ -43,7 +44,7 @@ def user_json(row: dict[str, Any]) -> dict[str, Any]:
         "permissions": sorted(p.value for p in users_service.effective_permissions(row)),
         "status": row["status"],
         "created_at": format_time(row["created_at"]),
-        **{k: format_time(row[k]) if row[k] else None for k in optional_times},
+        **{k: format_time(at) if (at := row[k]) else None for k in optional_times},
         "two_factor_enabled": bool(row.get("totp_enabled", False)),
     }
 

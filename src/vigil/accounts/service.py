@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from vigil.accounts.tables import api_keys
+from vigil.accounts.tables import ApiKeyRow, NewUserRow, api_key_row, api_keys
 from vigil.accounts.users import create_user
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import NotFound
@@ -22,7 +22,7 @@ from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.service import record as record_event
 from vigil.tenants import service as tenants_service
 from vigil.tenants.allowlist import from_stored
-from vigil.tenants.tables import tenants
+from vigil.tenants.tables import TenantRow, tenants
 
 API_KEY_PREFIX = "vk_"
 
@@ -34,7 +34,7 @@ def create_tenant_with_admin(
     admin_email: str,
     admin_password: str,
     retention_days: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[TenantRow, NewUserRow]:
     """A tenant and its first ADMIN, the creation recorded as a USER event in the tenant."""
     tenant_row = tenants_service.create_tenant(
         conn, name=tenant_name, retention_days=retention_days
@@ -84,13 +84,13 @@ def create_api_key(
     name: str,
     scopes: frozenset[Permission],
     user_id: uuid.UUID | None = None,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, ApiKeyRow]:
     """A new key: its secret text (shown once, never stored) and its stored row."""
     name = name.strip()
     if not name:
         raise ValueError("an API key needs a name")
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    row = {
+    row: ApiKeyRow = {
         "tenant_id": tenant_id,
         "id": new_id(),
         "name": name,
@@ -128,25 +128,25 @@ def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
     )
 
 
-def list_api_keys(conn: Connection, *, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+def list_api_keys(conn: Connection, *, tenant_id: uuid.UUID) -> list[ApiKeyRow]:
     """Every key of the tenant, newest first, revoked ones included."""
     query = (
         select(api_keys)
         .where(api_keys.c.tenant_id == tenant_id)
         .order_by(api_keys.c.created_at.desc(), api_keys.c.id.desc())
     )
-    return [dict(m) for m in conn.execute(query).mappings()]
+    return [api_key_row(m) for m in conn.execute(query).mappings()]
 
 
 def revoke_api_key(
     conn: Connection, *, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[ApiKeyRow, bool]:
     """Revoke a key: the key and whether this call revoked it (False if it already was)."""
     where = (api_keys.c.tenant_id == tenant_id, api_keys.c.id == key_id)
     found = conn.execute(select(api_keys).where(*where)).mappings().first()
     if found is None:
         raise NotFound(f"API key {key_id} not found")
     if found["revoked_at"] is not None:
-        return dict(found), False
+        return api_key_row(found), False
     conn.execute(update(api_keys).where(*where).values(revoked_at=now))
-    return {**found, "revoked_at": now}, True
+    return {**api_key_row(found), "revoked_at": now}, True

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, select, update
 
-from vigil.accounts.tables import sessions, users
-from vigil.accounts.users import ACTIVE, effective_permissions
+from vigil.accounts.tables import SessionRow, UserRow, sessions, users
+from vigil.accounts.users import ACTIVE, UserKey, effective_permissions
 from vigil.core.clock import new_id
 from vigil.core.permissions import ROLE_RANK, Role
 from vigil.core.tokens import fingerprint
@@ -19,18 +19,27 @@ from vigil.tenants.tables import tenants
 SESSION_PREFIX = "vs_"
 
 
+class SessionUserRow(UserRow):
+    """A live session joined with its user (every column) and its tenant's access settings."""
+
+    session_id: uuid.UUID
+    expires_at: datetime
+    ip_allowlist: str
+    require_2fa_for_admins: bool
+
+
 def create_session(
     conn: Connection,
     *,
-    user: dict[str, Any],
+    user: UserKey,
     now: datetime,
     lifetime: timedelta,
     ip_address: str | None,
     user_agent: str | None,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, SessionRow]:
     """A new session for ``user``: the token to hand out (once) and the stored row."""
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
-    row = {
+    row: SessionRow = {
         "tenant_id": user["tenant_id"],
         "id": new_id(),
         "user_id": user["id"],
@@ -45,7 +54,7 @@ def create_session(
     return token, row
 
 
-def find_session(conn: Connection, *, token: str, now: datetime) -> dict[str, Any] | None:
+def find_session(conn: Connection, *, token: str, now: datetime) -> SessionUserRow | None:
     """The live session a token opens, joined with its (active) user; None otherwise."""
     if not token.startswith(SESSION_PREFIX):
         return None
@@ -69,10 +78,11 @@ def find_session(conn: Connection, *, token: str, now: datetime) -> dict[str, An
         )
     )
     found = conn.execute(query).mappings().first()
-    return dict(found) if found is not None else None
+    # Safe: the query selects every column of ``users`` and exactly the four others.
+    return cast(SessionUserRow, dict(found)) if found is not None else None
 
 
-def session_permissions(found: dict[str, Any]) -> tuple[frozenset[Any], int]:
+def session_permissions(found: SessionUserRow) -> tuple[frozenset[Any], int]:
     """What the session's user may do, and their role's rank."""
     return effective_permissions(found), ROLE_RANK[Role(found["role"])]
 

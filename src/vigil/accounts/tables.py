@@ -5,6 +5,12 @@ the tables can later be distributed by tenant without rework. The foreign keys r
 ``vigil.tenants.tables.tenants``.
 """
 
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TypedDict, cast
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -13,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    RowMapping,
     String,
     Table,
     Text,
@@ -53,6 +60,42 @@ users = Table(
     Index(None, "email"),
 )
 
+
+class NewUserRow(TypedDict):
+    """A user as ``create_user`` writes it: every column of ``users`` but those the database
+    fills in with their defaults (the sign-in counters and two-factor state). A UserRow
+    is one too, so what needs only these columns takes a NewUserRow."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    password_hash: str | None
+    status: str
+    created_at: datetime
+    permissions: str  # granted on top of the role, comma-separated
+    updated_at: datetime | None
+    last_login_at: datetime | None
+    last_active_at: datetime | None
+
+
+class UserRow(NewUserRow):
+    """A row of ``users``, as reading a user gives it."""
+
+    failed_logins: int
+    locked_until: datetime | None
+    totp_secret: str | None  # sealed
+    totp_enabled: bool
+    totp_last_step: int | None
+
+
+def user_row(mapping: RowMapping) -> UserRow:
+    """A row read with ``select(users)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(UserRow, dict(mapping))
+
+
 # Which tenant an email belongs to: an email is one account in the whole installation, so
 # sign-in can find the tenant from it. A global lookup table, like ``tenants``.
 user_emails = Table(
@@ -86,6 +129,28 @@ api_keys = Table(
     Index(None, "key_hash"),
 )
 
+
+class ApiKeyRow(TypedDict):
+    """A row of ``api_keys``: what issuing, listing and revoking a key give."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    name: str
+    key_prefix: str
+    key_hash: str
+    scopes: str  # comma-separated permissions
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    user_id: uuid.UUID | None
+
+
+def api_key_row(mapping: RowMapping) -> ApiKeyRow:
+    """A row read with ``select(api_keys)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(ApiKeyRow, dict(mapping))
+
+
 sessions = Table(
     "sessions",
     metadata,
@@ -107,6 +172,21 @@ sessions = Table(
     Index(None, "tenant_id", "user_id"),
 )
 
+
+class SessionRow(TypedDict):
+    """A row of ``sessions``, as opening a session writes it."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    user_id: uuid.UUID
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    ip_address: str | None
+    user_agent: str | None
+
+
 password_resets = Table(
     "password_resets",
     metadata,
@@ -124,6 +204,25 @@ password_resets = Table(
     ),
     Index(None, "token_hash"),
 )
+
+
+class PasswordResetRow(TypedDict):
+    """A row of ``password_resets``: one emailed link."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    user_id: uuid.UUID
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+
+
+def password_reset_row(mapping: RowMapping) -> PasswordResetRow:
+    """A row read with ``select(password_resets)``, typed: its keys are exactly the table's
+    columns (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(PasswordResetRow, dict(mapping))
+
 
 recovery_codes = Table(
     "recovery_codes",

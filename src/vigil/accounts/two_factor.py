@@ -11,7 +11,7 @@ import pyotp
 import segno
 from sqlalchemy import Connection, delete, select, update
 
-from vigil.accounts.tables import recovery_codes, users
+from vigil.accounts.tables import UserRow, recovery_codes, users
 from vigil.core.clock import new_id
 from vigil.core.permissions import ROLE_RANK, Role
 from vigil.core.sealing import UnsealError, seal, unseal
@@ -25,18 +25,18 @@ RECOVERY_CODE_COUNT = 10
 SEALING_PURPOSE = "totp-secret"
 
 
-def setup_required(user: dict[str, Any], *, tenant_requires_it: bool) -> bool:
+def setup_required(user: UserRow, *, tenant_requires_it: bool) -> bool:
     """Whether the user must turn 2FA on before doing anything else: the tenant's
     ``require_2fa_for_admins`` applies to ADMIN and above."""
     is_admin = ROLE_RANK[Role(user["role"])] >= ROLE_RANK[Role.ADMIN]
     return tenant_requires_it and is_admin and not user["totp_enabled"]
 
 
-def _where(user: dict[str, Any]) -> tuple[Any, ...]:
+def _where(user: UserRow) -> tuple[Any, ...]:
     return (users.c.tenant_id == user["tenant_id"], users.c.id == user["id"])
 
 
-def start_setup(conn: Connection, *, user: dict[str, Any], secret_key: str) -> dict[str, str]:
+def start_setup(conn: Connection, *, user: UserRow, secret_key: str) -> dict[str, str]:
     """A new secret for the user's authenticator app; 2FA is on only once a code proves it."""
     secret = pyotp.random_base32()
     sealed = seal(secret_key, SEALING_PURPOSE, secret)
@@ -47,7 +47,7 @@ def start_setup(conn: Connection, *, user: dict[str, Any], secret_key: str) -> d
 
 
 def enable(
-    conn: Connection, *, user: dict[str, Any], code: str, now: datetime, secret_key: str
+    conn: Connection, *, user: UserRow, code: str, now: datetime, secret_key: str
 ) -> list[str] | None:
     """Turn 2FA on if ``code`` matches the new secret; returns fresh recovery codes, or None."""
     if not user["totp_secret"] or user["totp_enabled"]:
@@ -72,9 +72,7 @@ def enable(
     return codes
 
 
-def disable(
-    conn: Connection, *, user: dict[str, Any], code: str, now: datetime, secret_key: str
-) -> bool:
+def disable(conn: Connection, *, user: UserRow, code: str, now: datetime, secret_key: str) -> bool:
     """Turn 2FA off, given a current code or a recovery code."""
     if not user["totp_enabled"]:
         return False
@@ -95,7 +93,7 @@ def disable(
 
 
 def verify_second_factor(
-    conn: Connection, *, user: dict[str, Any], code: str, now: datetime, secret_key: str
+    conn: Connection, *, user: UserRow, code: str, now: datetime, secret_key: str
 ) -> bool:
     """Accept a TOTP code not used before, or an unused recovery code (using it up)."""
     code = code.strip()
@@ -120,7 +118,7 @@ def verify_second_factor(
 
 
 def _accept_totp(
-    conn: Connection, *, user: dict[str, Any], code: str, now: datetime, secret_key: str
+    conn: Connection, *, user: UserRow, code: str, now: datetime, secret_key: str
 ) -> bool:
     """A code of this step or a neighbour (clock drift), later than the last one accepted."""
     if not user["totp_secret"] or not (code.isascii() and code.isdigit()) or len(code) != 6:

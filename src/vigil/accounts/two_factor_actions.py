@@ -5,12 +5,11 @@ Shared by the API and the console; ``two_factor`` holds the codes and secrets th
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, Engine
 
 from vigil.accounts import two_factor
 from vigil.accounts.caller_audit import CallerAudit
+from vigil.accounts.tables import UserRow
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, InvalidInput
@@ -55,13 +54,13 @@ def turn_off(engine: Engine, audit: CallerAudit, *, code: str, secret_key: str) 
         _record(audit, conn, user, enabled=False)
 
 
-def _signed_in_user(conn: Connection, principal: Principal) -> dict[str, Any]:
+def _signed_in_user(conn: Connection, principal: Principal) -> UserRow:
     if principal.user_id is None:
         raise InvalidInput("authorization", "two-factor authentication is for signed-in users")
     return get_user(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)
 
 
-def _record(audit: CallerAudit, conn: Connection, user: dict[str, Any], *, enabled: bool) -> None:
+def _record(audit: CallerAudit, conn: Connection, user: UserRow, *, enabled: bool) -> None:
     audit.record(
         conn,
         action=Action.UPDATE,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Connection, Select, func, or_, select, update
 
 from vigil.accounts.passwords import hash_password
-from vigil.accounts.tables import api_keys, user_emails, users
+from vigil.accounts.tables import NewUserRow, UserRow, api_keys, user_emails, user_row, users
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
@@ -25,12 +26,26 @@ SORTS = {
 }
 
 
-def granted(row: dict[str, Any]) -> frozenset[Permission]:
+class RoleAndGrants(TypedDict):
+    """The columns of ``users`` that decide what a user may do."""
+
+    role: str
+    permissions: str  # granted on top of the role, comma-separated
+
+
+class UserKey(TypedDict):
+    """The key of a user: all that noting a sign-in, or opening a session, needs of them."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+
+
+def granted(row: RoleAndGrants) -> frozenset[Permission]:
     """Permissions granted to the user on top of their role."""
     return frozenset(Permission(p) for p in row["permissions"].split(",") if p)
 
 
-def effective_permissions(row: dict[str, Any]) -> frozenset[Permission]:
+def effective_permissions(row: RoleAndGrants) -> frozenset[Permission]:
     """Everything the user may do: their role's permissions and their grants."""
     return ROLE_PERMISSIONS[Role(row["role"])] | granted(row)
 
@@ -43,10 +58,11 @@ def active_users_with(
         users.c.tenant_id == tenant_id, users.c.status == ACTIVE
     )
     # Filtered here rather than in SQL, so the one definition of what a user may do decides.
+    # (The cast is safe: the query selects ``role`` and ``permissions``.)
     return [
         row["id"]
         for row in conn.execute(query).mappings()
-        if effective_permissions(dict(row)) & any_of
+        if effective_permissions(cast(RoleAndGrants, dict(row))) & any_of
     ]
 
 
@@ -59,11 +75,11 @@ def create_user(
     role: Role,
     password: str | None,
     permissions: frozenset[Permission] = frozenset(),
-) -> dict[str, Any]:
+) -> NewUserRow:
     """A new user of the tenant; the email must be unused in the whole installation."""
     email = email.strip().lower()
     _claim_email(conn, email=email, tenant_id=tenant_id, user_id=(user_id := new_id()))
-    row = {
+    row: NewUserRow = {
         "tenant_id": tenant_id,
         "id": user_id,
         "email": email,
@@ -89,13 +105,13 @@ def _claim_email(conn: Connection, *, email: str, tenant_id: uuid.UUID, user_id:
     conn.execute(user_emails.insert(), {"email": email, "tenant_id": tenant_id, "user_id": user_id})
 
 
-def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserRow:
     """One user of the tenant; another tenant's is as unknown as a made-up id."""
     query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
     found = conn.execute(query).mappings().first()
     if found is None:
         raise NotFound(f"user {user_id} not found")
-    return dict(found)
+    return user_row(found)
 
 
 def emails_of(conn: Connection, *, tenant_id: uuid.UUID, ids: list[str]) -> dict[str, str]:
@@ -114,18 +130,18 @@ def emails_of(conn: Connection, *, tenant_id: uuid.UUID, ids: list[str]) -> dict
     return {str(user_id): email for user_id, email in conn.execute(query)}
 
 
-def find_by_email(conn: Connection, *, email: str) -> dict[str, Any] | None:
+def find_by_email(conn: Connection, *, email: str) -> UserRow | None:
     """The account an email signs in to, in whichever tenant it is."""
     query = select(users).join(
         user_emails,
         (user_emails.c.tenant_id == users.c.tenant_id) & (user_emails.c.user_id == users.c.id),
     )
     found = conn.execute(query.where(user_emails.c.email == email)).mappings().first()
-    return dict(found) if found is not None else None
+    return user_row(found) if found is not None else None
 
 
 def note_failed_login(
-    conn: Connection, *, user: dict[str, Any], now: datetime, threshold: int, lock_for: timedelta
+    conn: Connection, *, user: UserKey, now: datetime, threshold: int, lock_for: timedelta
 ) -> bool:
     """Count a failed sign-in; at ``threshold`` in a row, lock the account. True if locked now."""
     where = (users.c.tenant_id == user["tenant_id"], users.c.id == user["id"])
@@ -141,7 +157,7 @@ def note_failed_login(
     return True
 
 
-def note_successful_login(conn: Connection, *, user: dict[str, Any], now: datetime) -> None:
+def note_successful_login(conn: Connection, *, user: UserKey, now: datetime) -> None:
     """Reset the failure count and stamp the sign-in."""
     conn.execute(
         update(users)
@@ -167,11 +183,11 @@ def list_users(
     sort: str,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[UserRow], int]:
     """A page of the tenant's users and how many match in all."""
     query = _matching(select(users), tenant_id, filters)
     page = query.order_by(*SORTS[sort], users.c.id).limit(limit).offset(offset)
-    rows = [dict(m) for m in conn.execute(page).mappings()]
+    rows = [user_row(m) for m in conn.execute(page).mappings()]
     count = _matching(select(func.count()).select_from(users), tenant_id, filters)
     return rows, int(conn.execute(count).scalar_one())
 
@@ -195,10 +211,11 @@ def _matching(query: Select[Any], tenant_id: uuid.UUID, filters: UserFilters) ->
 
 def update_user(
     conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
+) -> tuple[UserRow, dict[str, tuple[Any, Any]]]:
     """Apply ``changes`` (column: new value); returns the user and each real change (old, new)."""
     before = get_user(conn, tenant_id=tenant_id, user_id=user_id)
-    changed = {k: (before[k], v) for k, v in changes.items() if before[k] != v}
+    stored: Mapping[str, Any] = before  # read by the column names in ``changes``
+    changed = {k: (stored[k], v) for k, v in changes.items() if stored[k] != v}
     if not changed:
         return before, {}
     if "email" in changed:
@@ -208,12 +225,13 @@ def update_user(
     conn.execute(
         update(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id).values(values)
     )
-    return {**before, **values}, changed
+    # Safe: ``values`` only holds columns of ``users`` (a missing one fails above).
+    return cast(UserRow, {**before, **values}), changed
 
 
 def disable_user(
     conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[UserRow, list[str]]:
     """Disable the account and revoke the API keys it created; its events stay as written.
 
     Returns the user and the hashes of the keys revoked.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -20,6 +20,7 @@ from vigil.events.geo import Geolocator
 from vigil.events.schemas import MAX_BATCH_EVENTS, EventIn
 from vigil.events.service import record_many
 from vigil.tenants import service as tenants
+from vigil.tenants.tables import TenantRow
 
 
 def demo(
@@ -74,7 +75,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def _existing_tenant(engine: Engine, name: str) -> dict[str, Any]:
+def _existing_tenant(engine: Engine, name: str) -> TenantRow:
     with engine.connect() as conn:
         found = tenants.get_tenant_by_name(conn, name=name, required=False)
     if found is None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from vigil.accounts import users
+from vigil.accounts.tables import UserRow
 from vigil.core.errors import Conflict
 from vigil.core.permissions import Role
 from vigil.demo.people import Member, Person
@@ -45,7 +46,7 @@ def _account_for(conn: Connection, tenant_id: uuid.UUID, person: Person) -> Memb
     raise Conflict(f"no free demo email for {person.name}; tried {MAX_EMAIL_VARIANTS} variants")
 
 
-def _is_earlier_demo_account(row: dict[str, object], tenant_id: uuid.UUID, person: Person) -> bool:
+def _is_earlier_demo_account(row: UserRow, tenant_id: uuid.UUID, person: Person) -> bool:
     # Same tenant and same name: this person, from a previous run. Anyone else with the
     # address (another tenant's demo, or a real account) is left alone.
     return (
@@ -72,5 +73,5 @@ def stamp_last_sign_ins(
         if event.action is Action.LOGIN and event.user_id and event.timestamp:
             latest[event.user_id] = max(event.timestamp, latest.get(event.user_id, event.timestamp))
     for user_id, moment in latest.items():
-        user = {"tenant_id": tenant_id, "id": uuid.UUID(user_id)}
+        user: users.UserKey = {"tenant_id": tenant_id, "id": uuid.UUID(user_id)}
         users.note_successful_login(conn, user=user, now=moment)

@@ -18,6 +18,7 @@ from vigil.core.validation import InvalidBody, describe_errors
 from vigil.db.engine import write_transaction
 from vigil.detections import service
 from vigil.detections.rules import BUILTIN_RULES, Kind, Rule
+from vigil.detections.tables import AlertRow
 from vigil.events.schemas import Action, ResourceType
 
 # What a change may touch: everything but the name, the kind and whether it is built in.
@@ -31,7 +32,7 @@ def update_alert(
     alert_id: uuid.UUID,
     status: str | None,
     note: str | None,
-) -> dict[str, Any]:
+) -> AlertRow:
     """Acknowledge, resolve or annotate an alert; recorded as UPDATE on ALERT."""
     if status is None and note is None:
         raise InvalidInput("status", "give a status, a note, or both")

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
 from vigil.detections import service
 from vigil.detections.detect import detect
 from vigil.detections.findings import Finding
+from vigil.events.tables import EventRow
 from vigil.notifications import service as notifications
 from vigil.settings import Settings
 from vigil.tenants.service import get_tenant
@@ -46,7 +46,7 @@ class DetectionConsumer:
         self._on_notify = on_notify  # wakes the deliverer when email or Slack have work
 
     def plan(
-        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[Any], now: datetime
+        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
     ) -> DetectionPlan | None:
         """The findings of the tenant's enabled rules in ``events``."""
         tenant = get_tenant(conn, tenant_id=tenant_id)

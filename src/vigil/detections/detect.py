@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Connection
 
 from vigil.core.registry import one_each
 from vigil.detections.escalation import privilege_escalation
-from vigil.detections.findings import Event, Finding
+from vigil.detections.findings import Finding
 from vigil.detections.location import unexpected_location
 from vigil.detections.rules import Kind, Rule
 from vigil.detections.threshold import distributed_brute_force, threshold
 from vigil.detections.working_hours import off_hours
+from vigil.events.tables import EventRow
+from vigil.tenants.tables import TenantRow
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class RuleFunction(Protocol):
     events (oldest first), on a connection that only reads."""
 
     def __call__(
-        self, conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+        self, conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
     ) -> list[Finding]: ...
 
 
@@ -56,9 +58,9 @@ RULE_FUNCTIONS: dict[Kind, RuleFunction] = one_each(
 def detect(
     conn: Connection,
     *,
-    tenant: dict[str, Any],
+    tenant: TenantRow,
     rules: Iterable[Rule],
-    new_events: list[Event],
+    new_events: list[EventRow],
 ) -> list[Finding]:
     """Every finding of the enabled ``rules`` in ``new_events`` (just committed)."""
     live = sorted(

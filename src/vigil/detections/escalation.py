@@ -7,9 +7,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from vigil.core.permissions import ROLE_RANK, Role
-from vigil.detections.findings import Event, Finding, actor, details_of
+from vigil.detections.findings import Finding, actor, details_of
 from vigil.detections.rules import Rule, Severity
 from vigil.events.schemas import Action, ResourceType
+from vigil.events.tables import EventRow
+from vigil.tenants.tables import TenantRow
 
 
 def role_change(details: Any) -> tuple[Any, Any] | None:
@@ -53,7 +55,7 @@ def _rank(role: Any) -> int | None:
 
 
 def privilege_escalation(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires when an UPDATE on a USER raises the user's role (by rank) or grants USER_MANAGE:
     CRITICAL when the actor changed themselves, else the rule's severity.

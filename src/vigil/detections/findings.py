@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from vigil.detections.rules import Rule, Severity
+from vigil.events.tables import EventRow
 
 EVIDENCE_LIMIT = 100
-
-Event = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -37,7 +36,7 @@ class Finding:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def actor(event: Event) -> str | None:
+def actor(event: EventRow) -> str | None:
     """Who did it: the user id, else the email."""
     who = event["user_id"] or event["user_email"]
     return str(who) if who else None

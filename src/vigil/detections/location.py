@@ -4,21 +4,22 @@ faster than anyone travels."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import Connection
 
-from vigil.detections.findings import Event, Finding
+from vigil.detections.findings import Finding
 from vigil.detections.rules import Rule, Severity
 from vigil.events.schemas import Action, Status
+from vigil.events.tables import EventRow
 from vigil.events.windows import recent_sign_ins
+from vigil.tenants.tables import TenantRow
 
 LOCATION_HISTORY = timedelta(days=90)
 FAST_TRAVEL = timedelta(hours=1)
 
 
 def unexpected_location(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires on a successful sign-in from a country the user has not signed in from in the
     90 days before it, or from another country within an hour of their previous sign-in (then

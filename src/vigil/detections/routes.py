@@ -15,6 +15,7 @@ from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
 from vigil.detections import actions, service
 from vigil.detections.rules import Rule, Severity
+from vigil.detections.tables import AlertRow
 from vigil.events import service as events
 from vigil.events.filters import parse_filters
 from vigil.events.wire import event_json, format_time
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/security", tags=["security"])
 MAX_EVIDENCE_SHOWN = 100
 
 
-def alert_json(row: dict[str, Any]) -> dict[str, Any]:
+def alert_json(row: AlertRow) -> dict[str, Any]:
     """An alert as the API shows it."""
     return {
         "id": row["id"],

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Column, Connection, bindparam, case, func, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,7 +20,7 @@ from vigil.core.clock import new_id
 from vigil.core.errors import Conflict, NotFound
 from vigil.detections.findings import Finding
 from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
-from vigil.detections.tables import alert_rules, alerts
+from vigil.detections.tables import AlertChange, AlertRow, alert_row, alert_rules, alerts
 
 OPEN, ACKNOWLEDGED, RESOLVED = "OPEN", "ACKNOWLEDGED", "RESOLVED"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
@@ -94,7 +95,7 @@ class Raised:
     """An alert after a finding: its row, and whether it is new or now more severe (either
     way, people are told)."""
 
-    alert: dict[str, Any]
+    alert: AlertRow
     tell: bool
 
 
@@ -137,10 +138,18 @@ def raise_alerts(
     return results
 
 
-_UPDATED = ("severity", "summary", "last_seen", "first_seen", "count", "evidence", "updated_at")
+_UPDATED: Final = (
+    "severity",
+    "summary",
+    "last_seen",
+    "first_seen",
+    "count",
+    "evidence",
+    "updated_at",
+)
 
 
-def _update_all(conn: Connection, updated: list[dict[str, Any]]) -> None:
+def _update_all(conn: Connection, updated: list[AlertRow]) -> None:
     """Write many alerts' new state: a night of off-hours activity updates thousands at once.
 
     PostgreSQL takes a few hundred per statement (UPDATE … FROM VALUES), sparing a round
@@ -156,7 +165,7 @@ def _update_all(conn: Connection, updated: list[dict[str, Any]]) -> None:
         return
     columns = [alerts.c.tenant_id, alerts.c.id, *(alerts.c[name] for name in _UPDATED)]
     for start in range(0, len(updated), 300):
-        chunk = updated[start : start + 300]
+        chunk: Sequence[Mapping[str, Any]] = updated[start : start + 300]  # read by column name
         rows = [tuple(alert[column.name] for column in columns) for alert in chunk]
         new = values(*(Column(f"new_{c.name}", c.type) for c in columns), name="new_state").data(
             rows
@@ -187,8 +196,8 @@ def _merge(first: Finding, second: Finding) -> Finding:
     )
 
 
-def _open_alerts(conn: Connection, tenant_id: uuid.UUID, keys: list[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _open_alerts(conn: Connection, tenant_id: uuid.UUID, keys: list[str]) -> dict[str, AlertRow]:
+    found: dict[str, AlertRow] = {}
     for start in range(0, len(keys), 500):
         query = (
             select(alerts)
@@ -197,11 +206,11 @@ def _open_alerts(conn: Connection, tenant_id: uuid.UUID, keys: list[str]) -> dic
             )
             .with_for_update()
         )
-        found.update((row["open_key"], dict(row)) for row in conn.execute(query).mappings())
+        found.update((row["open_key"], alert_row(row)) for row in conn.execute(query).mappings())
     return found
 
 
-def _new_alert(tenant_id: uuid.UUID, key: str, finding: Finding, now: datetime) -> dict[str, Any]:
+def _new_alert(tenant_id: uuid.UUID, key: str, finding: Finding, now: datetime) -> AlertRow:
     return {
         "tenant_id": tenant_id,
         "id": new_id(),
@@ -221,7 +230,7 @@ def _new_alert(tenant_id: uuid.UUID, key: str, finding: Finding, now: datetime) 
     }
 
 
-def _insert_unless_open(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+def _insert_unless_open(conn: Connection, rows: list[AlertRow]) -> set[str]:
     """Insert the alerts whose key no other open alert holds; the keys inserted."""
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(alerts)
     opened: set[str] = set()
@@ -236,7 +245,7 @@ def _insert_unless_open(conn: Connection, rows: list[dict[str, Any]]) -> set[str
     return opened
 
 
-def _updated(existing: dict[str, Any], finding: Finding, now: datetime) -> Raised:
+def _updated(existing: AlertRow, finding: Finding, now: datetime) -> Raised:
     old_ids = json.loads(existing["evidence"])
     known = set(old_ids)
     new_ids = [str(i) for i in finding.evidence if str(i) not in known]
@@ -245,7 +254,7 @@ def _updated(existing: dict[str, Any], finding: Finding, now: datetime) -> Raise
     else:
         evidence = json.dumps((new_ids + old_ids)[: finding.evidence_limit])
     severity = max(Severity(existing["severity"]), finding.severity, key=lambda s: s.rank)
-    changes = {
+    changes: AlertChange = {
         "severity": severity.value,
         "summary": finding.summary,
         "last_seen": max(existing["last_seen"], finding.last_seen),
@@ -279,7 +288,7 @@ def list_alerts(
     filters: AlertFilters,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[AlertRow], int]:
     """Open ones first, then by severity and recency; and how many match in all."""
     where = [alerts.c.tenant_id == tenant_id]
     if filters.status:
@@ -305,33 +314,33 @@ def list_alerts(
         .limit(limit)
         .offset(offset)
     )
-    rows = [dict(row) for row in conn.execute(query).mappings()]
+    rows = [alert_row(row) for row in conn.execute(query).mappings()]
     total = conn.execute(select(func.count()).select_from(alerts).where(*where)).scalar_one()
     return rows, int(total)
 
 
 def get_alert(
     conn: Connection, *, tenant_id: uuid.UUID, alert_id: uuid.UUID, lock: bool = False
-) -> dict[str, Any]:
+) -> AlertRow:
     """One alert of the tenant; ``lock`` holds it until the transaction ends (to change it)."""
     query = select(alerts).where(alerts.c.tenant_id == tenant_id, alerts.c.id == alert_id)
     found = conn.execute(query.with_for_update() if lock else query).mappings().first()
     if found is None:
         raise NotFound(f"alert {alert_id} not found")
-    return dict(found)
+    return alert_row(found)
 
 
 def change_alert(
     conn: Connection,
     *,
-    alert: dict[str, Any],
+    alert: AlertRow,
     status: str | None,
     note: str | None,
     now: datetime,
-) -> dict[str, Any]:
+) -> AlertRow:
     """Acknowledge, resolve or reopen, with a note; resolving frees the rule and subject for
     a new alert."""
-    changes: dict[str, Any] = {"updated_at": now}
+    changes: AlertChange = {"updated_at": now}
     if note is not None:
         changes["note"] = note
     if status is not None and status != alert["status"]:

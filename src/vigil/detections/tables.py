@@ -1,11 +1,18 @@
 """Alert rules (the admin's own, and their changes to the built-in presets) and alerts."""
 
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TypedDict, cast
+
 from sqlalchemy import (
     Column,
     ForeignKeyConstraint,
     Index,
     Integer,
     PrimaryKeyConstraint,
+    RowMapping,
     String,
     Table,
     Text,
@@ -57,3 +64,45 @@ alerts = Table(
     Index("ix_alerts_tenant_status_last_seen", "tenant_id", "status", "last_seen"),
     Index("ix_alerts_tenant_last_seen", "tenant_id", "last_seen"),
 )
+
+
+class AlertRow(TypedDict):
+    """A row of ``alerts``: what raising, listing and changing an alert give, and what its
+    notifications are written from."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    rule: str
+    severity: str
+    status: str
+    subject: str
+    summary: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    evidence: str  # a JSON list of event ids
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+    open_key: str | None
+
+
+class AlertChange(TypedDict, total=False):
+    """The columns of ``alerts`` a change may set (identity, rule and subject never move)."""
+
+    severity: str
+    status: str
+    summary: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    evidence: str
+    note: str | None
+    updated_at: datetime
+    open_key: str | None
+
+
+def alert_row(mapping: RowMapping) -> AlertRow:
+    """A row read with ``select(alerts)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(AlertRow, dict(mapping))

@@ -14,15 +14,17 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from vigil.detections.findings import EVIDENCE_LIMIT, Event, Finding, actor, details_of, span
+from vigil.detections.findings import EVIDENCE_LIMIT, Finding, actor, details_of, span
 from vigil.detections.rules import Rule
 from vigil.events import windows
 from vigil.events.filters import EventFilters
 from vigil.events.schemas import Action
+from vigil.events.tables import EventRow
 from vigil.events.windows import SubjectColumn, WindowEvent
+from vigil.tenants.tables import TenantRow
 
 
-def _matches(rule: Rule, event: Event) -> bool:
+def _matches(rule: Rule, event: EventRow) -> bool:
     wanted = rule.filter
     if wanted.action and event["action"] not in wanted.action:
         return False
@@ -35,7 +37,7 @@ def _matches(rule: Rule, event: Event) -> bool:
     return not (wanted.ip_address and event["ip_address"] != wanted.ip_address)
 
 
-def _subject(rule: Rule, event: Event) -> str | None:
+def _subject(rule: Rule, event: EventRow) -> str | None:
     if rule.group_by == "ip":
         return str(event["ip_address"]) if event["ip_address"] else None
     if rule.group_by == "user":
@@ -66,7 +68,7 @@ def _window_filters(
 
 
 def threshold(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires when one subject (an address, a user or everyone, by ``group_by``) has at least
     ``threshold`` events matching the rule's ``filter`` in the ``window_minutes`` that end at
@@ -203,7 +205,7 @@ def _target_account(event: Mapping[str, Any]) -> str | None:
 
 
 def distributed_brute_force(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires when one account has at least ``threshold`` failed sign-ins from at least
     ``min_sources`` addresses in the ``window_minutes`` that end at its newest new failure.

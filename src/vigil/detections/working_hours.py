@@ -7,13 +7,14 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from vigil.detections.findings import Event, Finding, actor
+from vigil.detections.findings import Finding, actor
 from vigil.detections.rules import Rule
+from vigil.events.tables import EventRow
+from vigil.tenants.tables import TenantRow
 
 # A day of someone's off-hours work is shown by its first events, not by every one.
 OFF_HOURS_EVIDENCE = 20
@@ -29,7 +30,7 @@ class WorkingHours:
     end_minute: int
 
     @classmethod
-    def of_tenant(cls, tenant: dict[str, Any]) -> WorkingHours:
+    def of_tenant(cls, tenant: TenantRow) -> WorkingHours:
         """From the tenant's ``timezone`` and ``working_hours`` settings."""
         hours = json.loads(tenant["working_hours"])
         return cls(
@@ -52,7 +53,7 @@ def _minutes(text: str) -> int:
 
 
 def off_hours(
-    conn: Connection, *, tenant: dict[str, Any], rule: Rule, live: list[Event]
+    conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires once per person and local day on activity outside the tenant's working hours,
     in its own time zone; the day's later events add to that alert.
@@ -61,7 +62,7 @@ def off_hours(
     ``timezone``; no stored events.
     """
     hours = WorkingHours.of_tenant(tenant)
-    outside: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    outside: dict[tuple[str, str], list[EventRow]] = defaultdict(list)
     for event in live:
         who = actor(event)
         if who and not hours.includes(event["timestamp"]):

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Final
 
 from sqlalchemy import Connection
 
 from vigil.core.clock import to_micros
+from vigil.events.tables import EventRow
 
 # Every column of ``events``, in the order the bulk paths below write them.
-INSERT_COLUMNS = (
+INSERT_COLUMNS: Final = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
     "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
     "seq",
@@ -22,7 +23,7 @@ _SQLITE_ROWS_PER_STATEMENT = 1000
 _POSTGRES_COPY = f"COPY events ({_COLUMN_LIST}) FROM STDIN"
 
 
-def insert_rows(conn: Connection, *, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(conn: Connection, *, rows: Sequence[EventRow]) -> None:
     """Insert event rows with the driver's fastest bulk path, in the caller's transaction.
 
     This is the ingest hot path, so it skips SQLAlchemy's per-row parameter processing:
@@ -41,7 +42,7 @@ def _sqlite_insert(row_count: int) -> str:
     return f"INSERT INTO events ({_COLUMN_LIST}) VALUES {rows}"  # noqa: S608 (no input in it)
 
 
-def _insert_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def _insert_sqlite(conn: Connection, rows: Sequence[EventRow]) -> None:
     # One statement for many rows, not executemany: executemany gives up and retakes the
     # GIL for every row, and loses it to the event loop validating the next request.
     # The values use the same encodings as UUIDType and UTCDateTime.
@@ -74,7 +75,7 @@ def _insert_sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.exec_driver_sql(_sqlite_insert(count), chunk)
 
 
-def _copy_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def _copy_rows(conn: Connection, rows: Sequence[EventRow]) -> None:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(_POSTGRES_COPY) as copy:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from vigil.core.clock import new_id
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, Status, dump_details
+from vigil.events.tables import PreparedEventRow
 
-Row = dict[str, Any]
 # Plain strings: an enum member's .value is a Python-level property, on the hot path.
 _LOGIN_FAILED, _FAILED, _SUCCESS = (
     Action.LOGIN_FAILED.value,
@@ -24,7 +23,7 @@ _LOGIN_FAILED, _FAILED, _SUCCESS = (
 class PreparedEvent:
     """A validated, enriched event ready to insert (tenant and received_at come at store)."""
 
-    row: Row
+    row: PreparedEventRow
     producer_id: bool
     timestamp_given: bool
 
@@ -51,7 +50,7 @@ def prepared(
     timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country."""
     if status is None:
         status = _FAILED if action == _LOGIN_FAILED else _SUCCESS
-    row: Row = {
+    row: PreparedEventRow = {
         "id": id or new_id(),
         "timestamp": timestamp or now,
         "action": action,

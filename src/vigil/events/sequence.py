@@ -23,9 +23,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection
+
+from vigil.events.tables import EventRow
 
 NOTIFY_CHANNEL = "vigil_events"
 
@@ -50,7 +51,7 @@ def _sqlite_take(tenant_count: int) -> str:
     )
 
 
-def number_events(conn: Connection, *, rows: Sequence[dict[str, Any]]) -> None:
+def number_events(conn: Connection, *, rows: Sequence[EventRow]) -> None:
     """Set ``seq`` on each row (dicts with ``tenant_id``), in the order given, per tenant.
 
     Takes the next numbers of every tenant involved and holds their counters until the

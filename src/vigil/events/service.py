@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_
 
@@ -22,14 +22,14 @@ from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
-from vigil.events.prepare import PreparedEvent, Row, prepare_event
+from vigil.events.prepare import PreparedEvent, prepare_event
 from vigil.events.schemas import EventIn
 from vigil.events.sequence import number_events
-from vigil.events.tables import events
+from vigil.events.tables import EventRow, event_row, events
 from vigil.events.wire import PUBLIC_FIELDS
 
 # The fields whose equality makes a repeated producer id a harmless retry.
-CONTENT_FIELDS = (
+CONTENT_FIELDS: Final = (
     "action",
     "resource_type",
     "resource_id",
@@ -55,7 +55,7 @@ class PendingBatch:
 class BatchOutcome:
     """What became of a batch: each event's stored row and whether it is new, or a conflict."""
 
-    rows: list[Row] = field(default_factory=list)
+    rows: list[EventRow] = field(default_factory=list)
     created: list[bool] = field(default_factory=list)
     conflict: Conflict | None = None
 
@@ -71,9 +71,9 @@ def store_batches(
     is what every after-commit consumer reads: whoever calls this, the consumers see it.
     """
     existing = _existing_rows(conn, batches)
-    claimed: dict[tuple[uuid.UUID, uuid.UUID], Row] = {}
+    claimed: dict[tuple[uuid.UUID, uuid.UUID], EventRow] = {}
     outcomes: list[BatchOutcome] = []
-    to_insert: list[Row] = []
+    to_insert: list[EventRow] = []
     for batch in batches:
         outcome = _resolve_batch(batch, existing, claimed, received_at)
         outcomes.append(outcome)
@@ -89,14 +89,16 @@ def store_batches(
 
 def _resolve_batch(
     batch: PendingBatch,
-    existing: dict[tuple[uuid.UUID, uuid.UUID], Row],
-    claimed: dict[tuple[uuid.UUID, uuid.UUID], Row],
+    existing: dict[tuple[uuid.UUID, uuid.UUID], EventRow],
+    claimed: dict[tuple[uuid.UUID, uuid.UUID], EventRow],
     received_at: datetime,
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     claimed_here: list[tuple[uuid.UUID, uuid.UUID]] = []
     for index, prepared in enumerate(batch.events):
-        row = prepared.row  # completed in place: a copy per event costs the hot path
+        # Completed in place (a copy per event costs the hot path) into the row it becomes;
+        # ``number_events`` sets its ``seq`` before ``store_batches`` returns.
+        row: EventRow = prepared.row  # type: ignore[assignment]
         row["tenant_id"] = batch.tenant_id
         row["received_at"] = received_at
         key = (batch.tenant_id, row["id"])
@@ -119,7 +121,7 @@ def _resolve_batch(
     return outcome
 
 
-def _same_content(stored: Row, prepared: PreparedEvent) -> bool:
+def _same_content(stored: EventRow, prepared: PreparedEvent) -> bool:
     row = prepared.row
     if any(stored[name] != row[name] for name in CONTENT_FIELDS):
         return False
@@ -128,26 +130,26 @@ def _same_content(stored: Row, prepared: PreparedEvent) -> bool:
 
 def _existing_rows(
     conn: Connection, batches: Sequence[PendingBatch]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Row]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], EventRow]:
     wanted: dict[uuid.UUID, set[uuid.UUID]] = {}
     for batch in batches:
         ids = {p.row["id"] for p in batch.events if p.producer_id}
         if ids:
             wanted.setdefault(batch.tenant_id, set()).update(ids)
-    found: dict[tuple[uuid.UUID, uuid.UUID], Row] = {}
+    found: dict[tuple[uuid.UUID, uuid.UUID], EventRow] = {}
     for tenant_id, ids in wanted.items():
         id_list = list(ids)
         for start in range(0, len(id_list), _ID_LOOKUP_CHUNK):
             chunk = id_list[start : start + _ID_LOOKUP_CHUNK]
             query = select(events).where(events.c.tenant_id == tenant_id, events.c.id.in_(chunk))
             for mapping in conn.execute(query).mappings():
-                found[(tenant_id, mapping["id"])] = dict(mapping)
+                found[(tenant_id, mapping["id"])] = event_row(mapping)
     return found
 
 
 def record(
     conn: Connection, *, tenant_id: uuid.UUID, event: EventIn, geo: Geolocator
-) -> tuple[Row, bool]:
+) -> tuple[EventRow, bool]:
     """Record one event in the caller's transaction: the stored row and whether it is new.
 
     Call it as the transaction's last write: from here to the commit the tenant's commit
@@ -189,23 +191,23 @@ def has_activity_of(
     return conn.execute(query.limit(1)).first() is not None
 
 
-def get_event(conn: Connection, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> Row:
+def get_event(conn: Connection, *, tenant_id: uuid.UUID, event_id: uuid.UUID) -> EventRow:
     """One event of the tenant; another tenant's id is as unknown as a made-up one."""
     query = select(events).where(events.c.tenant_id == tenant_id, events.c.id == event_id)
     mapping = conn.execute(query).mappings().first()
     if mapping is None:
         raise NotFound(f"event {event_id} not found")
-    return dict(mapping)
+    return event_row(mapping)
 
 
 def get_events(
     conn: Connection, *, tenant_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
-) -> list[Row]:
+) -> list[EventRow]:
     """Events of the tenant by id, in the order asked (ids it does not hold are skipped)."""
     if not event_ids:
         return []
     query = select(events).where(events.c.tenant_id == tenant_id, events.c.id.in_(event_ids))
-    found = {row["id"]: dict(row) for row in conn.execute(query).mappings()}
+    found = {row["id"]: event_row(row) for row in conn.execute(query).mappings()}
     return [found[i] for i in event_ids if i in found]
 
 
@@ -213,7 +215,7 @@ def get_events(
 class EventPageResult:
     """One page of rows, the exact total when asked, and where the next page starts."""
 
-    rows: list[Row]
+    rows: list[EventRow]
     total: int | None
     next_cursor: Cursor | None
 
@@ -227,7 +229,7 @@ def list_events(
         query = query.where(_older_than(page.cursor))
     else:
         query = query.offset(page.offset)
-    fetched = [dict(m) for m in conn.execute(query.limit(page.limit + 1)).mappings()]
+    fetched = [event_row(m) for m in conn.execute(query.limit(page.limit + 1)).mappings()]
     rows = fetched[: page.limit]
     next_cursor = None
     if len(fetched) > page.limit:

@@ -1,12 +1,19 @@
 """The events table, the indexes that follow the list filters (DESIGN §5), and each
 tenant's commit sequence (DESIGN §2)."""
 
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TypedDict, cast
+
 from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKeyConstraint,
     Index,
     PrimaryKeyConstraint,
+    RowMapping,
     String,
     Table,
     Text,
@@ -53,6 +60,39 @@ events = Table(
     # Always appended at the right edge: the commit sequence only grows.
     Index("ix_events_tenant_seq", "tenant_id", "seq", unique=True),
 )
+
+
+class PreparedEventRow(TypedDict):
+    """An event validated and enriched for storage: every column of ``events`` but those
+    given as it is stored (``tenant_id``, ``received_at``, ``seq``)."""
+
+    id: uuid.UUID
+    timestamp: datetime
+    action: str
+    resource_type: str
+    resource_id: str | None
+    user_id: str | None
+    user_email: str | None
+    ip_address: str | None
+    user_agent: str | None
+    details: str | None  # compact JSON text
+    status: str
+    country: str | None
+
+
+class EventRow(PreparedEventRow):
+    """A row of ``events``: what storing an event returns and what every reader gets."""
+
+    tenant_id: uuid.UUID
+    received_at: datetime
+    seq: int
+
+
+def event_row(mapping: RowMapping) -> EventRow:
+    """A row read with ``select(events)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(EventRow, dict(mapping))
+
 
 # The last ``seq`` each tenant has committed. Its row is locked from the moment a
 # transaction numbers its events until it commits, so a tenant's numbers become visible

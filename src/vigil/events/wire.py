@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from vigil.events.tables import EventRow
+
 # The order of fields in every JSON answer and export.
 PUBLIC_FIELDS = (
     "id",
@@ -32,7 +34,7 @@ def format_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def event_json(row: dict[str, Any]) -> dict[str, Any]:
+def event_json(row: EventRow) -> dict[str, Any]:
     """A stored row as the API returns it (tenant never shown; details not re-parsed)."""
     details = row["details"]
     return {

@@ -11,7 +11,13 @@ from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType
 from vigil.notifications import service
-from vigil.notifications.channel import ChannelSettings, Delivery, DeliveryFailed, Message
+from vigil.notifications.channel import (
+    ChannelSettings,
+    Delivery,
+    DeliveryFailed,
+    Message,
+    SampleAlert,
+)
 from vigil.notifications.channels import CHANNELS, enabled_channels, slack
 from vigil.notifications.delivery import Deliverer
 from vigil.notifications.schemas import NotificationSettings, settings_json
@@ -73,7 +79,7 @@ def send_tests(
         chosen = service.read_settings(
             conn, tenant_id=principal.tenant_id, secret_key=settings.secret_key
         )
-    test = {
+    test: SampleAlert = {
         "id": None,
         "rule": "test",
         "severity": "LOW",

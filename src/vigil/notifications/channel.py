@@ -13,11 +13,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 import httpx
 from sqlalchemy import Connection
 
+from vigil.detections.tables import AlertRow
 from vigil.settings import Settings
 
 
@@ -47,6 +48,17 @@ class ChannelSettings:
     in_app_enabled: bool = True
 
 
+class SampleAlert(TypedDict):
+    """What a test message says it is about: no alert, so no id."""
+
+    id: None
+    rule: str
+    severity: str
+    subject: str
+    summary: str
+    count: int
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """An alert told to people: a title, lines, and where to look."""
@@ -61,8 +73,8 @@ class Message:
     link: str
 
     @classmethod
-    def of(cls, alert: dict[str, Any], link: str) -> Message:
-        """The message for an alert."""
+    def of(cls, alert: AlertRow | SampleAlert, link: str) -> Message:
+        """The message for an alert (or for the sample a test sends)."""
         # One line: event data in a summary may hold line breaks, which no mail header takes.
         title = " ".join(f"[{alert['severity']}] {alert['rule']}: {alert['summary']}".split())
         return cls(

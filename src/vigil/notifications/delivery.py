@@ -23,7 +23,7 @@ from vigil.db.engine import write_transaction
 from vigil.notifications.channel import ChannelName, DeliveryFailed, SendContext, describe
 from vigil.notifications.channels import outbox_channel
 from vigil.notifications.service import PENDING, SENT, read_settings
-from vigil.notifications.tables import outbox
+from vigil.notifications.tables import OutboxRow, outbox, outbox_row
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Deliverer:
                 log.exception("delivering notification %s failed", row["id"])
             tried += 1
 
-    def _claim(self) -> dict[str, Any] | None:
+    def _claim(self) -> OutboxRow | None:
         """The next due row, claimed by this node until its ``claimed_until``."""
         now = utcnow()
         until = now + CLAIM_FOR
@@ -116,10 +116,10 @@ class Deliverer:
                     .values(claimed_until=until)
                 ).rowcount
                 if won:
-                    return {**row, "claimed_until": until}
+                    return {**outbox_row(row), "claimed_until": until}
         return None
 
-    def _deliver(self, row: dict[str, Any]) -> None:
+    def _deliver(self, row: OutboxRow) -> None:
         payload = json.loads(row["payload"])
         try:
             self.send(row["tenant_id"], ChannelName(row["channel"]), payload)
@@ -145,7 +145,7 @@ class Deliverer:
 
     def _finish(
         self,
-        row: dict[str, Any],
+        row: OutboxRow,
         *,
         attempts: int,
         last_error: str | None,

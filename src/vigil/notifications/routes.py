@@ -19,6 +19,7 @@ from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
 from vigil.notifications import actions, service
 from vigil.notifications.schemas import NotificationSettings, settings_json
+from vigil.notifications.tables import InboxRow
 
 router = APIRouter(tags=["notifications"])
 
@@ -66,7 +67,7 @@ def _user_of(principal: Principal) -> Any:
     return principal.user_id
 
 
-def notification_json(row: dict[str, Any]) -> dict[str, Any]:
+def notification_json(row: InboxRow) -> dict[str, Any]:
     """One in-app notification."""
     return {
         "id": row["id"],

@@ -10,16 +10,17 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, cast
 
 from sqlalchemy import Connection, func, select, update
 
 from vigil.core.clock import new_id
 from vigil.core.errors import NotFound
 from vigil.core.sealing import UnsealError, seal, unseal
+from vigil.detections.tables import AlertRow
 from vigil.notifications.channel import ChannelName, ChannelSettings, Delivery, Message
 from vigil.notifications.channels import CHANNELS, enabled_channels
-from vigil.notifications.tables import inbox, notification_settings, outbox
+from vigil.notifications.tables import InboxRow, inbox, inbox_row, notification_settings, outbox
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def notify(
     conn: Connection,
     *,
     tenant_id: uuid.UUID,
-    alert: dict[str, Any],
+    alert: AlertRow,
     rule: Routing,
     channels: ChannelSettings,
     link: str,
@@ -160,7 +161,7 @@ def _enqueue(
 
 def list_inbox(
     conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[InboxRow], int]:
     """The user's notifications, newest first, and how many are unread."""
     mine = (inbox.c.tenant_id == tenant_id, inbox.c.user_id == user_id)
     rows = conn.execute(
@@ -173,7 +174,7 @@ def list_inbox(
     unread = conn.execute(
         select(func.count()).select_from(inbox).where(*mine, inbox.c.read_at.is_(None))
     ).scalar_one()
-    return [dict(row) for row in rows], int(unread)
+    return [inbox_row(row) for row in rows], int(unread)
 
 
 def unread_count(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
@@ -224,9 +225,21 @@ def alert_of(
     return found if isinstance(found, uuid.UUID) else None
 
 
+class DeliveryRow(TypedDict):
+    """How one email or Slack delivery of an alert stands: some columns of ``outbox``."""
+
+    id: uuid.UUID
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    sent_at: datetime | None
+
+
 def deliveries_of(
     conn: Connection, *, tenant_id: uuid.UUID, alert_id: uuid.UUID
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRow]:
     """The email and Slack deliveries of an alert, with their state and last error."""
     query = (
         select(
@@ -241,4 +254,5 @@ def deliveries_of(
         .where(outbox.c.tenant_id == tenant_id, outbox.c.alert_id == alert_id)
         .order_by(outbox.c.created_at)
     )
-    return [dict(row) for row in conn.execute(query).mappings()]
+    # Safe: the query selects exactly the columns that are DeliveryRow's keys.
+    return [cast(DeliveryRow, dict(row)) for row in conn.execute(query).mappings()]

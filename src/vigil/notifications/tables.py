@@ -1,5 +1,11 @@
 """Where a tenant's alerts go, the outbox of deliveries, and the in-app inbox."""
 
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TypedDict, cast
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -7,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    RowMapping,
     String,
     Table,
     Text,
@@ -53,6 +60,30 @@ outbox = Table(
     Index("ix_outbox_tenant_alert", "tenant_id", "alert_id"),
 )
 
+
+class OutboxRow(TypedDict):
+    """A row of ``outbox``: one payload to deliver, as the deliverer claims it."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    alert_id: uuid.UUID | None
+    channel: str
+    payload: str  # JSON
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def outbox_row(mapping: RowMapping) -> OutboxRow:
+    """A row read with ``select(outbox)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(OutboxRow, dict(mapping))
+
+
 inbox = Table(
     "notifications",
     metadata,
@@ -70,3 +101,22 @@ inbox = Table(
     ),
     Index("ix_notifications_tenant_user_created", "tenant_id", "user_id", "created_at"),
 )
+
+
+class InboxRow(TypedDict):
+    """A row of the in-app inbox (``notifications``): one user's notice of an alert."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    user_id: uuid.UUID
+    alert_id: uuid.UUID | None
+    severity: str
+    title: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+def inbox_row(mapping: RowMapping) -> InboxRow:
+    """A row read with ``select(inbox)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(InboxRow, dict(mapping))

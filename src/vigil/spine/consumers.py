@@ -10,6 +10,8 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
+from vigil.events.tables import EventRow
+
 PlanT = TypeVar("PlanT")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -32,7 +34,7 @@ class Consumer(Protocol[PlanT]):
     batch_limit: int  # events per pass at most, so a pass stays short behind a burst
 
     def plan(
-        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[Any], now: datetime
+        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
     ) -> PlanT | None:
         """What to write for ``events`` (rows of ``events``, in commit order); None: nothing."""
         ...

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, func, select, update
 
@@ -18,9 +18,7 @@ from vigil.core.errors import Conflict, NotFound
 from vigil.settings import IPNetwork
 from vigil.tenants.allowlist import stored_form
 from vigil.tenants.schemas import TenantSettings, WorkingHoursSetting
-from vigil.tenants.tables import DEFAULT_WORKING_HOURS, tenants
-
-Tenant = dict[str, Any]
+from vigil.tenants.tables import DEFAULT_WORKING_HOURS, TenantRow, tenant_row, tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +30,14 @@ class SettingsChange:
     changed: dict[str, tuple[Any, Any]]
 
 
-def create_tenant(conn: Connection, *, name: str, retention_days: int) -> Tenant:
+def create_tenant(conn: Connection, *, name: str, retention_days: int) -> TenantRow:
     """A new tenant with default settings; the name must be unused."""
     name = name.strip()
     if not name:
         raise ValueError("tenant name must not be empty")
     if get_tenant_by_name(conn, name=name, required=False) is not None:
         raise Conflict(f"tenant {name!r} already exists")
-    row = {
+    row: TenantRow = {
         "id": new_id(),
         "name": name,
         "retention_days": retention_days,
@@ -53,31 +51,31 @@ def create_tenant(conn: Connection, *, name: str, retention_days: int) -> Tenant
     return row
 
 
-def get_tenant(conn: Connection, *, tenant_id: uuid.UUID) -> Tenant:
+def get_tenant(conn: Connection, *, tenant_id: uuid.UUID) -> TenantRow:
     """The tenant with this id."""
     found = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).mappings().first()
     if found is None:
         raise NotFound(f"tenant {tenant_id} not found")
-    return dict(found)
+    return tenant_row(found)
 
 
-def get_tenant_by_name(conn: Connection, *, name: str, required: bool = True) -> Tenant | None:
+def get_tenant_by_name(conn: Connection, *, name: str, required: bool = True) -> TenantRow | None:
     """The tenant called ``name``; None when there is none and it is not ``required``."""
     found = conn.execute(select(tenants).where(tenants.c.name == name.strip())).mappings().first()
     if found is None and required:
         raise NotFound(f"tenant {name!r} not found")
-    return dict(found) if found is not None else None
+    return tenant_row(found) if found is not None else None
 
 
-def only_tenant(conn: Connection) -> Tenant | None:
+def only_tenant(conn: Connection) -> TenantRow | None:
     """The installation's tenant when it has exactly one; None otherwise."""
     found = conn.execute(select(tenants).limit(2)).mappings().all()
-    return dict(found[0]) if len(found) == 1 else None
+    return tenant_row(found[0]) if len(found) == 1 else None
 
 
-def list_tenants(conn: Connection) -> list[Tenant]:
+def list_tenants(conn: Connection) -> list[TenantRow]:
     """Every tenant of the installation."""
-    return [dict(row) for row in conn.execute(select(tenants)).mappings()]
+    return [tenant_row(row) for row in conn.execute(select(tenants)).mappings()]
 
 
 def count_tenants(conn: Connection) -> int:
@@ -90,7 +88,7 @@ def get_tenant_settings(conn: Connection, *, tenant_id: uuid.UUID) -> TenantSett
     return settings_of(get_tenant(conn, tenant_id=tenant_id))
 
 
-def settings_of(tenant: Tenant) -> TenantSettings:
+def settings_of(tenant: TenantRow) -> TenantSettings:
     """The settings held in a tenant's row, decoded from their stored form."""
     return TenantSettings(
         retention_days=tenant["retention_days"],
@@ -129,12 +127,15 @@ def change_tenant_settings(
             }
         )
     before = get_tenant(conn, tenant_id=tenant_id)
+    stored: Mapping[str, Any] = before  # read by the column names in ``wanted``
     changed = {
-        name: (before[name], value)
+        name: (stored[name], value)
         for name, value in wanted.items()
-        if value is not None and before[name] != value
+        if value is not None and stored[name] != value
     }
     new_values = {name: new for name, (_old, new) in changed.items()}
     if new_values:
         conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(new_values))
-    return SettingsChange(settings=settings_of({**before, **new_values}), changed=changed)
+    # Safe: ``new_values`` only holds columns of ``tenants``, each in its stored form.
+    after = cast(TenantRow, {**before, **new_values})
+    return SettingsChange(settings=settings_of(after), changed=changed)

@@ -4,7 +4,23 @@ An installation-wide table (not keyed by tenant): every other table's key starts
 tenant's id (DESIGN §6) and refers back here.
 """
 
-from sqlalchemy import Boolean, Column, Integer, String, Table, Text, UniqueConstraint, false
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TypedDict, cast
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 
 from vigil.db.metadata import metadata
 from vigil.db.types import UTCDateTime, UUIDType
@@ -29,3 +45,22 @@ tenants = Table(
     Column("working_hours", Text, nullable=False, server_default=DEFAULT_WORKING_HOURS),
     UniqueConstraint("name"),
 )
+
+
+class TenantRow(TypedDict):
+    """A row of ``tenants``, as every feature that reads a tenant's settings gets it."""
+
+    id: uuid.UUID
+    name: str
+    retention_days: int
+    created_at: datetime
+    ip_allowlist: str
+    require_2fa_for_admins: bool
+    timezone: str
+    working_hours: str
+
+
+def tenant_row(mapping: RowMapping) -> TenantRow:
+    """A row read with ``select(tenants)``, typed: its keys are exactly the table's columns
+    (``tests/unit/test_rows.py`` holds the two equal)."""
+    return cast(TenantRow, dict(mapping))

@@ -7,7 +7,7 @@ them a page saying what they lack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from vigil.accounts.deps import (
     recent_credentials,
 )
 from vigil.accounts.sessions import SESSION_PREFIX
+from vigil.accounts.tables import UserRow
 from vigil.accounts.users import get_user
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import Forbidden
@@ -73,7 +74,14 @@ class ConsoleUser:
         return Permission.USER_MANAGE in self.principal.permissions
 
 
-def _profile(engine: Engine, principal: Principal) -> dict[str, Any]:
+class _Profile(UserRow):
+    """The signed-in user's row, their tenant's name and their unread count."""
+
+    tenant_name: str
+    unread: int
+
+
+def _profile(engine: Engine, principal: Principal) -> _Profile:
     assert principal.user_id is not None  # sessions always belong to a user
     with engine.connect() as conn:
         user = get_user(conn, tenant_id=principal.tenant_id, user_id=principal.user_id)

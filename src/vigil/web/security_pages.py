@@ -16,6 +16,7 @@ from vigil.core.errors import VigilError
 from vigil.core.http import uuid_or_404
 from vigil.detections import actions, service
 from vigil.detections.rules import BUILTIN_RULES, Severity
+from vigil.detections.tables import AlertRow
 from vigil.events import service as events
 from vigil.events.wire import event_json
 from vigil.notifications.service import deliveries_of
@@ -98,7 +99,7 @@ def _alert_context(
     }
 
 
-def _activity_link(alert: dict[str, Any], evidence: list[dict[str, Any]]) -> str:
+def _activity_link(alert: AlertRow, evidence: list[dict[str, Any]]) -> str:
     """The Activity page over what the alert is about, from its first to its last event."""
     query = {
         "from": alert["first_seen"].date().isoformat(),

@@ -13,6 +13,7 @@ from vigil.accounts import management, password_reset
 from vigil.accounts import users as users_service
 from vigil.accounts.deps import recent_credentials
 from vigil.accounts.schemas import UserCreate, UserUpdate
+from vigil.accounts.tables import UserRow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import VigilError
 from vigil.core.http import uuid_or_404
@@ -87,7 +88,7 @@ async def users_create(
 
 
 def _profile_context(
-    request: Request, me: ConsoleUser, user: dict[str, Any], **extra: Any
+    request: Request, me: ConsoleUser, user: UserRow, **extra: Any
 ) -> dict[str, Any]:
     return {
         "me": me,
