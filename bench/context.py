@@ -17,7 +17,7 @@ class Sizes:
     ingest_events: int = 200_000
     ingest_warmup_events: int = 10_000
     batch_size: int = 1000
-    batch_connections: int = 2
+    batch_connections: int = 4
     single_requests: int = 24_000
     single_warmup: int = 1_600
     single_concurrency: int = 16

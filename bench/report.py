@@ -9,9 +9,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-INGEST_TARGET = {"sqlite": 50_000}  # events/s over HTTP; PostgreSQL has only the ratio target
-RATIO_TARGET = 0.5
-SINGLE_TARGET = {"events_per_s": 2000, "p99_ms": 50.0}
+# Batch ingest: at least this share of the raw insert committing every 20,000 rows.
+RATIO_TARGET = 0.6
+SINGLE_TARGET = {"events_per_s": 2500, "p99_ms": 50.0}
 
 
 def _mark(met: bool) -> str:
@@ -19,25 +19,24 @@ def _mark(met: bool) -> str:
 
 
 def _batch_table(backends: dict[str, Any]) -> Table:
-    table = Table(title="1. Batch ingest over HTTP (1000 events per request)")
-    for column in ("backend", "events/s", "raw events/s", "ratio", "target", "verdict",
-                   "server cores", "raw, one txn"):  # fmt: skip
+    table = Table(title="1. Batch ingest over HTTP (1000 events per request, 4 connections)")
+    for column in ("backend", "events/s", "raw, 1k-row txn", "ratio", "raw, 20k-row txn",
+                   "ratio", "target", "verdict", "server cores", "raw, one txn"):  # fmt: skip
         table.add_column(column, justify="right" if column != "backend" else "left")
     for name, result in backends.items():
         batch = result["ingest"]["batch"]
-        floor = INGEST_TARGET.get(name)
-        met = batch["ratio"] >= RATIO_TARGET and (floor is None or batch["events_per_s"] >= floor)
-        target = f"≥ {floor:,}/s and ≥ 50%" if floor else "≥ 50% of raw"
         table.add_row(
             name, f"{batch['events_per_s']:,}", f"{batch['baseline_events_per_s']:,}",
-            f"{batch['ratio']:.0%}", target, _mark(met), str(batch["server_cores"]),
+            f"{batch['ratio']:.0%}", f"{batch['baseline_20k_events_per_s']:,}",
+            f"{batch['ratio_20k']:.0%}", f"≥ {RATIO_TARGET:.0%} of 20k",
+            _mark(batch["ratio_20k"] >= RATIO_TARGET), str(batch["server_cores"]),
             f"{batch['one_transaction_events_per_s']:,}",
         )  # fmt: skip
     return table
 
 
 def _single_table(backends: dict[str, Any]) -> Table:
-    table = Table(title="2. Single-event POST, 16 concurrent clients")
+    table = Table(title="2. Single-event POST, 16 concurrent clients, detections on")
     for column in ("backend", "events/s", "p50 ms", "p99 ms", "raw 1-row txn/s", "client cores",
                    "verdict"):  # fmt: skip
         table.add_column(column, justify="right" if column != "backend" else "left")

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     smtp_from: str = "vigil@localhost"
     smtp_starttls: bool = True
     trusted_proxies: str = Field(
-        default="", description="Comma-separated CIDRs whose X-Forwarded-For is believed"
+        default="",
+        description="Comma-separated CIDRs of proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed",
     )
 
     @field_validator("database_url")
