@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # the database (DESIGN §2).
         dispatcher = Dispatcher(engine, app.state.consumers)
         dispatcher.start()
-        writer.add_listener(dispatcher.wake)
+        writer.add_listener(dispatcher.committed)
         await writer.start()
         tasks = [
             asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 import sys
@@ -33,10 +34,16 @@ def serve(
     settings = load_settings()
     engine = migrated_engine(settings)
     bootstrap_if_empty(engine, settings)
-    # The event writer's thread and the event loop pass work back and forth; a shorter GIL
-    # switch interval than the default 5 ms lets the writer run sooner (PostgreSQL ingest
-    # measured about a fifth faster in BENCHMARKS.md).
-    sys.setswitchinterval(0.0005)
+    # The event writer's thread and the event loop pass work back and forth, and the
+    # writer waits for the GIL after every round trip to the database: a switch interval
+    # of 0.1 ms instead of the default 5 ms lets it run sooner (single-event ingest on
+    # PostgreSQL measured about 2,250 events/s at 0.5 ms and 2,450 at 0.1 ms).
+    sys.setswitchinterval(0.0001)
+    # Ingest allocates some twenty short-lived objects per event; with the default
+    # threshold (700) the collector ran hundreds of times a second and took about a fifth
+    # of the server's CPU under batch ingest (BENCHMARKS.md §1). Cycles are rare here:
+    # almost everything is freed by reference counting, so collect less often.
+    gc.set_threshold(10_000, 10, 10)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from vigil.events.tables import EventRow
 from vigil.spine.consumers import ConsumerRegistry
+from vigil.spine.recent import RecentCommits
 from vigil.spine.runner import ConsumerRunner
 from vigil.spine.wakeup import watcher_for
 
@@ -14,7 +16,8 @@ class Dispatcher:
     """Runs every consumer of ``registry`` beside the writer, never in its way."""
 
     def __init__(self, engine: Engine, registry: ConsumerRegistry) -> None:
-        self._runners = [ConsumerRunner(engine, consumer) for consumer in registry]
+        self._recent = RecentCommits()
+        self._runners = [ConsumerRunner(engine, consumer, self._recent) for consumer in registry]
         self._watcher = watcher_for(engine, self.wake)
 
     def start(self) -> None:
@@ -27,6 +30,11 @@ class Dispatcher:
         """Events committed: every consumer looks now (any thread; never blocks)."""
         for runner in self._runners:
             runner.wake()
+
+    def committed(self, rows: list[EventRow]) -> None:
+        """This process's writer committed ``rows``: keep them for the consumers, wake them."""
+        self._recent.add(rows)
+        self.wake()
 
     def stop(self) -> None:
         """Stop watching, let each runner finish its pass, and stop."""

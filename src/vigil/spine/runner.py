@@ -14,13 +14,15 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.commit_log import events_after
+from vigil.events.tables import EventRow
 from vigil.spine import service
 from vigil.spine.consumers import Consumer
+from vigil.spine.recent import RecentCommits
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +35,12 @@ LONGEST_RETRY_SECONDS = 300.0
 class ConsumerRunner:
     """Runs ``consumer`` over every tenant's newly committed events."""
 
-    def __init__(self, engine: Engine, consumer: Consumer[Any]) -> None:
+    def __init__(
+        self, engine: Engine, consumer: Consumer[Any], recent: RecentCommits | None = None
+    ) -> None:
         self._engine = engine
         self._consumer = consumer
+        self._recent = recent or RecentCommits(capacity=0)
         self._postgres = engine.dialect.name == "postgresql"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -91,17 +96,19 @@ class ConsumerRunner:
         with self._engine.connect() as conn:
             behind = service.tenants_behind(conn, consumer=self.name)
         done = 0
-        for tenant_id in behind:
+        for tenant_id, head in behind:
             if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
                 continue
-            done += self._drain(tenant_id)
+            done += self._drain(tenant_id, head)
         return done
 
-    def _drain(self, tenant_id: uuid.UUID) -> int:
+    def _drain(self, tenant_id: uuid.UUID, head: int) -> int:
+        """Passes until the cursor reaches ``head`` (what the tenant had committed when this
+        catch-up began; later commits wake the runner again)."""
         done = 0
         while not self._stop.is_set():
             try:
-                consumed = self._pass(tenant_id)
+                consumed, reached = self._pass(tenant_id)
             except Exception as error:
                 self._failed(tenant_id, error)
                 return done
@@ -110,12 +117,14 @@ class ConsumerRunner:
                 self._retry_at.pop(tenant_id, None)
                 log.info("consumer %s is moving again for tenant %s", self.name, tenant_id)
             done += consumed
-            if consumed < self._consumer.batch_limit:
+            if reached is None or reached >= head:
                 return done
         return done
 
-    def _pass(self, tenant_id: uuid.UUID) -> int:
-        """One bounded pass over the tenant's next events; how many it finished."""
+    def _pass(self, tenant_id: uuid.UUID) -> tuple[int, int | None]:
+        """One bounded pass over the tenant's next events: how many it finished and the
+        ``seq`` it reached; None when there was nothing to do (or another node holds the
+        cursor, and will go on)."""
         now = utcnow()
         if tenant_id not in self._known:
             with write_transaction(self._engine) as conn:
@@ -128,10 +137,10 @@ class ConsumerRunner:
             with write_transaction(self._engine) as conn:
                 position = service.claim_cursor(conn, tenant_id=tenant_id, consumer=self.name)
                 if position is None:
-                    return 0
-                batch = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+                    return 0, None
+                batch = self._read(conn, tenant_id, position, limit)
                 if not batch:
-                    return 0
+                    return 0, None
                 plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
@@ -149,9 +158,9 @@ class ConsumerRunner:
             # other process moved the cursor meanwhile.
             with self._engine.connect() as conn:
                 position = service.cursor_position(conn, tenant_id=tenant_id, consumer=self.name)
-                batch = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+                batch = self._read(conn, tenant_id, position, limit)
                 if not batch:
-                    return 0
+                    return 0, None
                 plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
             with write_transaction(self._engine) as conn:
                 moved = service.advance_cursor(
@@ -163,7 +172,7 @@ class ConsumerRunner:
                     now=now,
                 )
                 if not moved:
-                    return 0
+                    return 0, None
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
         if plan is not None:
@@ -171,7 +180,16 @@ class ConsumerRunner:
                 consumer.after_commit(plan)
             except Exception:
                 log.exception("consumer %s: after-commit step failed", self.name)
-        return len(batch)
+        return len(batch), batch[-1]["seq"]
+
+    def _read(
+        self, conn: Connection, tenant_id: uuid.UUID, position: int, limit: int
+    ) -> list[EventRow]:
+        """The events after ``position``: from this process's recent commits when it holds
+        them, from the database otherwise. A run from the recent commits may stop where
+        another process's events begin; the drain's ``head`` sends it on to those."""
+        held = self._recent.after(tenant_id=tenant_id, after_seq=position, limit=limit)
+        return held or events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
 
     def _failed(self, tenant_id: uuid.UUID, error: Exception) -> None:
         failures = self._failures.get(tenant_id, 0) + 1

@@ -83,11 +83,11 @@ def note_failure(
     )
 
 
-def tenants_behind(conn: Connection, *, consumer: str) -> list[uuid.UUID]:
-    """Tenants with events the consumer has not finished with, oldest-numbered first."""
+def tenants_behind(conn: Connection, *, consumer: str) -> list[tuple[uuid.UUID, int]]:
+    """Tenants with events the consumer has not finished with, each with its last ``seq``."""
     s = event_sequences.c
     query = (
-        select(s.tenant_id)
+        select(s.tenant_id, s.last_seq)
         .select_from(
             event_sequences.outerjoin(
                 consumer_cursors, and_(_c.tenant_id == s.tenant_id, _c.consumer == consumer)
@@ -96,7 +96,7 @@ def tenants_behind(conn: Connection, *, consumer: str) -> list[uuid.UUID]:
         .where(_c.position.is_(None) | (_c.position < s.last_seq))
         .order_by(s.tenant_id)
     )
-    return list(conn.execute(query).scalars())
+    return [(tenant_id, int(last)) for tenant_id, last in conn.execute(query)]
 
 
 def consumer_lag(conn: Connection, *, consumer: str) -> int:

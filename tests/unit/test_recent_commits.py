@@ -1,0 +1,48 @@
+"""The buffer of this process's recent commits hands out only unbroken runs of a tenant's
+commit sequence, so a consumer never skips an event it does not hold."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from vigil.events.tables import EventRow
+from vigil.spine.recent import RecentCommits
+
+A, B = uuid.uuid4(), uuid.uuid4()
+
+
+def rows(tenant: uuid.UUID, *seqs: int) -> list[EventRow]:
+    return [cast(EventRow, {"tenant_id": tenant, "seq": seq}) for seq in seqs]
+
+
+def seqs(found: list[Any]) -> list[int]:
+    return [row["seq"] for row in found]
+
+
+def test_an_unbroken_run_from_the_cursor() -> None:
+    recent = RecentCommits()
+    recent.add(rows(A, 1, 2, 3))
+    recent.add(rows(B, 1))
+    recent.add(rows(A, 4))
+    assert seqs(recent.after(tenant_id=A, after_seq=0, limit=10)) == [1, 2, 3, 4]
+    assert seqs(recent.after(tenant_id=A, after_seq=2, limit=1)) == [3]
+    assert seqs(recent.after(tenant_id=B, after_seq=0, limit=10)) == [1]
+
+
+def test_a_gap_ends_the_run_and_a_missing_start_gives_nothing() -> None:
+    recent = RecentCommits()
+    recent.add(rows(A, 5, 6, 8))  # 7 was written by another process
+    assert seqs(recent.after(tenant_id=A, after_seq=4, limit=10)) == [5, 6]
+    assert recent.after(tenant_id=A, after_seq=6, limit=10) == []
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []  # 1 to 4 are not held here
+    assert recent.after(tenant_id=B, after_seq=0, limit=10) == []
+
+
+def test_the_oldest_rows_go_first_beyond_capacity() -> None:
+    recent = RecentCommits(capacity=3)
+    recent.add(rows(A, 1, 2))
+    recent.add(rows(B, 1, 2))
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []
+    assert seqs(recent.after(tenant_id=A, after_seq=1, limit=10)) == [2]
+    assert seqs(recent.after(tenant_id=B, after_seq=0, limit=10)) == [1, 2]
