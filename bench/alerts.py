@@ -3,8 +3,11 @@
 Each trial sends four failed sign-ins from a fresh address, then the fifth, which crosses
 the ``brute_force`` threshold. The latency is the alert's ``created_at`` minus the fifth
 event's ``received_at`` (both written by the server; the event commits just after
-``received_at``, so this slightly overstates it). Trials run on an idle server and while
-another client keeps ingesting 1000-event batches.
+``received_at``, so this slightly overstates it). Trials run on an idle server, while
+another client keeps ingesting 1000-event batches, and with the five events written by
+another process (this one, straight into the database, as ``vigil demo`` or another node
+would): the server hears of those through PostgreSQL's LISTEN/NOTIFY or SQLite's
+``data_version``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from bench.server import Server, Tenant
 from bench.stats import latency_ms
 from vigil.db.engine import build_engine, write_transaction
 from vigil.detections.tables import alerts
-from vigil.events.service import get_event
+from vigil.events.geo import NO_GEOLOCATION
+from vigil.events.schemas import EventIn
+from vigil.events.service import get_event, record_many
+from vigil.events.tables import events
 from vigil.tenants.schemas import WorkingHoursSetting
 from vigil.tenants.service import change_tenant_settings
 
@@ -84,13 +90,17 @@ def run(
         finally:
             stop.set()
             loader.join(timeout=60)
+        log("alert latency: events written by another process")
+        elsewhere = _trials_elsewhere(tenant, engine, trials, prefix=12)
     finally:
         engine.dispose()
+    worst = max(run["latency_ms"]["p95"] for run in (idle, busy, elsewhere))
     return {
         "target_p95_ms": TARGET_P95_MS,
         "idle": idle,
         "under_load": busy,
-        "met": max(idle["latency_ms"]["p95"], busy["latency_ms"]["p95"]) <= TARGET_P95_MS,
+        "other_process": elsewhere,
+        "met": worst <= TARGET_P95_MS,
     }
 
 
@@ -112,6 +122,24 @@ def _trials(
             latencies.append(_alert_delay(engine, tenant.tenant_id, ip, event_id))
     finally:
         client.close()
+    return {"trials": count, "latency_ms": latency_ms(latencies)}
+
+
+def _trials_elsewhere(tenant: Tenant, engine: Any, count: int, *, prefix: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    for trial in range(count):
+        ip = f"198.{prefix}.{trial // 250}.{trial % 250 + 1}"
+        failures = [EventIn.model_validate(_failure(ip, k)) for k in range(5)]
+        with write_transaction(engine) as conn:
+            record_many(conn, tenant_id=tenant.tenant_id, events=failures, geo=NO_GEOLOCATION)
+        with engine.connect() as conn:
+            fifth = conn.execute(
+                select(events.c.id)
+                .where(events.c.tenant_id == tenant.tenant_id, events.c.ip_address == ip)
+                .order_by(events.c.seq.desc())
+                .limit(1)
+            ).scalar_one()
+        latencies.append(_alert_delay(engine, tenant.tenant_id, ip, fifth))
     return {"trials": count, "latency_ms": latency_ms(latencies)}
 
 

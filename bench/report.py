@@ -115,7 +115,7 @@ def _alerts_table(backends: dict[str, Any]) -> Table:
         table.add_column(column, justify="right" if column not in ("backend", "when") else "left")
     for name, result in backends.items():
         found = result["alerts"]
-        for when in ("idle", "under_load"):
+        for when in ("idle", "under_load", "other_process"):
             run = found[when]
             latency = run["latency_ms"]
             table.add_row(
