@@ -1,5 +1,6 @@
 """The buffer of this process's recent commits hands out only unbroken runs of a tenant's
-commit sequence, so a consumer never skips an event it does not hold."""
+commit sequence, so a consumer never skips an event it does not hold, and lets rows go once
+every consumer has passed them."""
 
 from __future__ import annotations
 
@@ -22,21 +23,34 @@ def seqs(found: list[Any]) -> list[int]:
 
 def test_an_unbroken_run_from_the_cursor() -> None:
     recent = RecentCommits()
-    recent.add(rows(A, 1, 2, 3))
-    recent.add(rows(B, 1))
+    recent.add(rows(A, 1, 2, 3) + rows(B, 1))
     recent.add(rows(A, 4))
     assert seqs(recent.after(tenant_id=A, after_seq=0, limit=10)) == [1, 2, 3, 4]
     assert seqs(recent.after(tenant_id=A, after_seq=2, limit=1)) == [3]
+    assert seqs(recent.after(tenant_id=A, after_seq=1, limit=2)) == [2, 3]
     assert seqs(recent.after(tenant_id=B, after_seq=0, limit=10)) == [1]
 
 
 def test_a_gap_ends_the_run_and_a_missing_start_gives_nothing() -> None:
     recent = RecentCommits()
-    recent.add(rows(A, 5, 6, 8))  # 7 was written by another process
+    recent.add(rows(A, 5, 6))
+    recent.add(rows(A, 8))  # 7 was written by another process
     assert seqs(recent.after(tenant_id=A, after_seq=4, limit=10)) == [5, 6]
     assert recent.after(tenant_id=A, after_seq=6, limit=10) == []
-    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []  # 1 to 4 are not held here
+    assert seqs(recent.after(tenant_id=A, after_seq=7, limit=10)) == [8]
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []  # 1 to 4 are not held
     assert recent.after(tenant_id=B, after_seq=0, limit=10) == []
+
+
+def test_rows_go_once_every_reader_has_passed_them() -> None:
+    recent = RecentCommits(readers=["detections", "rollups"])
+    recent.add(rows(A, 1, 2))
+    recent.add(rows(A, 3))
+    recent.passed(reader="detections", tenant_id=A, seq=3)
+    assert seqs(recent.after(tenant_id=A, after_seq=0, limit=10)) == [1, 2, 3]
+    recent.passed(reader="rollups", tenant_id=A, seq=2)
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []
+    assert seqs(recent.after(tenant_id=A, after_seq=2, limit=10)) == [3]
 
 
 def test_the_oldest_rows_go_first_beyond_capacity() -> None:
@@ -44,5 +58,16 @@ def test_the_oldest_rows_go_first_beyond_capacity() -> None:
     recent.add(rows(A, 1, 2))
     recent.add(rows(B, 1, 2))
     assert recent.after(tenant_id=A, after_seq=0, limit=10) == []
-    assert seqs(recent.after(tenant_id=A, after_seq=1, limit=10)) == [2]
+    assert recent.after(tenant_id=A, after_seq=1, limit=10) == []
     assert seqs(recent.after(tenant_id=B, after_seq=0, limit=10)) == [1, 2]
+
+
+def test_a_tenant_whose_consumer_lags_is_let_go_rather_than_kept_forever() -> None:
+    recent = RecentCommits(readers=["detections"], capacity=10)
+    recent.add(rows(A, 1))  # a tenant whose consumer is stuck
+    for seq in range(1, 50):  # another tenant, consumed as it commits
+        recent.add(rows(B, seq))
+        recent.passed(reader="detections", tenant_id=B, seq=seq)
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []  # let go at the bound
+    recent.add(rows(B, 50))
+    assert seqs(recent.after(tenant_id=B, after_seq=49, limit=10)) == [50]

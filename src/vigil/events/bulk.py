@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection
 
@@ -45,12 +47,21 @@ def _sqlite_insert(row_count: int) -> str:
 def _insert_sqlite(conn: Connection, rows: Sequence[EventRow]) -> None:
     # One statement for many rows, not executemany: executemany gives up and retakes the
     # GIL for every row, and loses it to the event loop validating the next request.
-    # The values use the same encodings as UUIDType and UTCDateTime.
-    values = [
-        value
-        for row in rows
-        for value in (
-            row["tenant_id"].bytes,
+    # The values use the same encodings as UUIDType and UTCDateTime; a group's rows share
+    # a few tenants and one arrival time, encoded once each.
+    tenants: dict[uuid.UUID, bytes] = {}
+    arrivals: dict[datetime, int] = {}
+    values: list[Any] = []
+    for row in rows:
+        tenant, received = row["tenant_id"], row["received_at"]
+        tenant_bytes = tenants.get(tenant)
+        if tenant_bytes is None:
+            tenant_bytes = tenants[tenant] = tenant.bytes
+        received_micros = arrivals.get(received)
+        if received_micros is None:
+            received_micros = arrivals[received] = to_micros(received)
+        values += (
+            tenant_bytes,
             row["id"].bytes,
             to_micros(row["timestamp"]),
             row["action"],
@@ -62,11 +73,10 @@ def _insert_sqlite(conn: Connection, rows: Sequence[EventRow]) -> None:
             row["user_agent"],
             row["details"],
             row["status"],
-            to_micros(row["received_at"]),
+            received_micros,
             row["country"],
             row["seq"],
         )
-    ]
     width = len(INSERT_COLUMNS)
     step = _SQLITE_ROWS_PER_STATEMENT
     for start in range(0, len(rows), step):

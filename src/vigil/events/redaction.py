@@ -9,6 +9,7 @@ from itertools import pairwise
 from typing import Any
 
 REDACTED = "[REDACTED]"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 MAX_DEPTH = 16
 
 # Words that make a key name a secret wherever they appear in it.
@@ -84,17 +85,27 @@ def sanitise_details(details: dict[str, Any]) -> dict[str, Any]:
 def _walk(node: Any, *, depth: int, path: str) -> None:
     if depth > MAX_DEPTH:
         raise ValueError(f"{path}: nesting deeper than {MAX_DEPTH} levels")
+    # Most values are plain scalars: one set lookup settles them before any isinstance
+    # (this runs for every key of every event ingested).
     if isinstance(node, dict):
         for key, value in node.items():
+            kind = type(value)
             if is_secret_key(key):
                 node[key] = REDACTED
+            elif kind in _SCALARS:
+                if kind is float and not math.isfinite(value):
+                    raise ValueError(f"{path}.{key}: numbers must be finite")
             elif isinstance(value, dict | list):
                 _walk(value, depth=depth + 1, path=f"{path}.{key}")
             elif isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{path}.{key}: numbers must be finite")
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            if isinstance(value, dict | list):
+            kind = type(value)
+            if kind in _SCALARS:
+                if kind is float and not math.isfinite(value):
+                    raise ValueError(f"{path}[{index}]: numbers must be finite")
+            elif isinstance(value, dict | list):
                 _walk(value, depth=depth + 1, path=f"{path}[{index}]")
             elif isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{path}[{index}]: numbers must be finite")

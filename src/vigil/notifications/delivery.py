@@ -93,6 +93,16 @@ class Deliverer:
         now = utcnow()
         until = now + CLAIM_FOR
         free = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+        # Look before taking a write transaction: on SQLite that would wait for (and then
+        # hold up) the ingest writer every poll, though nothing is due most of the time.
+        with self._engine.connect() as conn:
+            anything_due = conn.execute(
+                select(outbox.c.id)
+                .where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now, free)
+                .limit(1)
+            ).first()
+        if anything_due is None:
+            return None
         with write_transaction(self._engine) as conn:
             due = (
                 conn.execute(

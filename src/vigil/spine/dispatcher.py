@@ -16,7 +16,7 @@ class Dispatcher:
     """Runs every consumer of ``registry`` beside the writer, never in its way."""
 
     def __init__(self, engine: Engine, registry: ConsumerRegistry) -> None:
-        self._recent = RecentCommits()
+        self._recent = RecentCommits(readers=registry.names())
         self._runners = [ConsumerRunner(engine, consumer, self._recent) for consumer in registry]
         self._watcher = watcher_for(engine, self.wake)
 

@@ -4,8 +4,13 @@ Under batch ingest every committed event used to be read back from the database 
 consumer: at 20,000 events/s that cost about a fifth of the server's CPU. The writer hands
 each commit's new rows here; a runner asks for the rows after its cursor and gets them
 only if this buffer holds them all, in an unbroken run of ``seq`` from the cursor. Anything
-else (events another transaction or process wrote, rows already evicted) is read from the
+else (events another transaction or process wrote, rows already let go) is read from the
 database as before, so the buffer can only save work, never change what is consumed.
+
+Rows are kept as runs: a transaction numbers each tenant's events with consecutive
+``seq``, so a commit adds one run per tenant, and a lookup slices a list. A run is let go
+once every local consumer has passed it, or, past ``CAPACITY`` rows, oldest first (a
+consumer far behind then reads the database).
 """
 
 from __future__ import annotations
@@ -14,53 +19,101 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from vigil.events.tables import EventRow
 
-# Rows kept, over every tenant: at most one full pass (20,000 events, about 30 MB). Under
-# the heaviest ingest they are consumed within a second of their commit.
-CAPACITY = 20_000
+# Rows kept at most, over every tenant: two full passes of a consumer, about 75 MB at
+# the heaviest ingest; consumers that keep up hold far fewer.
+CAPACITY = 50_000
+
+
+@dataclass(slots=True)
+class _Run:
+    tenant_id: uuid.UUID
+    first: int  # the seq of rows[0]; the others follow without gaps
+    rows: list[EventRow]
+    dropped: bool = False
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1
 
 
 class RecentCommits:
-    """A bounded buffer of committed rows by tenant and ``seq``; safe across threads."""
+    """A bounded buffer of committed rows by tenant and ``seq``, read by ``readers`` (the
+    names of this process's consumers); safe across threads."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, *, readers: Iterable[str] = (), capacity: int = CAPACITY) -> None:
         self._capacity = capacity
-        self._rows: dict[uuid.UUID, dict[int, EventRow]] = {}
-        self._order: deque[tuple[uuid.UUID, int]] = deque()
+        self._readers = frozenset(readers)
+        self._runs: dict[uuid.UUID, deque[_Run]] = {}
+        self._order: deque[_Run] = deque()  # every run, oldest first
+        self._size = 0
+        self._passed: dict[tuple[str, uuid.UUID], int] = {}
         self._lock = threading.Lock()
 
     def add(self, rows: Iterable[EventRow]) -> None:
-        """Keep rows that have just committed, evicting the oldest beyond capacity."""
+        """Keep rows that have just committed (in commit order), letting go of the oldest
+        beyond capacity."""
         with self._lock:
-            held: dict[int, EventRow] | None = None
-            held_for = None
-            for row in rows:  # a commit's rows come tenant by tenant: look each up once
+            current: _Run | None = None
+            for row in rows:
                 tenant_id, seq = row["tenant_id"], row["seq"]
-                if tenant_id != held_for:
-                    held, held_for = self._rows.setdefault(tenant_id, {}), tenant_id
-                assert held is not None
-                held[seq] = row
-                self._order.append((tenant_id, seq))
-            while len(self._order) > self._capacity:
-                tenant_id, seq = self._order.popleft()
-                held = self._rows.get(tenant_id)
-                if held is not None:
-                    held.pop(seq, None)
-                    if not held:
-                        del self._rows[tenant_id]
+                if current is None or tenant_id != current.tenant_id or seq != current.last + 1:
+                    current = _Run(tenant_id, seq, [])
+                    self._runs.setdefault(tenant_id, deque()).append(current)
+                    self._order.append(current)
+                current.rows.append(row)
+                self._size += 1
+            # Runs let go of are removed from ``_order`` here, from the oldest end; counting
+            # them too keeps it bounded when one tenant's old run is still held.
+            while self._order and (
+                self._order[0].dropped
+                or self._size > self._capacity
+                or len(self._order) > self._capacity
+            ):
+                oldest = self._order.popleft()
+                if not oldest.dropped:  # the oldest of all is the oldest of its tenant
+                    self._drop_first(oldest.tenant_id)
 
     def after(self, *, tenant_id: uuid.UUID, after_seq: int, limit: int) -> list[EventRow]:
         """The tenant's rows from ``after_seq + 1`` on, as long as they run unbroken (at
         most ``limit``); empty when the next one is not held here."""
+        found: list[EventRow] = []
+        wanted = after_seq + 1
         with self._lock:
-            held = self._rows.get(tenant_id)
-            if not held:
-                return []
-            found: list[EventRow] = []
-            seq = after_seq + 1
-            while len(found) < limit and seq in held:
-                found.append(held[seq])
-                seq += 1
-            return found
+            for run in self._runs.get(tenant_id, ()):
+                if run.last < wanted:
+                    continue
+                if run.first > wanted or len(found) >= limit:
+                    break
+                start = wanted - run.first
+                taken = run.rows[start : start + limit - len(found)]
+                found += taken
+                wanted += len(taken)
+        return found
+
+    def passed(self, *, reader: str, tenant_id: uuid.UUID, seq: int) -> None:
+        """``reader`` has finished with the tenant's events up to ``seq``: runs every
+        reader has passed are let go."""
+        with self._lock:
+            self._passed[(reader, tenant_id)] = seq
+            if not self._readers:
+                return
+            behind = min(self._passed.get((name, tenant_id), 0) for name in self._readers)
+            runs = self._runs.get(tenant_id)
+            while runs and runs[0].last <= behind:
+                self._drop_first(tenant_id)
+                runs = self._runs.get(tenant_id)
+
+    def _drop_first(self, tenant_id: uuid.UUID) -> None:
+        """Forget the tenant's oldest run (the caller holds the lock); ``_order`` lets go
+        of it lazily."""
+        runs = self._runs[tenant_id]
+        run = runs.popleft()
+        run.dropped = True
+        self._size -= len(run.rows)
+        run.rows = []  # the rows go now; the stub goes when it reaches the front
+        if not runs:
+            del self._runs[tenant_id]

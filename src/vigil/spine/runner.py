@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # The safety net: look for work this often even if no wake came (a lost notification).
 SAFETY_POLL_SECONDS = 5.0
 FIRST_RETRY_SECONDS = 1.0
+# After a catch-up of this many events, wait this long for more before the next one.
+BUSY_EVENTS = 1000
+BUSY_GATHER_SECONDS = 0.25
 LONGEST_RETRY_SECONDS = 300.0
 
 
@@ -72,15 +75,22 @@ class ConsumerRunner:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        last_done = 0
         while not self._stop.is_set():
             self._wake.wait(timeout=self._next_look())
             if self._stop.is_set():
                 return
             self._wake.clear()
-            if self._consumer.gather_seconds:  # let a stream of small commits share a pass
-                self._stop.wait(self._consumer.gather_seconds)
+            # Let a stream of small commits share a pass; under heavy ingest, let more of
+            # them, since every pass ends in a write transaction the writer then waits for
+            # (on SQLite, the one write lock).
+            gather = self._consumer.gather_seconds
+            if last_done >= BUSY_EVENTS:
+                gather = max(gather, BUSY_GATHER_SECONDS)
+            if gather:
+                self._stop.wait(gather)
             try:
-                self.catch_up()
+                last_done = self.catch_up()
             except Exception:  # the database is away, say: look again soon
                 log.exception("consumer %s could not look for work", self.name)
                 self._stop.wait(FIRST_RETRY_SECONDS)
@@ -175,6 +185,7 @@ class ConsumerRunner:
                     return 0, None
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
+        self._recent.passed(reader=self.name, tenant_id=tenant_id, seq=batch[-1]["seq"])
         if plan is not None:
             try:
                 consumer.after_commit(plan)
