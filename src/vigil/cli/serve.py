@@ -37,7 +37,7 @@ def serve(
     # The event writer's thread and the event loop pass work back and forth, and the
     # writer waits for the GIL after every round trip to the database: a switch interval
     # of 30 µs instead of the default 5 ms lets it run sooner. Single-event ingest on
-    # PostgreSQL measured about 2,250 events/s at 0.5 ms, 2,400 at 0.1 ms and 2,600–3,400
+    # PostgreSQL measured about 2,250 events/s at 0.5 ms, 2,400 at 0.1 ms and 2,600 to 3,400
     # at 30 µs, with batch ingest unchanged (BENCHMARKS.md).
     sys.setswitchinterval(0.00003)
     # Ingest allocates some twenty short-lived objects per event; with the default

@@ -154,7 +154,7 @@ class ConsumerRunner:
                 plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
-                service.advance_cursor(
+                moved = service.advance_cursor(
                     conn,
                     tenant_id=tenant_id,
                     consumer=self.name,
@@ -162,6 +162,8 @@ class ConsumerRunner:
                     to=batch[-1]["seq"],
                     now=now,
                 )
+                if not moved:  # cannot happen while the row is locked; never commit if it did
+                    raise RuntimeError(f"the cursor of {self.name} moved while claimed")
         else:
             # SQLite has one write lock for the whole file: plan in a read snapshot, then
             # write the plan and move the cursor in a short write transaction, only if no
