@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from vigil.events.tables import events
+from vigil.spine.tables import consumer_cursors
 
 # Whole credentials: a key, session or reset token is its prefix and 43 random characters.
 CREDENTIAL = re.compile(r"\b(?:vk|vs|vr)_[A-Za-z0-9_-]{30,}")
@@ -134,6 +135,11 @@ class SecretScan:
                     caught = leaked == [canary.credential]
                 elif leaked:
                     found.append(f"  event {row.id} holds {', '.join(leaked)}: {text[:SHOWN]}")
+            # A consumer's last error is kept beside its cursor: no secret may reach it either.
+            for cursor in conn.execute(select(consumer_cursors)):
+                leaked = secrets_in(str(cursor.last_error), known)
+                if leaked:
+                    found.append(f"  {cursor.consumer}'s last error holds {', '.join(leaked)}")
         self.summary.append(
             f"secret scan: {scanned} {backend} events read, canary "
             f"{'caught' if caught else 'MISSED'}, {len(found)} holding a secret"

@@ -151,10 +151,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(IngestFastPath)
     # Added last, so it runs first: the client's address and scheme (https behind a TLS
     # proxy, hence Secure cookies) are settled before anything reads them.
-    app.add_middleware(
-        ProxyHeadersMiddleware, trusted_hosts=[str(net) for net in settings.trusted_networks]
-    )
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=_proxy_hosts(settings))
     return app
+
+
+def _proxy_hosts(settings: Settings) -> list[str]:
+    """``VIGIL_TRUSTED_PROXIES`` as uvicorn's middleware matches them: bound to ``::``, a
+    proxy's IPv4 address reaches the app IPv4-mapped (``::ffff:10.0.0.5``), and the
+    middleware compares addresses as they come."""
+    hosts = []
+    for network in settings.trusted_networks:
+        hosts.append(str(network))
+        if network.version == 4:
+            hosts.append(f"::ffff:{network.network_address}/{96 + network.prefixlen}")
+    return hosts
 
 
 def _install_error_handlers(app: FastAPI) -> None:

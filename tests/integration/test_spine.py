@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -28,8 +28,12 @@ from vigil.events import service as events
 from vigil.events.commit_log import events_after
 from vigil.events.geo import NO_GEOLOCATION
 from vigil.events.schemas import EventIn
+from vigil.events.tables import EventRow
 from vigil.events.tables import events as events_table
+from vigil.spine.recent import RecentCommits
+from vigil.spine.runner import ConsumerRunner
 from vigil.spine.tables import consumer_cursors
+from vigil.tenants.service import create_tenant
 from vigil.testing.server import live_server
 
 
@@ -351,3 +355,27 @@ def test_a_later_commit_waits_for_the_earlier_numbers(tenant: Tenant) -> None:
     with engine.connect() as conn:
         after = events_after(conn, tenant_id=tenant.id, after_seq=0, limit=10)
     assert [row["resource_id"] for row in after] == ["first", "second"]
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+def test_a_pass_takes_no_event_its_snapshot_cannot_see(
+    stack: Stack, request: pytest.FixtureRequest, tmp_root: Path
+) -> None:
+    """On SQLite a pass plans in one read snapshot: events the process committed after that
+    snapshot began (already in its recent commits) wait for the next pass, or the rules
+    would judge them against windows that cannot see them."""
+    fresh = fresh_stack(stack, request, tmp_root)
+    with write_transaction(fresh.engine) as conn:
+        tenant_id = create_tenant(conn, name="snapshot", retention_days=90)["id"]
+        for n in range(3):
+            event = EventIn.model_validate(make_event(resource_id=f"seen-{n}"))
+            events.record(conn, tenant_id=tenant_id, event=event, geo=NO_GEOLOCATION)
+    with fresh.engine.connect() as conn:
+        committed = events_after(conn, tenant_id=tenant_id, after_seq=0, limit=10)
+    later = [cast(EventRow, {**row, "seq": row["seq"] + 3}) for row in committed[:2]]
+    recent = RecentCommits(readers=["recorder"])
+    recent.add([*committed, *later])  # 4 and 5 "committed" after the pass's snapshot
+    recorder = Recorder()
+    ConsumerRunner(fresh.engine, recorder, recent).catch_up()
+    assert recorder.of(tenant_id) == [1, 2, 3]
+    fresh.engine.dispose()

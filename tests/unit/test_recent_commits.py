@@ -8,13 +8,16 @@ import uuid
 from typing import Any, cast
 
 from vigil.events.tables import EventRow
-from vigil.spine.recent import RecentCommits
+from vigil.spine.recent import ROW_BYTES, RecentCommits
 
 A, B = uuid.uuid4(), uuid.uuid4()
 
 
-def rows(tenant: uuid.UUID, *seqs: int) -> list[EventRow]:
-    return [cast(EventRow, {"tenant_id": tenant, "seq": seq}) for seq in seqs]
+def rows(tenant: uuid.UUID, *seqs: int, details: str | None = None) -> list[EventRow]:
+    return [
+        cast(EventRow, {"tenant_id": tenant, "seq": seq, "details": details, "user_agent": None})
+        for seq in seqs
+    ]
 
 
 def seqs(found: list[Any]) -> list[int]:
@@ -54,7 +57,7 @@ def test_rows_go_once_every_reader_has_passed_them() -> None:
 
 
 def test_the_oldest_rows_go_first_beyond_capacity() -> None:
-    recent = RecentCommits(capacity=3)
+    recent = RecentCommits(capacity_bytes=3 * ROW_BYTES)
     recent.add(rows(A, 1, 2))
     recent.add(rows(B, 1, 2))
     assert recent.after(tenant_id=A, after_seq=0, limit=10) == []
@@ -63,7 +66,7 @@ def test_the_oldest_rows_go_first_beyond_capacity() -> None:
 
 
 def test_a_tenant_whose_consumer_lags_is_let_go_rather_than_kept_forever() -> None:
-    recent = RecentCommits(readers=["detections"], capacity=10)
+    recent = RecentCommits(readers=["detections"], capacity_bytes=10 * ROW_BYTES)
     recent.add(rows(A, 1))  # a tenant whose consumer is stuck
     for seq in range(1, 50):  # another tenant, consumed as it commits
         recent.add(rows(B, seq))
@@ -71,3 +74,18 @@ def test_a_tenant_whose_consumer_lags_is_let_go_rather_than_kept_forever() -> No
     assert recent.after(tenant_id=A, after_seq=0, limit=10) == []  # let go at the bound
     recent.add(rows(B, 50))
     assert seqs(recent.after(tenant_id=B, after_seq=49, limit=10)) == [50]
+
+
+def test_large_details_count_against_capacity() -> None:
+    recent = RecentCommits(capacity_bytes=100_000)
+    recent.add(rows(A, 1, 2, details="x" * 60_000))  # two big events: over the bound
+    recent.add(rows(B, 1))
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []
+    assert seqs(recent.after(tenant_id=B, after_seq=0, limit=10)) == [1]
+
+
+def test_runs_nobody_passed_go_after_a_while() -> None:
+    recent = RecentCommits(readers=["detections"], max_age_seconds=0.0)
+    recent.add(rows(A, 1))  # consumed by another node: never passed here
+    recent.add(rows(B, 1))
+    assert recent.after(tenant_id=A, after_seq=0, limit=10) == []

@@ -33,6 +33,11 @@ SQLITE_PRAGMAS = (
 )
 
 
+POSTGRES_KEEPALIVES = (
+    "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+)
+
+
 def build_engine(
     url: str,
     *,
@@ -60,6 +65,10 @@ def build_engine(
         max_overflow=overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # The server notices a node that vanished (cut off, not closed) within about a
+        # minute, and lets go of what its transaction held (a consumer's cursor, say),
+        # instead of after the operating system's two hours.
+        connect_args={"options": POSTGRES_KEEPALIVES},
     )
 
 

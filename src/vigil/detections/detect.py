@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from vigil.core.registry import one_each
 from vigil.detections.escalation import privilege_escalation
@@ -75,6 +76,8 @@ def detect(
             continue
         try:
             findings += RULE_FUNCTIONS[rule.kind](conn, tenant=tenant, rule=rule, live=live)
+        except DBAPIError:  # the database, not the data: the pass fails and is tried again
+            raise
         except Exception:  # one rule's trouble (odd data, say) must not silence the others
             log.exception("rule %s failed for tenant %s", rule.name, tenant["id"])
     return findings

@@ -32,8 +32,9 @@ def events_after(
     """The tenant's events committed after ``after_seq``, in commit order, at most ``limit``:
     rows of ``events`` as ``events.service`` returns them.
 
-    ``seq`` has no gaps, so a consumer that goes on from the last row it got misses
-    nothing and repeats nothing (DESIGN §2).
+    ``seq`` is given without gaps, so a consumer that goes on from the last row it got
+    misses nothing and repeats nothing (DESIGN §2); the only gaps are events retention has
+    purged since.
     """
     cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:

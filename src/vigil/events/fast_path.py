@@ -12,19 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vigil.core.errors import VigilError
 from vigil.core.http import error_response
-from vigil.events.routes import record_batch, record_event
+from vigil.events.routes import record_batch, record_event, router
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+# Method and path as the API routes declare them, so the two cannot drift apart.
 ROUTES: dict[tuple[str, str], Endpoint] = {
-    ("POST", "/audit-logs/"): record_event,
-    ("POST", "/audit-logs/batch"): record_batch,
+    (method, route.path): route.endpoint
+    for route in router.routes
+    if isinstance(route, APIRoute) and route.endpoint in (record_event, record_batch)
+    for method in route.methods or ()
 }
 
 

@@ -9,13 +9,15 @@ database as before, so the buffer can only save work, never change what is consu
 
 Rows are kept as runs: a transaction numbers each tenant's events with consecutive
 ``seq``, so a commit adds one run per tenant, and a lookup slices a list. A run is let go
-once every local consumer has passed it, or, past ``CAPACITY`` rows, oldest first (a
-consumer far behind then reads the database).
+once every local consumer has passed it, once it is ``MAX_AGE_SECONDS`` old (another node
+may have consumed it), or, past ``CAPACITY_BYTES``, oldest first (a consumer far behind
+then reads the database).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterable
@@ -23,9 +25,16 @@ from dataclasses import dataclass
 
 from vigil.events.tables import EventRow
 
-# Rows kept at most, over every tenant: two full passes of a consumer, about 75 MB at
-# the heaviest ingest; consumers that keep up hold far fewer.
-CAPACITY = 50_000
+# Roughly the memory the rows kept may take, over every tenant (a row's details and user
+# agent as they are, plus what an ordinary row takes besides): some 80,000 ordinary rows,
+# four full passes of a consumer; consumers that keep up hold far fewer.
+CAPACITY_BYTES = 64 * 2**20
+ROW_BYTES = 800
+MAX_AGE_SECONDS = 30.0
+
+
+def _weight(row: EventRow) -> int:
+    return ROW_BYTES + len(row["details"] or "") + len(row["user_agent"] or "")
 
 
 @dataclass(slots=True)
@@ -33,6 +42,8 @@ class _Run:
     tenant_id: uuid.UUID
     first: int  # the seq of rows[0]; the others follow without gaps
     rows: list[EventRow]
+    added_at: float
+    weight: int = 0
     dropped: bool = False
 
     @property
@@ -44,34 +55,46 @@ class RecentCommits:
     """A bounded buffer of committed rows by tenant and ``seq``, read by ``readers`` (the
     names of this process's consumers); safe across threads."""
 
-    def __init__(self, *, readers: Iterable[str] = (), capacity: int = CAPACITY) -> None:
-        self._capacity = capacity
+    def __init__(
+        self,
+        *,
+        readers: Iterable[str] = (),
+        capacity_bytes: int = CAPACITY_BYTES,
+        max_age_seconds: float = MAX_AGE_SECONDS,
+    ) -> None:
+        self._capacity = capacity_bytes
+        self._max_age = max_age_seconds
         self._readers = frozenset(readers)
         self._runs: dict[uuid.UUID, deque[_Run]] = {}
         self._order: deque[_Run] = deque()  # every run, oldest first
-        self._size = 0
+        self._size = 0  # the weight of the rows held
         self._passed: dict[tuple[str, uuid.UUID], int] = {}
         self._lock = threading.Lock()
 
     def add(self, rows: Iterable[EventRow]) -> None:
         """Keep rows that have just committed (in commit order), letting go of the oldest
-        beyond capacity."""
+        beyond capacity or age."""
+        now = time.monotonic()
         with self._lock:
             current: _Run | None = None
             for row in rows:
                 tenant_id, seq = row["tenant_id"], row["seq"]
                 if current is None or tenant_id != current.tenant_id or seq != current.last + 1:
-                    current = _Run(tenant_id, seq, [])
+                    current = _Run(tenant_id, seq, [], added_at=now)
                     self._runs.setdefault(tenant_id, deque()).append(current)
                     self._order.append(current)
+                weight = _weight(row)
                 current.rows.append(row)
-                self._size += 1
+                current.weight += weight
+                self._size += weight
             # Runs let go of are removed from ``_order`` here, from the oldest end; counting
             # them too keeps it bounded when one tenant's old run is still held.
+            too_old = now - self._max_age
             while self._order and (
                 self._order[0].dropped
+                or self._order[0].added_at < too_old
                 or self._size > self._capacity
-                or len(self._order) > self._capacity
+                or len(self._order) * ROW_BYTES > self._capacity
             ):
                 oldest = self._order.popleft()
                 if not oldest.dropped:  # the oldest of all is the oldest of its tenant
@@ -113,7 +136,7 @@ class RecentCommits:
         runs = self._runs[tenant_id]
         run = runs.popleft()
         run.dropped = True
-        self._size -= len(run.rows)
+        self._size -= run.weight
         run.rows = []  # the rows go now; the stub goes when it reaches the front
         if not runs:
             del self._runs[tenant_id]

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -43,7 +44,7 @@ class ConsumerRunner:
     ) -> None:
         self._engine = engine
         self._consumer = consumer
-        self._recent = recent or RecentCommits(capacity=0)
+        self._recent = recent or RecentCommits(capacity_bytes=0)
         self._postgres = engine.dialect.name == "postgresql"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -105,6 +106,11 @@ class ConsumerRunner:
         """Run passes until no tenant is behind (or its retry is not due); events consumed."""
         with self._engine.connect() as conn:
             behind = service.tenants_behind(conn, consumer=self.name)
+        # A tenant no longer behind (another node caught it up) has no retry pending here.
+        waiting = {tenant_id for tenant_id, _ in behind}
+        for tenant_id in [t for t in self._retry_at if t not in waiting]:
+            self._retry_at.pop(tenant_id, None)
+            self._failures.pop(tenant_id, None)
         done = 0
         for tenant_id, head in behind:
             if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
@@ -118,7 +124,7 @@ class ConsumerRunner:
         done = 0
         while not self._stop.is_set():
             try:
-                consumed, reached = self._pass(tenant_id)
+                consumed, reached = self._pass(tenant_id, head)
             except Exception as error:
                 self._failed(tenant_id, error)
                 return done
@@ -131,7 +137,7 @@ class ConsumerRunner:
                 return done
         return done
 
-    def _pass(self, tenant_id: uuid.UUID) -> tuple[int, int | None]:
+    def _pass(self, tenant_id: uuid.UUID, head: int) -> tuple[int, int | None]:
         """One bounded pass over the tenant's next events: how many it finished and the
         ``seq`` it reached; None when there was nothing to do (or another node holds the
         cursor, and will go on)."""
@@ -150,7 +156,7 @@ class ConsumerRunner:
                     return 0, None
                 batch = self._read(conn, tenant_id, position, limit)
                 if not batch:
-                    return 0, None
+                    return 0, self._skip_purged(conn, tenant_id, position, head, now)
                 plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
@@ -170,10 +176,18 @@ class ConsumerRunner:
             # other process moved the cursor meanwhile.
             with self._engine.connect() as conn:
                 position = service.cursor_position(conn, tenant_id=tenant_id, consumer=self.name)
-                batch = self._read(conn, tenant_id, position, limit)
-                if not batch:
-                    return 0, None
-                plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+                # The plan reads this snapshot: events committed after it began (which the
+                # recent commits may already hold) wait for the next pass.
+                visible = service.last_seq(conn, tenant_id=tenant_id)
+                batch = self._read(conn, tenant_id, position, min(limit, visible - position))
+                plan = (
+                    consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+                    if batch
+                    else None
+                )
+            if not batch:
+                with write_transaction(self._engine) as conn:
+                    return 0, self._skip_purged(conn, tenant_id, position, visible, now)
             with write_transaction(self._engine) as conn:
                 moved = service.advance_cursor(
                     conn,
@@ -195,16 +209,37 @@ class ConsumerRunner:
                 log.exception("consumer %s: after-commit step failed", self.name)
         return len(batch), batch[-1]["seq"]
 
+    def _skip_purged(
+        self, conn: Connection, tenant_id: uuid.UUID, position: int, head: int, now: datetime
+    ) -> int | None:
+        """Nothing left after ``position``, though the tenant had committed up to ``head``
+        (as this pass saw it): those events were purged (retention) before this consumer
+        read them. Move the cursor to ``head`` so the tenant stops counting as behind; None
+        when there was nothing to skip (or another process moved the cursor first)."""
+        if position >= head:
+            return None
+        moved = service.advance_cursor(
+            conn, tenant_id=tenant_id, consumer=self.name, expected=position, to=head, now=now
+        )
+        if moved:
+            log.info("consumer %s skipped purged events %d-%d", self.name, position + 1, head)
+        return head if moved else None
+
     def _read(
         self, conn: Connection, tenant_id: uuid.UUID, position: int, limit: int
     ) -> list[EventRow]:
         """The events after ``position``: from this process's recent commits when it holds
         them, from the database otherwise. A run from the recent commits may stop where
         another process's events begin; the drain's ``head`` sends it on to those."""
+        if limit <= 0:
+            return []
         held = self._recent.after(tenant_id=tenant_id, after_seq=position, limit=limit)
         return held or events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
 
     def _failed(self, tenant_id: uuid.UUID, error: Exception) -> None:
+        # The first line only: the rest of a database error quotes the statement's
+        # parameters, which are event data.
+        said = (str(error).splitlines() or [""])[0]
         failures = self._failures.get(tenant_id, 0) + 1
         self._failures[tenant_id] = failures
         wait = min(FIRST_RETRY_SECONDS * 2 ** min(failures - 1, 16), LONGEST_RETRY_SECONDS)
@@ -219,7 +254,7 @@ class ConsumerRunner:
                     conn,
                     tenant_id=tenant_id,
                     consumer=self.name,
-                    error=f"{type(error).__name__}: {error}",
+                    error=f"{type(error).__name__}: {said}",
                     now=utcnow(),
                 )
         except Exception:

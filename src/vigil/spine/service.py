@@ -83,6 +83,14 @@ def note_failure(
     )
 
 
+def last_seq(conn: Connection, *, tenant_id: uuid.UUID) -> int:
+    """The tenant's last committed ``seq`` as this connection sees it (0 before any)."""
+    found = conn.execute(
+        select(event_sequences.c.last_seq).where(event_sequences.c.tenant_id == tenant_id)
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
 def tenants_behind(conn: Connection, *, consumer: str) -> list[tuple[uuid.UUID, int]]:
     """Tenants with events the consumer has not finished with, each with its last ``seq``."""
     s = event_sequences.c

@@ -70,7 +70,7 @@ class PostgresListener(CommitWatcher):
                             break  # one wake for however many arrived together
                         if heard:
                             self._wake()
-            except psycopg.Error as error:
+            except Exception as error:  # whatever it was, listen again: never die silently
                 log.warning("listening for commits failed (%s); again in %.0f s", error, pause)
                 self._stop.wait(pause)
                 pause = min(pause * 2, 30.0)
