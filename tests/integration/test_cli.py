@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,10 +13,9 @@ from sqlalchemy import select
 
 from tests.conftest import Stack
 from tests.helpers import eventually, make_event
+from tests.nodes import VIGIL
 from vigil.accounts.tables import api_keys, users
 from vigil.testing.postgres import free_port
-
-VIGIL = str(Path(sys.executable).with_name("vigil"))
 
 
 def run_vigil(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

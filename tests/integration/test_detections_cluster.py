@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import httpx
@@ -15,50 +12,21 @@ import pytest
 
 from tests.conftest import Tenant
 from tests.helpers import eventually
-from tests.integration.test_cli import VIGIL
 from tests.integration.test_detections import (
     ATTACKER,
     control_event,
     failed_login,
     listed_alerts,
 )
-from vigil.testing.postgres import free_port
+from tests.nodes import running_node
 
 pytestmark = pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
 
 
-@contextmanager
-def node(tenant: Tenant, workdir: Path) -> Iterator[str]:
+def node(tenant: Tenant, workdir: Path) -> AbstractContextManager[str]:
     """``vigil serve`` in a process of its own, on the tenant's database."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "VIGIL_DATABASE_URL": tenant.stack.settings.database_url,
-        "VIGIL_DATA_DIR": str(workdir),
-        "VIGIL_SECRET_KEY": tenant.stack.settings.secret_key,
-        "VIGIL_PORT": str(port),
-        "VIGIL_LOG_LEVEL": "warning",
-    }
-    process = subprocess.Popen(
-        [VIGIL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if process.poll() is not None:
-            said = process.stderr.read() if process.stderr else ""
-            pytest.fail(f"vigil serve exited: {said}")
-        try:
-            return httpx.get(f"{base}/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        eventually(up, what=f"vigil serve to answer at {base}", timeout=60, interval=0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
+    settings = tenant.stack.settings
+    return running_node(settings.database_url, workdir, secret_key=settings.secret_key)
 
 
 def test_two_nodes_receiving_one_attack_open_one_alert(tenant: Tenant, tmp_path: Path) -> None:

@@ -3,9 +3,6 @@ database from before the spine keeps its history in order."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +17,9 @@ from sqlalchemy import Engine, func, select
 
 from tests.conftest import Stack
 from tests.helpers import eventually
-from tests.integration.test_cli import VIGIL
 from tests.integration.test_detections import failed_login
 from tests.integration.test_spine import night_work
+from tests.nodes import Node
 from vigil.core.clock import new_id, utcnow
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import alembic_config, upgrade_to_head
@@ -31,7 +28,7 @@ from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox
 from vigil.spine.tables import consumer_cursors
 from vigil.tenants import service as tenants_service
-from vigil.testing.postgres import free_port, throwaway_cluster
+from vigil.testing.postgres import throwaway_cluster
 
 ADMIN_PASSWORD = "crash-test-admin-password-1"
 
@@ -44,62 +41,6 @@ def durable_database(backend: str, root: Path) -> Iterator[str]:
         return
     with throwaway_cluster(fsync=True) as cluster:
         yield cluster.create_database("vigil_durable")
-
-
-class Node:
-    """``vigil serve`` in a process of its own."""
-
-    def __init__(self, url: str, workdir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "VIGIL_DATABASE_URL": url,
-            "VIGIL_DATA_DIR": str(workdir),
-            "VIGIL_SECRET_KEY": "d" * 48,
-            "VIGIL_PORT": str(self.port),
-            "VIGIL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "VIGIL_LOG_LEVEL": "warning",
-        }
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [VIGIL, "serve"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-
-        def healthy() -> bool:
-            process = self.process
-            assert process is not None
-            if process.poll() is not None:
-                pytest.fail(
-                    f"vigil serve exited: {process.stderr.read() if process.stderr else ''}"
-                )
-            try:
-                return httpx.get(f"{self.base}/healthz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        eventually(healthy, what="vigil serve to come up", timeout=60)
-
-    def kill(self) -> None:
-        """``kill -9``: no shutdown, no last pass, nothing flushed."""
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.communicate(timeout=30)
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [VIGIL, *args], env=self.env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
 
 
 def detection_position(engine: Engine, tenant_id: uuid.UUID) -> int:
@@ -123,7 +64,7 @@ def test_killed_between_commit_and_detection_the_alert_appears_once(
     stack: Stack, tmp_path: Path
 ) -> None:
     with durable_database(stack.backend, tmp_path) as url:
-        node = Node(url, tmp_path)
+        node = Node(url, tmp_path, secret_key="d" * 48, admin_password=ADMIN_PASSWORD)
         node.start()
         try:
             key = node.cli(
@@ -249,7 +190,7 @@ def test_events_from_before_the_spine_keep_their_order_and_are_not_judged_again(
                 ).all()
                 assert numbered == [(n, f'{{"minute": {n}}}') for n in range(1, 6)]
             assert dict(conn.execute(select(event_sequences)).all()) == dict.fromkeys(tenants, 5)
-        node = Node(url, tmp_path)
+        node = Node(url, tmp_path, secret_key="d" * 48, admin_password=ADMIN_PASSWORD)
         node.start()
         try:
             key = node.cli(

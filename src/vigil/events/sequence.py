@@ -72,7 +72,7 @@ def _take(conn: Connection, tenants: list[uuid.UUID], counts: list[int]) -> dict
     if conn.dialect.name == "postgresql":
         found = conn.exec_driver_sql(_POSTGRES_TAKE, {"tenants": tenants, "counts": counts})
         return {tenant: last for tenant, last, _ in found}
-    params = tuple(value for pair in zip(tenants, counts, strict=True) for value in pair)
-    sqlite_params = tuple(v.bytes if isinstance(v, uuid.UUID) else v for v in params)
-    found = conn.exec_driver_sql(_sqlite_take(len(tenants)), sqlite_params)
+    # (tenant, count) pairs, tenants as the 16 bytes UUIDType stores on SQLite
+    params = tuple(v for t, n in zip(tenants, counts, strict=True) for v in (t.bytes, n))
+    found = conn.exec_driver_sql(_sqlite_take(len(tenants)), params)
     return {uuid.UUID(bytes=bytes(tenant)): last for tenant, last in found}

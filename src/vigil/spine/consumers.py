@@ -67,9 +67,6 @@ class ConsumerRegistry:
     def __iter__(self) -> Iterator[Consumer[Any]]:
         return iter(list(self._consumers.values()))
 
-    def __len__(self) -> int:
-        return len(self._consumers)
-
     def names(self) -> list[str]:
         """The registered names, in registration order."""
         return list(self._consumers)

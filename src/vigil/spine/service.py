@@ -105,16 +105,3 @@ def tenants_behind(conn: Connection, *, consumer: str) -> list[tuple[uuid.UUID, 
         .order_by(s.tenant_id)
     )
     return [(tenant_id, int(last)) for tenant_id, last in conn.execute(query)]
-
-
-def consumer_lag(conn: Connection, *, consumer: str) -> int:
-    """How many committed events, over every tenant, the consumer has still to finish."""
-    s = event_sequences.c
-    behind = conn.execute(
-        select(s.last_seq, _c.position).select_from(
-            event_sequences.outerjoin(
-                consumer_cursors, and_(_c.tenant_id == s.tenant_id, _c.consumer == consumer)
-            )
-        )
-    )
-    return sum(max(last - (position or 0), 0) for last, position in behind)
