@@ -18,6 +18,7 @@ class Sizes:
     ingest_warmup_events: int = 10_000
     batch_size: int = 1000
     batch_connections: int = 4
+    ingest_rounds: int = 3  # HTTP ingest and 20k-row baseline, alternately; median ratio
     single_requests: int = 24_000
     single_warmup: int = 1_600
     single_concurrency: int = 16
@@ -32,6 +33,7 @@ class Sizes:
         return cls(
             ingest_events=10_000,
             ingest_warmup_events=2_000,
+            ingest_rounds=1,
             single_requests=2_000,
             single_warmup=320,
             baseline_single_rows=300,

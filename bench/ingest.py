@@ -5,11 +5,17 @@ indexes of the filters and the commit sequence's); the raw side is ``executemany
 SQLite and ``COPY`` on PostgreSQL, committing every 1,000 rows (what each request asks
 for) and every 20,000 rows (what group commit can reach: the target is 60% of this one).
 Request bodies and raw rows are built before any clock starts.
+
+This two-core machine's speed drifts 10 to 15% from one minute to the next, so the HTTP
+ingest and the 20,000-row baseline run ``Sizes.ingest_rounds`` times, alternately, each
+into a fresh database: the verdict is the median of the rounds' ratios, each a ratio of
+two runs a few seconds apart.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -35,53 +41,70 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
     bodies = list(rows.batch_bodies(events, size=sizes.batch_size))
     warm_batches = sizes.ingest_warmup_events // sizes.batch_size
 
-    url = ctx.backend.new_database("ingest_http")
-    tenant = create_tenant(url, ctx.workdir)
-    requests = [
-        build_request("POST", "/audit-logs/batch", token=tenant.api_key, body=b) for b in bodies
-    ]
-    with running_server(url, ctx.workdir) as server:
-        pid = server.process.pid
-        log(f"batch ingest over HTTP: {sizes.ingest_events:,} events (server pid {pid})")
-        closed_loop(server.host, server.port, requests[:warm_batches], sizes.batch_connections)
-        with ProcessWatch(server.process) as watch:
-            loaded = closed_loop(
-                server.host, server.port, requests[warm_batches:], sizes.batch_connections
-            )
-        _require_all(loaded.statuses, 201, "batch ingest")
-        log("single-event ingest over HTTP")
-        single_result = single.run_http(ctx, server, tenant)
-    stored_as_generated = _verify(ctx, url, events, log)
+    table_rows: list[tuple[Any, ...]] = []
+    first_tenant = uuid.UUID(int=0)
+    rounds: list[dict[str, Any]] = []
+    single_result: dict[str, Any] = {}
+    stored_as_generated = False
+    for number in range(1, sizes.ingest_rounds + 1):
+        url = ctx.backend.new_database(f"ingest_http_{number}")
+        tenant = create_tenant(url, ctx.workdir)
+        requests = [
+            build_request("POST", "/audit-logs/batch", token=tenant.api_key, body=b) for b in bodies
+        ]
+        with running_server(url, ctx.workdir) as server:
+            pid = server.process.pid
+            log(f"batch ingest over HTTP, round {number}: {sizes.ingest_events:,} events ({pid=})")
+            closed_loop(server.host, server.port, requests[:warm_batches], sizes.batch_connections)
+            with ProcessWatch(server.process) as watch:
+                loaded = closed_loop(
+                    server.host, server.port, requests[warm_batches:], sizes.batch_connections
+                )
+            _require_all(loaded.statuses, 201, "batch ingest")
+            if number == 1:
+                log("single-event ingest over HTTP")
+                single_result = single.run_http(ctx, server, tenant)
+        if number == 1:
+            stored_as_generated = _verify(ctx, url, events, log)
+            first_tenant = tenant.tenant_id
+            table_rows = [ctx.backend.row(e, first_tenant, n) for n, e in enumerate(events, 1)]
+        log(f"batch ingest baseline, round {number}: raw insert, 20,000 rows per transaction")
+        raw_20k_seconds, _ = _raw_batches(
+            ctx, table_rows, warm=sizes.ingest_warmup_events, per_commit=GROUP_ROWS
+        )
+        rate = sizes.ingest_events / loaded.wall
+        raw_20k_rate = sizes.ingest_events / raw_20k_seconds
+        rounds.append({
+            "events_per_s": round(rate),
+            "baseline_20k_events_per_s": round(raw_20k_rate),
+            "ratio_20k": round(rate / raw_20k_rate, 3),
+            "seconds": round(loaded.wall, 3),
+            "batch_latency_ms": latency_ms(loaded.latencies),
+            "server_cores": round(watch.usage.cpu_seconds / loaded.wall, 2),
+            "client_cores": round(loaded.client_cpu / loaded.wall, 2),
+        })  # fmt: skip
 
     log("batch ingest baseline: raw insert into a fresh database, 1000 rows per transaction")
-    table_rows = [ctx.backend.row(e, tenant.tenant_id, n) for n, e in enumerate(events, 1)]
     warm = sizes.ingest_warmup_events
     raw_seconds, raw_url = _raw_batches(ctx, table_rows, warm=warm, per_commit=sizes.batch_size)
     single_result["baseline"] = single.run_raw(
-        ctx, raw_url, tenant.tenant_id, first_seq=len(table_rows) + 1
+        ctx, raw_url, first_tenant, first_seq=len(table_rows) + 1
     )
-    log("batch ingest baseline: raw insert into a fresh database, 20,000 rows per transaction")
-    raw_20k_seconds, _ = _raw_batches(ctx, table_rows, warm=warm, per_commit=GROUP_ROWS)
     log("batch ingest ceiling: raw insert into a fresh database, one transaction")
     one_txn_seconds, _ = _raw_batches(ctx, table_rows, warm=warm, per_commit=len(table_rows))
 
-    rate = sizes.ingest_events / loaded.wall
+    # The round with the median ratio stands for all of them (ties: the earlier round).
+    middle = sorted(rounds, key=lambda r: r["ratio_20k"])[(len(rounds) - 1) // 2]
     raw_rate = sizes.ingest_events / raw_seconds
-    raw_20k_rate = sizes.ingest_events / raw_20k_seconds
     batch = {
         "events": sizes.ingest_events,
         "batch_size": sizes.batch_size,
         "connections": sizes.batch_connections,
-        "seconds": round(loaded.wall, 3),
-        "events_per_s": round(rate),
-        "batch_latency_ms": latency_ms(loaded.latencies),
-        "server_cores": round(watch.usage.cpu_seconds / loaded.wall, 2),
-        "client_cores": round(loaded.client_cpu / loaded.wall, 2),
+        **middle,
         "baseline_events_per_s": round(raw_rate),
-        "ratio": round(rate / raw_rate, 3),
-        "baseline_20k_events_per_s": round(raw_20k_rate),
-        "ratio_20k": round(rate / raw_20k_rate, 3),
+        "ratio": round(middle["events_per_s"] / raw_rate, 3),
         "one_transaction_events_per_s": round(sizes.ingest_events / one_txn_seconds),
+        "rounds": rounds,
         "stored_rows_match_generated": stored_as_generated,
     }
     return {"batch": batch, "single": single_result}

@@ -28,7 +28,7 @@ from vigil.core.deps import EngineDep
 from vigil.core.errors import VigilError
 from vigil.core.http import FastJSONResponse, error_response
 from vigil.core.validation import describe_errors
-from vigil.db.engine import WalCheckpointer, build_engine
+from vigil.db.engine import WRITER_CACHE_MIB, WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
 from vigil.events.deps import Ingest
 from vigil.events.export import MAX_CONCURRENT_EXPORTS
@@ -62,7 +62,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     url = engine.url.render_as_string(hide_password=False)
     # Ingest and exports get connections of their own, so slow downloads or a burst of
     # reads can never starve the writer, and exports cannot starve the rest.
-    write_engine = build_engine(url, pool_size=1, max_overflow=1, checkpoint_on_commit=False)
+    write_engine = build_engine(
+        url, pool_size=1, max_overflow=1, checkpoint_on_commit=False, cache_mib=WRITER_CACHE_MIB
+    )
     export_engine = build_engine(url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0)
     geo = Geolocator(enabled=settings.geoip_enabled)
 

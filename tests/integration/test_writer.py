@@ -93,3 +93,55 @@ def test_a_group_larger_than_one_statement_is_stored_whole(tenant: Tenant) -> No
     assert tenant.reader.get("/audit-logs/").json()["total"] == 2500
     last = tenant.reader.get("/audit-logs/", params={"resource_id": "r-2499"}).json()
     assert last["total"] == 1
+
+
+def _one_event_batch(tenant: Tenant, resource_id: str) -> PendingBatch:
+    event = EventIn.model_validate(make_event(resource_id=resource_id))
+    return PendingBatch(
+        tenant_id=tenant.id, events=[prepare_event(event, now=utcnow(), geo=NO_GEOLOCATION)]
+    )
+
+
+def test_submissions_from_threads_and_the_loop_at_once_are_each_stored_once(
+    tenant: Tenant,
+) -> None:
+    """Requests queued while a transaction inserts may join it (SQLite): none is lost or
+    stored twice, and each answer is its own."""
+
+    async def submit_everywhere() -> tuple[list[object], list[object]]:
+        writer = EventWriter(tenant.stack.engine)
+        await writer.start()
+        try:
+            on_loop = [writer.submit(_one_event_batch(tenant, f"loop-{n}")) for n in range(40)]
+            threads = [
+                asyncio.to_thread(writer.submit_from_thread, _one_event_batch(tenant, f"th-{n}"))
+                for n in range(40)
+            ]
+            loop_outcomes = await asyncio.gather(*on_loop)
+            thread_outcomes = await asyncio.gather(*threads)
+            return loop_outcomes, thread_outcomes
+        finally:
+            await writer.stop()
+
+    loop_outcomes, thread_outcomes = asyncio.run(submit_everywhere())
+    answered = [o.rows[0]["resource_id"] for o in loop_outcomes + thread_outcomes]  # type: ignore[attr-defined]
+    assert answered == [f"loop-{n}" for n in range(40)] + [f"th-{n}" for n in range(40)]
+    listed = tenant.reader.get("/audit-logs/", params={"limit": 200}).json()
+    assert listed["total"] == 80
+    assert sorted(e["resource_id"] for e in listed["items"]) == sorted(answered)
+
+
+def test_a_stopped_writer_refuses_new_work(tenant: Tenant) -> None:
+    async def submit_after_stop() -> None:
+        writer = EventWriter(tenant.stack.engine)
+        await writer.start()
+        (outcome,) = await asyncio.gather(writer.submit(_one_event_batch(tenant, "before")))
+        assert outcome.created == [True]
+        await writer.stop()
+        with pytest.raises(ServiceUnavailable, match="not running"):
+            await writer.submit(_one_event_batch(tenant, "after"))
+        with pytest.raises(ServiceUnavailable, match="not running"):
+            writer.submit_from_thread(_one_event_batch(tenant, "after"))
+
+    asyncio.run(submit_after_stop())
+    assert tenant.reader.get("/audit-logs/").json()["total"] == 1

@@ -29,8 +29,14 @@ SQLITE_PRAGMAS = (
     "PRAGMA temp_store=MEMORY",
     # 8 MiB of page cache per connection (the operating system caches the file as well): the
     # pools hold a couple of dozen connections, and their caches are the server's memory.
+    # (The event writer's connection takes more: see ``WRITER_CACHE_MIB``.)
     "PRAGMA cache_size=-8192",
 )
+# The event writer's page cache. Each commit of realistic events dirties a leaf page per
+# distinct user, resource and address in the indexes, thousands of pages; with 8 MiB they
+# were written out and read back in the middle of a transaction. 64 MiB holds a commit of
+# 20,000 events (batch ingest measured +10%); it fills only as the indexes grow.
+WRITER_CACHE_MIB = 64
 
 
 POSTGRES_KEEPALIVES = (
@@ -44,11 +50,14 @@ def build_engine(
     pool_size: int = 8,
     max_overflow: int | None = None,
     checkpoint_on_commit: bool = True,
+    cache_mib: int | None = None,
 ) -> Engine:
     """An engine for ``url``; SQLite files get WAL and explicit transaction control.
 
     ``max_overflow`` (default: ``pool_size``) extra connections open under load.
-    ``checkpoint_on_commit=False`` leaves SQLite's WAL checkpoints to a ``WalCheckpointer``.
+    ``checkpoint_on_commit=False`` leaves SQLite's WAL checkpoints to a ``WalCheckpointer``;
+    ``cache_mib`` sets each SQLite connection's page cache in MiB (default 8). Both are
+    ignored on PostgreSQL.
     """
     overflow = pool_size if max_overflow is None else max_overflow
     parsed = make_url(url)
@@ -58,6 +67,7 @@ def build_engine(
             pool_size=pool_size,
             max_overflow=overflow,
             checkpoint_on_commit=checkpoint_on_commit,
+            cache_mib=cache_mib,
         )
     return create_engine(
         url,
@@ -73,7 +83,12 @@ def build_engine(
 
 
 def _sqlite_engine(
-    url: str, *, pool_size: int, max_overflow: int, checkpoint_on_commit: bool
+    url: str,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    checkpoint_on_commit: bool,
+    cache_mib: int | None,
 ) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
@@ -95,6 +110,8 @@ def _sqlite_engine(
             cursor.execute(pragma)
         if not checkpoint_on_commit:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
+        if cache_mib is not None:
+            cursor.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

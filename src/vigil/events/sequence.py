@@ -12,6 +12,8 @@ so the sequence has no gaps.
 To keep that lock short and free of deadlocks, numbering is the last thing a transaction
 does before it commits (``events.service.store_batches`` inserts right after), and a
 transaction for several tenants takes their counters in one statement, in tenant order.
+SQLite's single write lock already serialises every writer, so there the event writer may
+number and insert further requests in the same transaction (``events.writer``).
 
 On PostgreSQL the same statement sends ``NOTIFY vigil_events`` with ``tenant:last_seq``,
 which every node's listener hears once the transaction commits (and never if it rolls

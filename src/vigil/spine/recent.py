@@ -31,6 +31,9 @@ from vigil.events.tables import EventRow
 CAPACITY_BYTES = 64 * 2**20
 ROW_BYTES = 800
 MAX_AGE_SECONDS = 30.0
+# Rows added are sorted into runs by the next reader, or by ``add`` once this many wait
+# (a reader far behind, or none running): about one of the writer's largest groups.
+SORT_AFTER_ROWS = 20_000
 
 
 def _weight(row: EventRow) -> int:
@@ -69,36 +72,51 @@ class RecentCommits:
         self._order: deque[_Run] = deque()  # every run, oldest first
         self._size = 0  # the weight of the rows held
         self._passed: dict[tuple[str, uuid.UUID], int] = {}
+        self._arrivals: list[tuple[list[EventRow], float]] = []  # added, not yet in runs
+        self._arriving = 0  # the rows in ``_arrivals``
         self._lock = threading.Lock()
 
-    def add(self, rows: Iterable[EventRow]) -> None:
-        """Keep rows that have just committed (in commit order), letting go of the oldest
-        beyond capacity or age."""
-        now = time.monotonic()
+    def add(self, rows: list[EventRow]) -> None:
+        """Keep rows that have just committed (in commit order).
+
+        The writer calls this between commits, so it only queues them: the next reader
+        sorts them into runs (or this call, once ``SORT_AFTER_ROWS`` wait), letting go of
+        the oldest beyond capacity or age.
+        """
         with self._lock:
+            self._arrivals.append((rows, time.monotonic()))
+            self._arriving += len(rows)
+            if self._arriving >= SORT_AFTER_ROWS:
+                self._sort_arrivals()
+
+    def _sort_arrivals(self) -> None:
+        """Put queued rows into runs and apply the limits (the caller holds the lock)."""
+        for rows, added_at in self._arrivals:
             current: _Run | None = None
             for row in rows:
                 tenant_id, seq = row["tenant_id"], row["seq"]
                 if current is None or tenant_id != current.tenant_id or seq != current.last + 1:
-                    current = _Run(tenant_id, seq, [], added_at=now)
+                    current = _Run(tenant_id, seq, [], added_at=added_at)
                     self._runs.setdefault(tenant_id, deque()).append(current)
                     self._order.append(current)
                 weight = _weight(row)
                 current.rows.append(row)
                 current.weight += weight
                 self._size += weight
-            # Runs let go of are removed from ``_order`` here, from the oldest end; counting
-            # them too keeps it bounded when one tenant's old run is still held.
-            too_old = now - self._max_age
-            while self._order and (
-                self._order[0].dropped
-                or self._order[0].added_at < too_old
-                or self._size > self._capacity
-                or len(self._order) * ROW_BYTES > self._capacity
-            ):
-                oldest = self._order.popleft()
-                if not oldest.dropped:  # the oldest of all is the oldest of its tenant
-                    self._drop_first(oldest.tenant_id)
+        self._arrivals.clear()
+        self._arriving = 0
+        # Runs let go of are removed from ``_order`` here, from the oldest end; counting
+        # them too keeps it bounded when one tenant's old run is still held.
+        too_old = time.monotonic() - self._max_age
+        while self._order and (
+            self._order[0].dropped
+            or self._order[0].added_at < too_old
+            or self._size > self._capacity
+            or len(self._order) * ROW_BYTES > self._capacity
+        ):
+            oldest = self._order.popleft()
+            if not oldest.dropped:  # the oldest of all is the oldest of its tenant
+                self._drop_first(oldest.tenant_id)
 
     def after(self, *, tenant_id: uuid.UUID, after_seq: int, limit: int) -> list[EventRow]:
         """The tenant's rows from ``after_seq + 1`` on, as long as they run unbroken (at
@@ -106,6 +124,7 @@ class RecentCommits:
         found: list[EventRow] = []
         wanted = after_seq + 1
         with self._lock:
+            self._sort_arrivals()
             for run in self._runs.get(tenant_id, ()):
                 if run.last < wanted:
                     continue
@@ -121,6 +140,7 @@ class RecentCommits:
         """``reader`` has finished with the tenant's events up to ``seq``: runs every
         reader has passed are let go."""
         with self._lock:
+            self._sort_arrivals()
             self._passed[(reader, tenant_id)] = seq
             if not self._readers:
                 return
