@@ -70,10 +70,16 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
             table_rows = [ctx.backend.row(e, first_tenant, n) for n, e in enumerate(events, 1)]
         log(f"batch ingest baseline, round {number}: raw insert, 20,000 rows per transaction")
         raw_20k_seconds, _ = _raw_batches(
-            ctx, table_rows, warm=sizes.ingest_warmup_events, per_commit=GROUP_ROWS
+            ctx,
+            table_rows,
+            warm=sizes.ingest_warmup_events,
+            per_commit=GROUP_ROWS,
+            label=f"_{number}",
         )
         rate = sizes.ingest_events / loaded.wall
         raw_20k_rate = sizes.ingest_events / raw_20k_seconds
+        ratio = rate / raw_20k_rate
+        log(f"round {number}: {rate:,.0f} events/s, raw {raw_20k_rate:,.0f}/s: {ratio:.0%}")
         rounds.append({
             "events_per_s": round(rate),
             "baseline_20k_events_per_s": round(raw_20k_rate),
@@ -116,10 +122,16 @@ def _require_all(statuses: Counter[int], expected: int, what: str) -> None:
 
 
 def _raw_batches(
-    ctx: Context, table_rows: list[tuple[Any, ...]], *, warm: int, per_commit: int
+    ctx: Context,
+    table_rows: list[tuple[Any, ...]],
+    *,
+    warm: int,
+    per_commit: int,
+    label: str = "",
 ) -> tuple[float, str]:
-    """Seconds to insert the rows after the first ``warm``, ``per_commit`` per transaction."""
-    url = ctx.backend.new_database(f"ingest_raw_{per_commit}")
+    """Seconds to insert the rows after the first ``warm``, ``per_commit`` per transaction,
+    into a fresh database (``label`` tells repeated runs apart)."""
+    url = ctx.backend.new_database(f"ingest_raw_{per_commit}{label}")
     engine = build_engine(url, pool_size=1)
     try:
         upgrade_to_head(engine)  # the same migrations, so the same table and indexes
