@@ -130,28 +130,43 @@ def closed_loop_processes(
     return merged
 
 
+# uvicorn closes a keep-alive connection idle for 5 s; one idle longer than this (the raw
+# baselines between requests can take that long) is reopened before the next request.
+IDLE_SECONDS = 4.0
+
+
 class KeepAlive:
     """A blocking keep-alive connection for one request at a time (queries, exports)."""
 
     def __init__(self, host: str, port: int, token: str) -> None:
         self._connection = http.client.HTTPConnection(host, port, timeout=600)
         self._headers = {"Authorization": f"Bearer {token}"}
+        self._last_used = time.monotonic()
+
+    def _reopen_if_idle(self) -> None:
+        if time.monotonic() - self._last_used > IDLE_SECONDS:
+            self._connection.close()  # http.client connects again on the next request
+        self._last_used = time.monotonic()
 
     def get(self, path: str) -> tuple[int, bytes, float]:
         """Status, body and seconds until the last byte of a GET."""
+        self._reopen_if_idle()
         started = time.perf_counter()
         self._connection.request("GET", path, headers=self._headers)
         response = self._connection.getresponse()
         body = response.read()
+        self._last_used = time.monotonic()
         return response.status, body, time.perf_counter() - started
 
     def stream(self, path: str, sink: Callable[[bytes], None]) -> tuple[int, float]:
         """Status and seconds of a GET whose body goes, piece by piece, to ``sink``."""
+        self._reopen_if_idle()
         started = time.perf_counter()
         self._connection.request("GET", path, headers=self._headers)
         response = self._connection.getresponse()
         while piece := response.read(1 << 20):
             sink(piece)
+        self._last_used = time.monotonic()
         return response.status, time.perf_counter() - started
 
     def close(self) -> None:
