@@ -48,13 +48,16 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         "--events", type=int, default=None, help="events in the query/export dataset (1,000,000)"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument(
+        "--only", choices=("ingest",), default=None, help="run only this benchmark (1 and 2)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated activity")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     return parser.parse_args(argv)
 
 
-def run_backend(name: str, sizes: Sizes, seed: int) -> dict[str, Any]:
-    """Every benchmark on one backend, in its own scratch space."""
+def run_backend(name: str, sizes: Sizes, seed: int, *, only: str | None) -> dict[str, Any]:
+    """Every benchmark (or ``only`` the one named) on one backend, in its own scratch space."""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigil-bench-")))
         backend: Backend
@@ -67,6 +70,8 @@ def run_backend(name: str, sizes: Sizes, seed: int) -> dict[str, Any]:
         ctx = Context(backend=backend, workdir=workdir, world=build_world(seed), seed=seed,
                       end=default_end(), sizes=sizes)  # fmt: skip
         result: dict[str, Any] = {"ingest": ingest.run(ctx, _log)}
+        if only == "ingest":
+            return result
 
         url = backend.new_database("query")
         tenant = create_tenant(url, workdir)
@@ -114,7 +119,7 @@ def main(argv: list[str]) -> int:
     try:
         for name in names:
             _log(f"[bold]{name}[/]")
-            results["backends"][name] = run_backend(name, sizes, args.seed)
+            results["backends"][name] = run_backend(name, sizes, args.seed, only=args.only)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted; servers and scratch files were removed[/]")
         return 130

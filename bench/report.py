@@ -138,6 +138,8 @@ def show(results: dict[str, Any], console: Console) -> None:
         return
     console.print(_batch_table(backends))
     console.print(_single_table(backends))
+    if any("queries" not in result for result in backends.values()):
+        return  # an ingest-only run (``--only ingest``)
     for name, result in backends.items():
         console.print(_query_table(name, result["queries"]))
     console.print(_export_table(backends))
