@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection
 
@@ -16,6 +16,7 @@ from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import Forbidden
 from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.pagination import PageQuery
 from vigil.core.permissions import Permission
 from vigil.db.engine import write_transaction
 from vigil.events.schemas import Action, ResourceType, no_nul
@@ -69,10 +70,21 @@ def create_key(
 
 
 @router.get("", summary="List API keys")
-def list_keys(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
-    """Every key of the tenant, newest first, revoked ones included."""
-    rows = accounts.list_api_keys(conn, tenant_id=principal.tenant_id)
-    return FastJSONResponse({"items": [key_json(r) for r in rows]})
+def list_keys(
+    principal: Caller, conn: ReadConnDep, query: Annotated[PageQuery, Query()]
+) -> FastJSONResponse:
+    """The tenant's keys, newest first, revoked ones included, a page at a time."""
+    rows, total = accounts.list_api_keys(
+        conn, tenant_id=principal.tenant_id, limit=query.limit, offset=query.offset
+    )
+    return FastJSONResponse(
+        {
+            "items": [key_json(r) for r in rows],
+            "total": total,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+    )
 
 
 @router.delete("/{key_id}", summary="Revoke an API key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from vigil.accounts import management, password_reset
 from vigil.accounts import users as users_service
@@ -15,22 +15,20 @@ from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.accounts.tables import NewUserRow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
-from vigil.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from vigil.core.pagination import PageQuery
 from vigil.core.permissions import Role
 from vigil.events.wire import format_time
 
 router = APIRouter(tags=["users"])
 
 
-class UserListQuery(BaseModel):
+class UserListQuery(PageQuery):
     """``GET /users``."""
 
     q: str | None = Field(default=None, max_length=200, description="Part of a name or email")
     role: Role | None = None
     status: Literal["ACTIVE", "DISABLED"] | None = None
     sort: Literal["email", "last_login_at", "last_active_at"] = "email"
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
 
 
 def user_json(row: NewUserRow) -> dict[str, Any]:

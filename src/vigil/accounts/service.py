@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from vigil.accounts.tables import ApiKeyRow, NewUserRow, api_key_row, api_keys
 from vigil.accounts.users import create_user
@@ -128,14 +128,22 @@ def authenticate_api_key(conn: Connection, *, secret: str) -> Principal | None:
     )
 
 
-def list_api_keys(conn: Connection, *, tenant_id: uuid.UUID) -> list[ApiKeyRow]:
-    """Every key of the tenant, newest first, revoked ones included."""
+def list_api_keys(
+    conn: Connection, *, tenant_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[ApiKeyRow], int]:
+    """A page of the tenant's keys, newest first, revoked ones included; and how many
+    there are in all."""
+    mine = api_keys.c.tenant_id == tenant_id
     query = (
         select(api_keys)
-        .where(api_keys.c.tenant_id == tenant_id)
+        .where(mine)
         .order_by(api_keys.c.created_at.desc(), api_keys.c.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
-    return [api_key_row(m) for m in conn.execute(query).mappings()]
+    rows = [api_key_row(m) for m in conn.execute(query).mappings()]
+    total = conn.execute(select(func.count()).select_from(api_keys).where(mine)).scalar_one()
+    return rows, int(total)
 
 
 def revoke_api_key(

@@ -10,8 +10,9 @@ from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
 from vigil.accounts.users import get_user
+from vigil.analytics.buckets import Bucket, Unit
 from vigil.analytics.schemas import ActivitySummaryQuery, EventSummary, SummaryQuery
-from vigil.analytics.summary import Bucket, summarize
+from vigil.analytics.summary import summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
@@ -58,6 +59,6 @@ def _summary_response(
         tenant_id=tenant_id,
         filters=filters,
         now=utcnow(),
-        bucket=Bucket(bucket) if bucket else None,
+        bucket=Bucket(Unit(bucket)) if bucket else None,
     )
     return FastJSONResponse(summary.as_json())

@@ -13,8 +13,15 @@ from vigil.events.params import ActivityQuery, EventQuery
 class SummaryOptions(BaseModel):
     """How to summarise."""
 
-    bucket: Literal["hour", "day"] | None = Field(
-        default=None, description="Timeline step; by default hours up to 3 days, days beyond"
+    bucket: Literal["hour", "day", "week", "month", "year"] | None = Field(
+        default=None,
+        description=(
+            "Timeline step (UTC; weeks start on Monday). By default hours up to 3 days, else"
+            " the finest step giving at most 400 points. The timeline never has more than"
+            " 1,000 points: a range that would need more is clipped to the span holding"
+            " matching events, then counted in a coarser step; the answer's `bucket` names"
+            " the step used"
+        ),
     )
 
 
@@ -50,6 +57,10 @@ class EventSummary(BaseModel):
     by_status: dict[str, int]
     top_resources: list[TopResource] = Field(description="The 10 most touched, most first")
     timeline: list[TimelinePoint] = Field(
-        description="Every bucket of the range in order, empty ones as 0"
+        description="Every bucket of the range in order, empty ones as 0; at most 1,000",
+        max_length=1000,
     )
-    bucket: str = Field(description="hour or day")
+    bucket: str = Field(
+        description="The step used: hour, day, week, month, year, or 10 years, 100 years …",
+        examples=["day", "10 years"],
+    )

@@ -1,4 +1,11 @@
-"""Offset and keyset (cursor) paging: a cursor is the (timestamp, id) of the last row seen."""
+"""Paging, defined once for every list: ``limit`` 1 to ``MAX_LIMIT``, ``offset`` 0 to
+``MAX_OFFSET``, and for the event lists a keyset ``cursor``, the (timestamp, id) of the last
+row seen, whose cost does not grow with depth.
+
+Every list route takes ``PageQuery`` (or ``CursorPageQuery``) in its query model, so a value
+out of range is a 422 naming the parameter before any query runs: nothing a caller sends
+reaches the database as an offset it cannot hold or a page it should not build.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel, Field
+
 from vigil.core.clock import from_micros, to_micros
 from vigil.core.errors import InvalidInput
 
 MAX_LIMIT = 1000
-MAX_OFFSET = 1_000_000_000
+# Skipping rows costs in proportion to the offset; past this, page with a cursor (event lists)
+# or narrow the filters.
+MAX_OFFSET = 1_000_000
 DEFAULT_LIMIT = 50
 
 
@@ -59,3 +70,39 @@ def parse_page(*, limit: int, offset: int, cursor: str | None, include_total: bo
     if decoded is not None and offset:
         raise InvalidInput("offset", "cannot be combined with cursor")
     return PageRequest(limit=limit, offset=offset, cursor=decoded, include_total=include_total)
+
+
+class PageQuery(BaseModel):
+    """``limit`` and ``offset``, as every list takes them."""
+
+    limit: int = Field(
+        default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"1 to {MAX_LIMIT:,} items"
+    )
+    offset: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_OFFSET,
+        description=f"Items to skip, 0 to {MAX_OFFSET:,}; deeper, narrow the filters",
+    )
+
+
+class CursorPageQuery(PageQuery):
+    """Paging for the event lists: also after a cursor, and with or without the total."""
+
+    offset: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_OFFSET,
+        description=f"Items to skip, 0 to {MAX_OFFSET:,}; deeper, follow `next_cursor`",
+    )
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
+    include_total: bool = Field(default=True, description="false skips the exact count")
+
+    def page(self) -> PageRequest:
+        """Validated paging; a bad cursor raises ``InvalidInput`` naming it."""
+        return parse_page(
+            limit=self.limit,
+            offset=self.offset,
+            cursor=self.cursor,
+            include_total=self.include_total,
+        )

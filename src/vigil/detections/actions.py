@@ -23,6 +23,8 @@ from vigil.events.schemas import Action, ResourceType
 
 # What a change may touch: everything but the name, the kind and whether it is built in.
 EDITABLE = frozenset(Rule.model_fields) - {"name", "kind", "builtin"}
+# Every rule runs on every pass over new events, so their number bounds that work.
+MAX_OWN_RULES = 100
 
 
 def update_alert(
@@ -56,7 +58,8 @@ def update_alert(
 
 
 def create_rule(engine: Engine, audit: CallerAudit, rule: Rule) -> Rule:
-    """A threshold rule of the tenant's own; recorded as CREATE on ALERT_RULE."""
+    """A threshold rule of the tenant's own; recorded as CREATE on ALERT_RULE. ``Conflict``
+    when the name is taken or the tenant already has ``MAX_OWN_RULES`` of its own."""
     if rule.name in BUILTIN_RULES:
         raise Conflict(f"{rule.name} is a built-in rule: change it instead")
     if rule.kind is not Kind.THRESHOLD:
@@ -64,8 +67,11 @@ def create_rule(engine: Engine, audit: CallerAudit, rule: Rule) -> Rule:
     rule = rule.model_copy(update={"builtin": False})
     tenant_id = audit.principal.tenant_id
     with write_transaction(engine) as conn:
-        if rule.name in {r.name for r in service.tenant_rules(conn, tenant_id=tenant_id)}:
+        existing = service.tenant_rules(conn, tenant_id=tenant_id)
+        if rule.name in {r.name for r in existing}:
             raise Conflict(f"a rule named {rule.name} already exists")
+        if sum(not r.builtin for r in existing) >= MAX_OWN_RULES:
+            raise Conflict(f"at most {MAX_OWN_RULES} rules of your own; delete one first")
         service.save_rule(conn, tenant_id=tenant_id, rule=rule, now=utcnow())
         audit.record(
             conn,

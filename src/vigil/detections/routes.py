@@ -13,6 +13,7 @@ from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.pagination import PageQuery
 from vigil.detections import actions, service
 from vigil.detections.rules import Rule, Severity
 from vigil.detections.tables import AlertRow
@@ -45,7 +46,7 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
     }
 
 
-class AlertListQuery(BaseModel):
+class AlertListQuery(PageQuery):
     """``GET /security/alerts``."""
 
     status: Literal["OPEN", "ACKNOWLEDGED", "RESOLVED"] | None = None
@@ -53,8 +54,6 @@ class AlertListQuery(BaseModel):
     rule: str | None = Field(default=None, max_length=64)
     start_date: str | None = Field(default=None, description="Alerts seen since (ISO 8601)")
     end_date: str | None = Field(default=None, description="Alerts first seen before")
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=100_000)
 
 
 @router.get("/alerts", summary="Alerts, open ones first")

@@ -1,5 +1,5 @@
 """Counts over a tenant's matching events, for the activity summaries: by kind and time
-slot, the resources touched most, and when the first match happened.
+slot, the resources touched most, and when the first and last matches happened.
 
 Each is one statement over what ``match`` selects, so it uses the indexes the list uses.
 """
@@ -7,10 +7,11 @@ Each is one statement over what ``match`` selects, so it uses the indexes the li
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, func, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from vigil.core.clock import from_micros
 from vigil.events.filters import EventFilters
@@ -24,8 +25,12 @@ class KindCount(NamedTuple):
     action: str
     resource_type: str
     status: str
-    slot: int  # slots since the epoch, in UTC
+    slot: int  # the slot's number, as ``slot_of`` counts them
     events: int  # how many (``count`` would hide tuple.count)
+
+
+# SQL numbering the time slot of a timestamp column, given the dialect's name.
+SlotOf = Callable[[ColumnElement[Any], str], ColumnElement[Any]]
 
 
 class ResourceCount(TypedDict):
@@ -42,21 +47,23 @@ def aggregate_time(value: Any) -> datetime:
     return value if isinstance(value, datetime) else from_micros(int(value))
 
 
-def first_match_time(
+def match_span(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
-) -> datetime | None:
-    """When the earliest matching event happened; None when nothing matches."""
+) -> tuple[datetime, datetime] | None:
+    """When the earliest and the latest matching events happened; None when nothing matches."""
     where = match(conn, tenant_id=tenant_id, filters=filters)
-    found = conn.execute(select(func.min(events.c.timestamp)).where(*where)).scalar_one()
-    return None if found is None else aggregate_time(found)
+    stamp = events.c.timestamp
+    first, last = conn.execute(select(func.min(stamp), func.max(stamp)).where(*where)).one()
+    return None if first is None else (aggregate_time(first), aggregate_time(last))
 
 
 def count_by_kind_and_slot(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, slot: timedelta
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf
 ) -> list[KindCount]:
-    """Matching events counted per (action, resource type, status, time slot): a few
-    thousand groups at most, whatever the number of events."""
-    number = _slot_number(conn, slot)
+    """Matching events counted per (action, resource type, status, time slot), where
+    ``slot_of(timestamp column, dialect name)`` is the SQL numbering an event's slot: one
+    group per kind and slot, however many events there are."""
+    number = slot_of(events.c.timestamp, conn.dialect.name).label("slot")
     c = events.c
     grouped = conn.execute(
         select(c.action, c.resource_type, c.status, number, func.count())
@@ -86,14 +93,3 @@ def top_resources(
         ResourceCount(resource_type=resource_type, resource_id=resource_id, count=n)
         for resource_type, resource_id, n in found
     ]
-
-
-def _slot_number(conn: Connection, slot: timedelta) -> ColumnElement[Any]:
-    """Which slot (counted from the epoch, in UTC) an event's timestamp falls in."""
-    seconds = int(slot.total_seconds())
-    if conn.dialect.name == "postgresql":
-        epoch = func.extract("epoch", events.c.timestamp)
-        return func.floor(epoch / seconds).label("slot")
-    # SQLite keeps integer microseconds; integer division floors them for times after 1970.
-    micros = type_coerce(events.c.timestamp, BigInteger)
-    return (micros / (seconds * 1_000_000)).label("slot")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from vigil.core.pagination import DEFAULT_LIMIT, PageRequest, parse_page
+from vigil.core.pagination import CursorPageQuery
 from vigil.events.export import ExportFormat
 from vigil.events.filters import EventFilters, parse_filters
 
@@ -54,29 +54,11 @@ class EventQuery(ActivityQuery):
         return self.filters_for_actor(self.user_id, self.user_email)
 
 
-class PageQuery(BaseModel):
-    """Which page: by offset, or after a cursor."""
-
-    limit: int = Field(default=DEFAULT_LIMIT, description="1 to 1000")
-    offset: int = 0
-    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
-    include_total: bool = Field(default=True, description="false skips the exact count")
-
-    def page(self) -> PageRequest:
-        """Validated paging; a bad value raises ``InvalidInput`` naming it."""
-        return parse_page(
-            limit=self.limit,
-            offset=self.offset,
-            cursor=self.cursor,
-            include_total=self.include_total,
-        )
-
-
-class EventListQuery(EventQuery, PageQuery):
+class EventListQuery(EventQuery, CursorPageQuery):
     """``GET /audit-logs/``."""
 
 
-class ActivityListQuery(ActivityQuery, PageQuery):
+class ActivityListQuery(ActivityQuery, CursorPageQuery):
     """``GET /users/{user_id}/activity``."""
 
 

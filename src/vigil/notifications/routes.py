@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
 
 from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller
@@ -14,6 +13,7 @@ from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import InvalidInput
 from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.pagination import PageQuery
 from vigil.core.principal import Principal
 from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
@@ -79,11 +79,8 @@ def notification_json(row: InboxRow) -> dict[str, Any]:
     }
 
 
-class InboxQuery(BaseModel):
+class InboxQuery(PageQuery):
     """``GET /notifications``."""
-
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=100_000)
 
 
 @router.get("/notifications", summary="My notifications, with the unread count")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from vigil.analytics.summary import Bucket
+from vigil.analytics.buckets import Bucket, Unit
 
 WIDTH, HEIGHT = 800.0, 180.0
 PLOT_TOP, PLOT_BOTTOM = 10.0, 150.0  # below the plot: the time labels
@@ -20,6 +20,7 @@ class Bar:
     width: float
     height: float
     start: datetime
+    start_text: str  # ISO 8601 in UTC to the second (strftime would not pad years before 1000)
     count: int
     title: str  # the tooltip: when, and how many
 
@@ -47,7 +48,30 @@ class Timeline:
 
 
 def _moment(start: datetime, bucket: Bucket) -> str:
-    return start.strftime("%b %d, %H:00 UTC" if bucket is Bucket.HOUR else "%a %b %d")
+    """The tooltip's name for the bucket starting at ``start``."""
+    if bucket.unit is Unit.HOUR:
+        return start.strftime("%b %d, %H:00 UTC")
+    if bucket.unit is Unit.DAY:
+        return start.strftime("%a %b %d")
+    if bucket.unit is Unit.WEEK:
+        return f"Week of {start.strftime('%b %d')}, {start.year}"
+    if bucket.unit is Unit.MONTH:
+        return f"{start.strftime('%B')} {start.year}"
+    if bucket.years == 1:
+        return str(start.year)
+    last_year = (start.year // bucket.years + 1) * bucket.years - 1
+    return f"{start.year} to {last_year}"
+
+
+def _tick(start: datetime, bucket: Bucket) -> str:
+    """The axis label under the bucket starting at ``start``."""
+    if bucket.unit is Unit.HOUR:
+        return start.strftime("%H:00")
+    if bucket.unit in (Unit.DAY, Unit.WEEK):
+        return start.strftime("%b %d")
+    if bucket.unit is Unit.MONTH:
+        return f"{start.strftime('%b')} {start.year}"
+    return str(start.year)
 
 
 def timeline(points: list[tuple[datetime, int]], bucket: Bucket) -> Timeline:
@@ -69,6 +93,7 @@ def timeline(points: list[tuple[datetime, int]], bucket: Bucket) -> Timeline:
                 width=round(max(slot - gap, 0.5), 2),
                 height=round(height, 2),
                 start=start,
+                start_text=start.isoformat(timespec="seconds").replace("+00:00", "Z"),
                 count=count,
                 title=f"{_moment(start, bucket)}: {count:,} action{plural}",
             )
@@ -77,13 +102,13 @@ def timeline(points: list[tuple[datetime, int]], bucket: Bucket) -> Timeline:
     labels = [
         TimeLabel(
             x=round(index * slot + (slot / 2 if index else gap), 2),
-            text=start.strftime("%H:00" if bucket is Bucket.HOUR else "%b %d"),
+            text=_tick(start, bucket),
             anchor="middle" if index else "start",
         )
         for index, (start, _count) in enumerate(points)
         if index % label_every == 0 and index * slot + slot / 2 < WIDTH - 30
     ]
-    return Timeline(bars=bars, labels=labels, peak=peak, bucket=bucket.value)
+    return Timeline(bars=bars, labels=labels, peak=peak, bucket=bucket.name)
 
 
 @dataclass(frozen=True, slots=True)
