@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
 
@@ -11,17 +12,28 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# What running Vigil needs, and no more.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The same with the tools of lint, tests and benchmarks.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $@ $(RUN_STAMP)
 
 .PHONY: install
-install: $(STAMP) ## Create .venv and install Vigil with its dev tools
+install: $(DEV_STAMP) ## Create .venv and install Vigil with its dev tools
+
+.PHONY: install-run
+install-run: $(RUN_STAMP) ## Create .venv and install only what running Vigil needs
 
 .PHONY: run
-run: install ## Migrate and start Vigil on SQLite at http://127.0.0.1:8000
+run: install-run ## Migrate and start Vigil on SQLite at http://127.0.0.1:8000
 	$(BIN)/vigil serve
 
 .PHONY: lint

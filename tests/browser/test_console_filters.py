@@ -191,7 +191,7 @@ def test_export_downloads_exactly_the_filtered_rows(
     assert all(row["action"] == "UPDATE" for row in rows)
 
     with admin_page.expect_download() as json_info:
-        admin_page.get_by_role("link", name="JSON").click()
+        admin_page.get_by_role("link", name="JSON", exact=True).click()
     assert json_info.value.suggested_filename.endswith(".json")
     json_info.value.path()  # the whole download
     assert recorded_exports(tenant, 2) == [admin.email, admin.email]  # recorded, and by whom

@@ -172,6 +172,12 @@ def test_every_page_fits_1024_pixels_and_labels_every_field(
         f"/ui/users/{admin.id}",
         f"/ui/users/{admin.id}/activity",
         "/ui/me",
+        "/ui/settings",
+        "/ui/settings/retention",
+        "/ui/settings/allowlist",
+        "/ui/settings/two-factor",
+        "/ui/settings/working-hours",
+        "/ui/settings/api-keys",
     ):
         page.goto(f"{tenant.stack.base_url}{path}")
         page.locator("details").evaluate_all("all => all.forEach(d => d.open = true)")

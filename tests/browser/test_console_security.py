@@ -105,3 +105,31 @@ def test_settings_channels_test_message_and_rules(admin_page: Page, tenant: Tena
         assert rules["many_exports"]["group_by"] == "user"
     finally:
         slack.close()
+
+
+def test_the_inbox_names_the_severity_once_in_a_badge_its_own_size(
+    admin_page: Page, tenant: Tenant
+) -> None:
+    page = admin_page
+    attack(tenant)
+
+    def inbox_items() -> int:
+        page.goto(f"{tenant.stack.base_url}/ui/notifications")
+        return page.locator("ul.inbox li").count()
+
+    eventually(inbox_items, what="the alert in the inbox", interval=0.1)
+    item = page.locator("ul.inbox li").first
+    badge = item.locator(".badge")
+    expect(badge).to_have_text("HIGH")
+    expect(item.locator(".inbox-title")).to_have_text(
+        re.compile(rf"^brute_force: 5 failed logins from {re.escape(ATTACKER)}")
+    )
+    assert "[HIGH]" not in item.inner_text()
+    # The badge is as wide as its word, not stretched across its column.
+    badge_width = badge.evaluate("b => b.getBoundingClientRect().width")
+    word_width = badge.evaluate(
+        "b => { const r = document.createRange(); r.selectNodeContents(b);"
+        " return r.getBoundingClientRect().width; }"
+    )
+    assert badge_width < word_width + 20, (badge_width, word_width)
+    screenshot(page, "notifications-inbox")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from vigil.demo.incidents import ATTACKER, LATEST
 from vigil.demo.people import Member, cast
 from vigil.demo.story import timeline
 
@@ -32,3 +34,22 @@ def test_everything_happens_inside_the_days_asked_for() -> None:
     assert moments == sorted(moments)
     assert NOW - timedelta(days=3) <= moments[0]
     assert moments[-1] <= NOW
+
+
+def test_the_incidents_happen_again_within_the_last_day() -> None:
+    """Detections leave alone events a day older than their arrival: the demo's latest
+    incidents are newer, so a server raises alerts for them."""
+    events = timeline(team(), days=5, now=NOW, seed=7)
+    recent = [e for e in events if e.timestamp is not None and NOW - e.timestamp < LATEST]
+    failures = Counter(e.ip_address for e in recent if e.action == "LOGIN_FAILED")
+    assert max(failures.values()) >= 10  # one address spraying sign-ins
+    attacks = [e for e in recent if e.action == "LOGIN_FAILED" and e.user_id
+               and (e.ip_address or "").startswith(ATTACKER.prefix)]  # fmt: skip
+    guessed = Counter(e.user_id for e in attacks)
+    target, count = guessed.most_common(1)[0]
+    assert count >= 10
+    assert len({e.ip_address for e in attacks if e.user_id == target}) >= 3
+    deletions = Counter(e.user_id for e in recent if e.action == "DELETE")
+    assert max(deletions.values()) >= 10
+    raised = [e for e in recent if e.resource_type == "USER" and e.action == "UPDATE"]
+    assert any("ADMIN" in str(e.details) for e in raised)

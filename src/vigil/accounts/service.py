@@ -146,6 +146,27 @@ def list_api_keys(
     return rows, int(total)
 
 
+def api_key_names(
+    conn: Connection, *, tenant_id: uuid.UUID, actor_ids: list[str]
+) -> dict[str, str]:
+    """The names of the tenant's keys among ``actor_ids``, the ``apikey:<id>`` actor ids of
+    what keys did (others skipped), keyed by that actor id; revoked keys keep their name."""
+    wanted = set()
+    for text in actor_ids:
+        prefix, _, key_id = text.partition(":")
+        try:
+            if prefix == "apikey":
+                wanted.add(uuid.UUID(key_id))
+        except ValueError:
+            continue
+    if not wanted:
+        return {}
+    query = select(api_keys.c.id, api_keys.c.name).where(
+        api_keys.c.tenant_id == tenant_id, api_keys.c.id.in_(wanted)
+    )
+    return {f"apikey:{key_id}": name for key_id, name in conn.execute(query)}
+
+
 def revoke_api_key(
     conn: Connection, *, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
 ) -> tuple[ApiKeyRow, bool]:

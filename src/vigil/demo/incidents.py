@@ -1,7 +1,9 @@
 """The security stories in the demo: what a watchful admin, or a detection rule, should find.
 
 Each story is placed at a time of day that suits it (an attack at night, a clean-up in the
-afternoon) on a day chosen by its share of the window, so every window has all of them.
+afternoon) on a day chosen by its share of the window, so every window has all of them. The
+stories happen again in the last hours (``latest_incidents``): detections leave alone events
+that arrive more than a day after they happened, so only these raise alerts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from vigil.demo.people import BROWSERS, FAR_AWAY_PLACES, Member, Place
 from vigil.demo.rhythm import Session, Window, at_hour
 from vigil.events.schemas import Action, EventIn, ResourceType, Status
 
+# Detections treat events up to a day older than their arrival as live (detect.LIVE_WINDOW);
+# the latest stories end before now and start no earlier than this, with room to spare.
+LATEST = timedelta(hours=22)
 # Credential stuffing comes from a hosting network, with a scripting library's user agent.
 ATTACKER = Place("hosting provider", "45.155.205", "RU")
 ATTACKER_AGENT = "python-requests/2.31.0"
@@ -42,6 +47,45 @@ def incidents(members: list[Member], window: Window, rng: Random) -> Incidents:
         ],
         events=[*password_spray(members, window, rng), *escalation_events],
     )
+
+
+def latest_incidents(members: list[Member], window: Window, rng: Random) -> Incidents:
+    """Every story again, each at its time of day within the last hours of ``window``, and
+    guessing at one account from several addresses just before its end: a server that runs
+    the detections raises an alert of every kind for them."""
+    latest = Window(start=max(window.start, window.end - LATEST), end=window.end)
+    again = incidents(members, latest, rng)
+    sprayed = {e.user_id for e in again.events if e.action is Action.LOGIN_FAILED}
+    spared = [m for m in members if m.user_id not in sprayed] or members
+    return Incidents(
+        sessions=again.sessions,
+        events=[*again.events, *distributed_guessing(rng.choice(spared), latest, rng)],
+    )
+
+
+def distributed_guessing(target: Member, window: Window, rng: Random) -> list[EventIn]:
+    """A dozen failed sign-ins against ``target`` from four addresses of a hosting network,
+    ending shortly before the end of ``window``: too few from each address for a per-address
+    count to notice. The newest failures against that account, so that the detection, which
+    counts the window up to an account's newest failure, sees them all."""
+    addresses = [ATTACKER.address(host) for host in rng.sample(range(20, 240), 4)]
+    moment = max(window.start, window.end - timedelta(minutes=rng.uniform(30, 45)))
+    events = []
+    for attempt in range(12):
+        moment += timedelta(seconds=rng.uniform(60, 110))
+        events.append(
+            target.did(
+                at=moment,
+                action=Action.LOGIN_FAILED,
+                resource_type=ResourceType.USER,
+                resource_id=target.user_id,
+                details={"reason": "invalid password", "attempted_email": target.email},
+                status=Status.FAILED,
+                address=addresses[attempt % len(addresses)],
+                user_agent=ATTACKER_AGENT,
+            )
+        )
+    return events
 
 
 def password_spray(members: list[Member], window: Window, rng: Random) -> list[EventIn]:

@@ -13,7 +13,7 @@ from enum import Enum, auto
 from random import Random
 
 from vigil.core.permissions import Role
-from vigil.demo.incidents import incidents
+from vigil.demo.incidents import incidents, latest_incidents
 from vigil.demo.people import Member
 from vigil.demo.platform import Change, Platform
 from vigil.demo.rhythm import Session, Window, working_sessions
@@ -60,9 +60,11 @@ def timeline(members: list[Member], *, days: int, now: datetime, seed: int) -> l
         for session in working_sessions(member, day, rng)
     ]
     stories = incidents(members, window, rng)
-    beats = [beat for s in [*sessions, *stories.sessions] for beat in beats_of(s, rng)]
+    latest = latest_incidents(members, window, rng)
+    played = [*sessions, *stories.sessions, *latest.sessions]
+    beats = [beat for s in played for beat in beats_of(s, rng)]
     beats.sort(key=lambda beat: beat.at)
-    events = [*joined, *stories.events]
+    events = [*joined, *stories.events, *latest.events]
     for beat in beats:
         if window.contains(beat.at):
             events.extend(play(beat, platform, window, rng))

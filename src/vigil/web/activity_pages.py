@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
+from vigil.accounts.service import api_key_names
 from vigil.accounts.users import emails_of, get_user
 from vigil.analytics.summary import summarize
 from vigil.core.clock import utcnow
@@ -25,6 +26,7 @@ from vigil.web.view_filters import (
     PAGE_SIZE,
     QUICK_RANGES,
     RESOURCE_TYPES,
+    STATUSES,
     ViewFilters,
 )
 
@@ -50,6 +52,7 @@ def activity_context(
         "quick_ranges": QUICK_RANGES,
         "actions": ACTIONS,
         "resource_types": RESOURCE_TYPES,
+        "statuses": STATUSES,
     }
     try:
         filters = view.event_filters(now, actor_id=actor_id)
@@ -71,6 +74,7 @@ def activity_context(
         if item["resource_type"] == "USER" and item["resource_id"]
     ]
     labels = emails_of(conn, tenant_id=tenant_id, ids=user_resources)
+    actors = [row["user_id"] for row in page.rows if row["user_id"]]
     total = page.total or 0
     first = (view.page - 1) * PAGE_SIZE + 1 if page.rows else 0
     return {
@@ -83,11 +87,13 @@ def activity_context(
         "has_next": page.next_cursor is not None,
         "summary": summary,
         "resource_labels": labels,
+        "key_names": api_key_names(conn, tenant_id=tenant_id, actor_ids=actors),
         "timeline": charts.timeline(summary.timeline, summary.bucket),
         "action_shares": charts.shares(summary.by_action),
         "resource_shares": charts.shares(summary.by_resource_type),
         "export_csv": "/audit-logs/export?" + urlencode({**export_query, "format": "csv"}),
         "export_json": "/audit-logs/export?" + urlencode({**export_query, "format": "json"}),
+        "export_ndjson": "/audit-logs/export?" + urlencode({**export_query, "format": "ndjson"}),
     }
 
 

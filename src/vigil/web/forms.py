@@ -26,6 +26,7 @@ NOTICES = {
     "rule-added": "Rule added. It watches every event recorded from now on.",
     "rule-saved": "Rule saved.",
     "rule-deleted": "Rule deleted.",
+    "key-revoked": "API key revoked. Requests made with it are refused from now on.",
     "two-factor": "Your organisation requires two-factor authentication for admins. "
     "Set it up below to continue.",
 }

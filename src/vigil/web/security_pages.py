@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from vigil.accounts.service import api_key_names
 from vigil.accounts.users import emails_of
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import VigilError
@@ -92,6 +93,9 @@ def _alert_context(
         "rule": BUILTIN_RULES.get(alert["rule"]),
         "evidence": evidence,
         "resource_labels": labels,
+        "key_names": api_key_names(
+            conn, tenant_id=tenant_id, actor_ids=[e["user_id"] for e in evidence if e["user_id"]]
+        ),
         "deliveries": deliveries_of(conn, tenant_id=tenant_id, alert_id=alert["id"]),
         "activity_link": _activity_link(alert, evidence),
         "notice": notice_for(request),

@@ -10,11 +10,13 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.web import (
     activity_pages,
+    api_key_pages,
     inbox_pages,
     me_pages,
     security_pages,
     settings_pages,
     sign_in_pages,
+    tenant_settings_pages,
     user_pages,
 )
 from vigil.web.access import (
@@ -52,7 +54,16 @@ def error_page(request: Request, status_code: int, heading: str, message: str) -
 def install_console(app: FastAPI) -> None:
     """Add the console's routes, static files and error pages to ``app``."""
     app.include_router(home)
-    pages = (sign_in_pages, activity_pages, user_pages, me_pages, security_pages, settings_pages)
+    pages = (
+        sign_in_pages,
+        activity_pages,
+        user_pages,
+        me_pages,
+        security_pages,
+        settings_pages,
+        tenant_settings_pages,
+        api_key_pages,
+    )
     for module in (*pages, inbox_pages):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="console-static")

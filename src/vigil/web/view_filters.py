@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 
 from vigil.core.errors import InvalidInput
 from vigil.events.filters import EventFilters, parse_filters
-from vigil.events.schemas import Action, ResourceType
+from vigil.events.schemas import Action, ResourceType, Status
 
 QUICK_RANGES = {
     "24h": ("Last 24 hours", timedelta(hours=24)),
@@ -33,6 +33,7 @@ class ViewFilters:
     end: str = ""
     action: str = ""
     resource: str = ""
+    status: str = ""
     q: str = ""
     user: str = ""
     resource_id: str = ""
@@ -58,6 +59,7 @@ class ViewFilters:
             end="" if quick in QUICK_RANGES else end,
             action=text("action", 40).upper(),
             resource=text("resource", 40).upper(),
+            status=text("status", 16).upper(),
             q=text("q", 200),
             user=text("user"),
             resource_id=text("resource_id", 255),
@@ -79,6 +81,8 @@ class ViewFilters:
             params["action"] = self.action
         if self.resource:
             params["resource_type"] = self.resource
+        if self.status:
+            params["status"] = self.status
         if self.resource_id:
             params["resource_id"] = self.resource_id
         if self.q:
@@ -103,6 +107,7 @@ class ViewFilters:
                 user_id=params.get("user_id"),
                 user_email=params.get("user_email"),
                 ip_address=params.get("ip_address"),
+                status=params.get("status"),
                 q=params.get("q"),
                 start_date=params.get("start_date"),
                 end_date=params.get("end_date"),
@@ -119,6 +124,7 @@ class ViewFilters:
             "to": chosen.end,
             "action": chosen.action,
             "resource": chosen.resource,
+            "status": chosen.status,
             "q": chosen.q,
             "user": chosen.user,
             "resource_id": chosen.resource_id,
@@ -139,6 +145,7 @@ _FORM_FIELDS = {
     "end_date": "To",
     "action": "Action",
     "resource_type": "Resource",
+    "status": "Status",
     "q": "Search",
     "user_id": "User",
     "user_email": "User",
@@ -148,3 +155,4 @@ _FORM_FIELDS = {
 
 ACTIONS = [a.value for a in Action]
 RESOURCE_TYPES = [r.value for r in ResourceType]
+STATUSES = [s.value for s in Status]
