@@ -16,6 +16,7 @@ from vigil.accounts.key_routes import KeyCreate
 from vigil.core.deps import EngineDep, ReadConnDep
 from vigil.core.errors import VigilError
 from vigil.core.http import uuid_or_404
+from vigil.core.pagination import MAX_LIMIT
 from vigil.core.permissions import Permission
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import audit_of, notice_for, see_other, validation_message
@@ -27,11 +28,14 @@ PAGE = "/ui/settings/api-keys"
 
 
 def _context(request: Request, me: ConsoleUser, conn: Connection, **extra: Any) -> dict[str, Any]:
-    keys = accounts.list_api_keys(conn, tenant_id=me.principal.tenant_id)
+    keys, total = accounts.list_api_keys(
+        conn, tenant_id=me.principal.tenant_id, limit=MAX_LIMIT, offset=0
+    )
     return {
         "me": me,
         "section": "settings",
         "keys": [{**key, "scope_names": key["scopes"].split(",")} for key in keys],
+        "more_keys": total - len(keys),
         # A key can carry only what its creator holds.
         "scopes": [p.value for p in Permission if p in me.principal.permissions],
         "notice": notice_for(request),
