@@ -103,7 +103,10 @@ _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}")
 
 @lru_cache(maxsize=65536)
 def normalise_email(value: str) -> str:
-    """Lower-cased email; rejects anything without exactly one ``@`` between two parts."""
+    """The email with surrounding whitespace trimmed, lower-cased: the one rule for ingest,
+    list filters, sign-in and accounts; rejects anything without exactly one ``@`` between
+    two parts, or with whitespace or control characters inside."""
+    value = value.strip()
     if not _EMAIL.fullmatch(value):
         raise ValueError("not a valid email address")
     return value.lower()
