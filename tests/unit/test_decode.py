@@ -1,9 +1,11 @@
-"""The fast ingest decoder never accepts what ``EventIn`` refuses, and stores what it stores.
+"""The fast ingest decoder never accepts what the exact path refuses, and stores what it stores.
 
 Bodies are generated with valid, odd and invalid values side by side (timestamps in other
-forms, addresses with zones, secrets in nested details, unknown fields, numbers msgspec
-cannot hold, …). For each, the fast path either hands over to pydantic or produces exactly
-the rows pydantic's path produces; and the public decoder answers what pydantic answers.
+forms, addresses with zones, secrets in nested details and in values, unknown fields,
+numbers msgspec cannot hold, number tokens in every form, repeated keys, whitespace and
+escapes around colons, …). For each, the fast path either hands over to the exact path
+(pydantic, with details read by ``events.exact``) or produces exactly the rows it produces;
+and the public decoder answers what the exact path answers.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vigil.core.errors import VigilError
-from vigil.core.validation import parse_body
 from vigil.events import decode
 from vigil.events.geo import Geolocator
 from vigil.events.prepare import PreparedEvent, prepare_event
-from vigil.events.schemas import EventBatchIn, EventIn
+from vigil.events.schemas import EventIn
 
 NOW = datetime.now(UTC)
 GEO = Geolocator(enabled=True)
@@ -113,17 +114,16 @@ def comparable(events: list[PreparedEvent]) -> list[dict[str, Any]]:
 
 def slow(body: bytes) -> list[PreparedEvent] | str:
     try:
-        batch = parse_body(EventBatchIn, body)
+        return decode.decode_batch_exactly(body, now=NOW, geo=GEO)
     except VigilError as error:
         return f"{error.status_code} {error.message}"
-    return [prepare_event(e, now=NOW, geo=GEO) for e in batch.events]
 
 
 def fast_only(body: bytes) -> list[PreparedEvent] | None:
-    """The fast path alone; None where it hands over to pydantic."""
+    """The fast path alone; None where it hands over to the exact path."""
     try:
         wire = decode._BATCH.decode(body)
-        return [decode._prepare(e, NOW, GEO) for e in wire.events]
+        return decode._fast(body, wire.events, NOW, GEO, wrapper_keys=1)
     except (msgspec.MsgspecError, decode._Unsure):
         return None
 
@@ -170,6 +170,11 @@ ONE = b'{"events": [{"action": "CREATE", "resource_type": "PROJECT", %s}]}'
         ONE % b'"details": {"n": 1e400}',
         ONE % b'"details": {"s": "\\ud800"}',
         ONE % b'"details": {"a": 1, "a": 2}',
+        ONE % b'"details": {"a": 1, "b": {"a": 2, "a": 3}}',
+        b'{"events": [{"action": "CREATE", "resource_type": "PROJECT"}], "events": []}',
+        ONE % b'"details": {"a\\u003ab": 1, "a\\u003ab": 2}',
+        ONE % b'"details": {"t": "12:00"}, "resource_id": "a:b"',
+        ONE % b'"details": {"n": 0.1000000000000000000001, "m": -0}',
         ONE % b'"timestamp": "2025-01-15"',
         ONE % b'"resource_id": "nul\\u0000"',
         b'{"events": [{"action": "CREATE", "resource_type": "PROJECT"}',
@@ -228,3 +233,107 @@ def test_a_single_event_body_too() -> None:
         decode.decode_event(b'{"action": "NOPE", "resource_type": "USER"}', now=NOW, geo=GEO)
     expected = prepare_event(EventIn.model_validate_json(body), now=NOW, geo=GEO)
     assert comparable([prepared]) == comparable([expected])
+    assert comparable([prepared]) == comparable(
+        [decode.decode_event_exactly(body, now=NOW, geo=GEO)]
+    )
+
+
+# Raw JSON, written token by token: what json.dumps never writes (a key twice, 1E+2, -0,
+# spaces before a colon, a colon escaped as \u003a) and secrets inside values.
+NUMBER_TOKENS = st.sampled_from(
+    ["0.1234567890123456789", "19.990000000000000001", "1E+2", "1e5", "-0", "-0.0", "0",
+     "12", "1.50", "123456789012345678901234567890", "-9223372036854775809", "2.5e-3", "1e400"]
+)  # fmt: skip
+STRING_TOKENS = st.sampled_from(
+    ['"plain"', '"12:30"', '"a\\u003ab"', '"a\\":b"', '"x -0 y"', '"caf\\u00e9"',
+     '"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"',
+     '"postgresql://app:s3cret@db.internal/prod"', '"https://example.com/a@b"',
+     '"AKIAIOSFODNN7EXAMPLE"', '"ghp_' + "a" * 36 + '"', '"xoxb-1234567890-abcdefghij"',
+     '"-----BEGIN RSA PRIVATE KEY-----\\nMIIEow\\n-----END RSA PRIVATE KEY-----"',
+     '"organization"', '"bearer of news"']
+)  # fmt: skip
+COLONS = st.sampled_from([":", ": ", " :", "\n:\t"])
+KEYS = st.sampled_from(["a", "b", "note", "password", "a:b", "url"])
+
+
+@st.composite
+def raw_value(draw: st.DrawFn, depth: int = 0) -> str:
+    kinds = ["number", "string", "literal"] + (["object", "array"] if depth < 3 else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "number":
+        return draw(NUMBER_TOKENS)
+    if kind == "string":
+        return draw(STRING_TOKENS)
+    if kind == "literal":
+        return draw(st.sampled_from(["true", "false", "null"]))
+    if kind == "array":
+        return "[" + ",".join(draw(st.lists(raw_value(depth + 1), max_size=3))) + "]"
+    return raw_object(draw, depth + 1)
+
+
+def raw_object(draw: st.DrawFn, depth: int) -> str:
+    keys = draw(st.lists(KEYS, max_size=4))  # may repeat
+    members = [f'"{key}"{draw(COLONS)}{draw(raw_value(depth))}' for key in keys]
+    return "{" + ", ".join(members) + "}"
+
+
+@st.composite
+def raw_event(draw: st.DrawFn) -> str:
+    members = ['"action":"CREATE"', '"resource_type":"PROJECT"']
+    if draw(st.booleans()):
+        members.append(f'"details"{draw(COLONS)}{raw_object(draw, 0)}')
+    if draw(st.booleans()):
+        members.append('"timestamp":"2025-01-15T14:30:00+05:30"')
+    if draw(st.booleans()):
+        members.append('"user_agent":null')
+    if draw(st.integers(0, 9)) == 0:  # a field named twice
+        members.append(draw(st.sampled_from(['"action":"DELETE"', '"user_agent":"x"'])))
+    return "{" + ",".join(draw(st.permutations(members))) + "}"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(raw_event(), min_size=1, max_size=3))
+def test_raw_bodies_fast_path_agrees_with_exact_path(events: list[str]) -> None:
+    body = ('{"events": [' + ",".join(events) + "]}").encode()
+    expected = slow(body)
+    fast = fast_only(body)
+    if fast is not None:
+        assert not isinstance(expected, str), f"fast path accepted what is refused: {body!r}"
+        assert comparable(fast) == comparable(expected), body
+    assert same(public(body), expected), body
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ('{"p": 0.1234567890123456789}', '{"p":0.1234567890123456789}'),
+        ('{"price": 19.990000000000000001}', '{"price":19.990000000000000001}'),
+        ('{"n": 1E+2, "m": 1e5, "z": -0, "y": -0.0}', '{"n":1E+2,"m":1e5,"z":-0,"y":-0.0}'),
+        ('{"big": 123456789012345678901234567890}', '{"big":123456789012345678901234567890}'),
+        ('{"deep": [{"x": 1.10}]}', '{"deep":[{"x":1.10}]}'),
+    ],
+)
+def test_number_tokens_are_stored_as_written(sent: str, stored: str) -> None:
+    for body in (ONE % f'"details": {sent}'.encode(), ONE % f'"details":{sent}'.encode()):
+        assert [e.row["details"] for e in decode.decode_batch(body, now=NOW, geo=GEO)] == [stored]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"action": "CREATE", "resource_type": "USER", "action": "DELETE"}', "action"),
+        (b'{"action": "CREATE", "resource_type": "USER", "details": {"a": 1, "a": 2}}',
+         "details.a"),
+        (b'{"action": "CREATE", "resource_type": "USER", "details": {"x": [{"k": 1, "k" : 1}]}}',
+         "details.x[0].k"),
+    ],
+)  # fmt: skip
+def test_a_repeated_key_is_refused_by_name(body: bytes, field: str) -> None:
+    with pytest.raises(VigilError) as single:
+        decode.decode_event(body, now=NOW, geo=GEO)
+    assert single.value.status_code == 422
+    assert single.value.message.startswith(f"{field}: this key appears twice")
+    with pytest.raises(VigilError) as batch:
+        decode.decode_batch(b'{"events": [{"action": "LOGIN", "resource_type": "USER"}, %s]}'
+                            % body, now=NOW, geo=GEO)  # fmt: skip
+    assert batch.value.message.startswith(f"events[1].{field}: this key appears twice")

@@ -28,7 +28,26 @@ def test_date_only_end_is_the_start_of_the_next_day() -> None:
 def test_datetimes_are_converted_to_utc_and_end_is_inclusive() -> None:
     filters = parse_filters(start_date="2025-01-31T10:00:00+02:00", end_date="2025-01-31T12:00:00Z")
     assert filters.start == datetime(2025, 1, 31, 8, tzinfo=UTC)
-    assert filters.end == datetime(2025, 1, 31, 12, tzinfo=UTC) + timedelta(microseconds=1)
+    assert filters.end == datetime(2025, 1, 31, 12, tzinfo=UTC) + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("end_date", "end"),
+    [
+        ("2026-03-10T23:59:59Z", datetime(2026, 3, 11, tzinfo=UTC)),
+        ("2026-03-10T23:59Z", datetime(2026, 3, 11, tzinfo=UTC)),
+        ("2026-03-10T23Z", datetime(2026, 3, 11, tzinfo=UTC)),
+        ("2026-03-10T235959Z", datetime(2026, 3, 11, tzinfo=UTC)),
+        ("2026-03-10T23:59:59.5Z", datetime(2026, 3, 10, 23, 59, 59, 600_000, tzinfo=UTC)),
+        ("2026-03-10T23:59:59,25Z", datetime(2026, 3, 10, 23, 59, 59, 260_000, tzinfo=UTC)),
+        ("2026-03-10T23:59:59.123456Z", datetime(2026, 3, 10, 23, 59, 59, 123_457, tzinfo=UTC)),
+        ("2026-03-11T00:59:59+01:00", datetime(2026, 3, 11, tzinfo=UTC)),
+    ],
+)
+def test_an_end_datetime_includes_the_whole_of_its_last_written_unit(
+    end_date: str, end: datetime
+) -> None:
+    assert parse_filters(end_date=end_date).end == end
 
 
 def test_naive_datetimes_mean_utc() -> None:

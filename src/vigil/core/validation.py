@@ -56,12 +56,13 @@ def describe_errors(
     return described
 
 
-def parse_body(model: type[M], body: bytes) -> M:
-    """Validate a JSON body straight from bytes (pydantic parses it in Rust)."""
+def parse_body(model: type[M], body: bytes, *, context: dict[str, Any] | None = None) -> M:
+    """Validate a JSON body straight from bytes (pydantic parses it in Rust); ``context``
+    goes to the model's validators."""
     if not body.strip():
         raise MalformedJSON("request body is empty; send a JSON object")
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, context=context)
     except ValidationError as error:
         problems = error.errors(include_url=False, include_input=False)
         json_errors = [p for p in problems if p["type"] == "json_invalid"]

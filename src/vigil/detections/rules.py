@@ -8,12 +8,20 @@ per user or overall. The other kinds look at one event against the user's histor
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from vigil.events.schemas import Action, ResourceType, Status
+from vigil.events.schemas import Action, ResourceType, Status, normalise_email, normalise_ip
 from vigil.notifications.channel import ChannelName
 
 
@@ -50,9 +58,40 @@ class EventFilter(BaseModel):
     resource_type: list[ResourceType] = Field(default_factory=list)
     status: Status | None = None
     user: Annotated[str, StringConstraints(max_length=320)] | None = Field(
-        default=None, description="An actor's user id or email"
+        default=None,
+        description="An actor's user id, or email (with an @: trimmed, lower-cased)",
     )
-    ip_address: Annotated[str, StringConstraints(max_length=64)] | None = None
+    ip_address: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="IPv4 or IPv6, normalised as events' addresses are"
+    )
+
+    # A filter is compared with stored events, so it is normalised as they were at
+    # ingest; one that no event could ever match is refused. Rules stored before this
+    # rule existed are read with STORED_RULE: normalised where they can be, kept otherwise.
+    @field_validator("user")
+    @classmethod
+    def _normalise_email(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or "@" not in value:
+            return value
+        return _normalised(value, normalise_email, info)
+
+    @field_validator("ip_address")
+    @classmethod
+    def _normalise_ip(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _normalised(value, normalise_ip, info)
+
+
+# Validation context for a rule read back from storage (see ``EventFilter``).
+STORED_RULE = {"stored": True}
+
+
+def _normalised(value: str, normalise: Callable[[str], str], info: ValidationInfo) -> str:
+    try:
+        return normalise(value)
+    except ValueError:
+        if info.context and info.context.get("stored"):
+            return value
+        raise
 
 
 RuleName = Annotated[

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from vigil.core.clock import new_id
 from vigil.core.errors import Conflict, NotFound
 from vigil.detections.findings import Finding
-from vigil.detections.rules import BUILTIN_RULES, Rule, Severity
+from vigil.detections.rules import BUILTIN_RULES, STORED_RULE, Rule, Severity
 from vigil.detections.tables import AlertChange, AlertRow, alert_row, alert_rules, alerts
 
 OPEN, ACKNOWLEDGED, RESOLVED = "OPEN", "ACKNOWLEDGED", "RESOLVED"
@@ -32,7 +32,7 @@ STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
 def tenant_rules(conn: Connection, *, tenant_id: uuid.UUID) -> list[Rule]:
     """Every rule of the tenant: the built-in presets (as the tenant set them), then its own."""
     stored = {
-        name: Rule.model_validate_json(definition)
+        name: Rule.model_validate_json(definition, context=STORED_RULE)
         for name, definition in conn.execute(
             select(alert_rules.c.name, alert_rules.c.definition).where(
                 alert_rules.c.tenant_id == tenant_id

@@ -13,6 +13,8 @@ from vigil.events.schemas import Action, ResourceType, Status, normalise_email, 
 # A '+' in an unencoded query string arrives as a space: "…T10:00:00 02:00".
 _SPACE_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}:?\d{2})$")
 MAX_TEXT_QUERY = 200
+# The time of an ISO 8601 datetime, extended (23:59:59.5) or basic (235959.5).
+_TIME_FIELDS = re.compile(r"[Tt ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +173,22 @@ def _parse_bound(raw: str | None, *, field_name: str, is_end: bool) -> datetime 
         raise InvalidInput(field_name, f"{raw!r} is out of range") from None
     if not is_end:
         return moment
-    # An end datetime is inclusive for the caller; stored times have microseconds,
-    # so "up to and including" is "before the next microsecond".
+    # An end datetime is inclusive, to the precision it is written in: 23:59:59 includes
+    # 23:59:59.5, 23:59 the whole minute, 23:59:59.25 up to 23:59:59.259999.
     try:
-        return moment + timedelta(microseconds=1)
+        return moment + _last_unit(text)
     except OverflowError:
         return None  # the last representable instant: no upper bound
+
+
+def _last_unit(text: str) -> timedelta:
+    """The unit of the last time field written in an ISO 8601 datetime (hour to microsecond)."""
+    found = _TIME_FIELDS.search(text)
+    if found is None:
+        return timedelta(microseconds=1)
+    _, minutes, seconds, fraction = found.groups()
+    if fraction:
+        return timedelta(microseconds=10 ** max(0, 6 - len(fraction)))
+    if seconds:
+        return timedelta(seconds=1)
+    return timedelta(minutes=1) if minutes else timedelta(hours=1)

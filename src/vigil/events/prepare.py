@@ -67,8 +67,14 @@ def prepared(
     return PreparedEvent(row=row, producer_id=id is not None, timestamp_given=timestamp is not None)
 
 
-def prepare_event(event: EventIn, *, now: datetime, geo: Geolocator) -> PreparedEvent:
-    """The row of an event ``EventIn`` validated (its timestamp already in UTC)."""
+def prepare_event(
+    event: EventIn, *, now: datetime, geo: Geolocator, details_text: str | None = None
+) -> PreparedEvent:
+    """The row of an event ``EventIn`` validated (its timestamp already in UTC);
+    ``details_text``, when given, is stored instead of the JSON text of ``event.details``
+    (``events.decode`` gives the details as the producer wrote them)."""
+    if details_text is None and event.details is not None:
+        details_text = dump_details(event.details)
     return prepared(
         id=event.id,
         timestamp=event.timestamp,
@@ -79,7 +85,7 @@ def prepare_event(event: EventIn, *, now: datetime, geo: Geolocator) -> Prepared
         user_email=event.user_email,
         ip_address=event.ip_address,
         user_agent=event.user_agent,
-        details=None if event.details is None else dump_details(event.details),
+        details=details_text,
         status=None if event.status is None else event.status.value,
         now=now,
         geo=geo,

@@ -1,4 +1,9 @@
-"""Checks on an event's ``details``: depth, finite numbers, and secrets replaced before storage."""
+"""Checks on an event's ``details``: depth, finite numbers, and secrets replaced before storage.
+
+A secret is recognised by its key's name (``password``, ``api_key``, …: the whole value is
+replaced) or by its form inside a string value (a bearer token, a JWT, a password in a URL,
+a PEM private key, a cloud or chat provider's key: only the secret part is replaced).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+import orjson
+
 REDACTED = "[REDACTED]"
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+# orjson.Fragment: a number token kept exactly as the producer wrote it (``events.exact``).
+_SCALARS = frozenset({str, int, float, bool, type(None), orjson.Fragment})
 MAX_DEPTH = 16
 
 # Words that make a key name a secret wherever they appear in it.
@@ -62,6 +70,48 @@ SQUASHED_ANYWHERE = (
 SQUASHED_ENDINGS = ("token", "jwt", "sessionid")
 
 
+# Secrets by their form, wherever they sit in a string. Each alternative holds a literal
+# that ``SECRET_HINT`` looks for: a details JSON text without one holds no string this
+# could match (none of these literals is escaped in JSON), so ingest scans values only
+# when the hint is found.
+SECRET_VALUE = re.compile(
+    # An HTTP credential header written out: everything after the name, to the line's end.
+    r"(?P<header>(?i:proxy-authorization|authorization)[ \t]*[:=][ \t]*)[^\r\n]+"
+    # RFC 6750 bearer token
+    r"|(?P<bearer>(?i:bearer)[ \t]+)[A-Za-z0-9._~+/-]{8,}=*"
+    # JWT (RFC 7519, JWS compact form): base64url JSON header, payload, signature
+    r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+    # password in a URL's userinfo (RFC 3986 §3.2.1): scheme://user:password@host
+    r"|(?P<userinfo>://[^/\s:@]*:)[^/\s@]+@"
+    # PEM private key (RFC 7468), to its end line or the end of the text
+    r"|-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)"
+    r"|A[KS]IA[A-Z0-9]{16}"  # AWS access key id
+    r"|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"  # GitHub tokens
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack tokens
+    r"|v[ksr]_[A-Za-z0-9_-]{30,}"  # Vigil's own API keys, sessions and reset tokens
+)
+# A part of each literal above. Every alternative starts with a plain character (not a
+# class, not a case-blind group), and a rare one ("zation", "yJ", "//", not ":" or "e"):
+# the engine then skips straight over the characters that cannot start a match.
+SECRET_HINT = re.compile(
+    r"z(?i:ation)|Z(?i:ation)|B(?i:earer)|b(?i:earer)|yJ|//|BEGIN"
+    r"|A[KS]IA|gh[pousr]_|github_pat_|xox[abposr]-|v[ksr]_"
+)
+
+
+def _redacted_match(match: re.Match[str]) -> str:
+    kept = match["header"] or match["bearer"] or ""
+    if match["userinfo"]:
+        return match["userinfo"] + REDACTED + "@"
+    return kept + REDACTED
+
+
+def redact_secret_values(text: str) -> str:
+    """``text`` with each secret ``SECRET_VALUE`` recognises replaced by ``[REDACTED]``
+    (a header's name, the word ``Bearer`` and a URL's user name are kept)."""
+    return SECRET_VALUE.sub(_redacted_match, text)
+
+
 @lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a details key's name says its value is a secret."""
@@ -76,13 +126,17 @@ def is_secret_key(key: str) -> bool:
     return any(pair in SECRET_PAIRS for pair in pairwise(words))
 
 
-def sanitise_details(details: dict[str, Any]) -> dict[str, Any]:
-    """Redact secrets in place and check depth and numbers; raises ``ValueError`` with a path."""
-    _walk(details, depth=1, path="details")
+def sanitise_details(details: dict[str, Any], *, scan_values: bool = True) -> dict[str, Any]:
+    """Redact secrets in place and check depth and numbers; raises ``ValueError`` with a path.
+
+    ``scan_values=False`` looks at key names only: for a caller that has already found no
+    ``SECRET_HINT`` in the details' JSON text, where no secret value can then be.
+    """
+    _walk(details, depth=1, path="details", scan=scan_values)
     return details
 
 
-def _walk(node: Any, *, depth: int, path: str) -> None:
+def _walk(node: Any, *, depth: int, path: str, scan: bool) -> None:
     if depth > MAX_DEPTH:
         raise ValueError(f"{path}: nesting deeper than {MAX_DEPTH} levels")
     # Most values are plain scalars: one set lookup settles them before any isinstance
@@ -95,8 +149,10 @@ def _walk(node: Any, *, depth: int, path: str) -> None:
             elif kind in _SCALARS:
                 if kind is float and not math.isfinite(value):
                     raise ValueError(f"{path}.{key}: numbers must be finite")
+                if scan and kind is str and SECRET_VALUE.search(value):
+                    node[key] = redact_secret_values(value)
             elif isinstance(value, dict | list):
-                _walk(value, depth=depth + 1, path=f"{path}.{key}")
+                _walk(value, depth=depth + 1, path=f"{path}.{key}", scan=scan)
             elif isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{path}.{key}: numbers must be finite")
     elif isinstance(node, list):
@@ -105,7 +161,9 @@ def _walk(node: Any, *, depth: int, path: str) -> None:
             if kind in _SCALARS:
                 if kind is float and not math.isfinite(value):
                     raise ValueError(f"{path}[{index}]: numbers must be finite")
+                if scan and kind is str and SECRET_VALUE.search(value):
+                    node[index] = redact_secret_values(value)
             elif isinstance(value, dict | list):
-                _walk(value, depth=depth + 1, path=f"{path}[{index}]")
+                _walk(value, depth=depth + 1, path=f"{path}[{index}]", scan=scan)
             elif isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{path}[{index}]: numbers must be finite")
