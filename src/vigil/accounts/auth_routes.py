@@ -20,7 +20,7 @@ from vigil.accounts.deps import (
 from vigil.accounts.routes import user_json
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import InvalidInput
-from vigil.core.http import FastJSONResponse, client_ip
+from vigil.core.http import FastJSONResponse, client_ip, errors
 from vigil.core.tokens import fingerprint
 from vigil.events.wire import format_time
 
@@ -40,7 +40,7 @@ class LoginBody(BaseModel):
     )
 
 
-@router.post("/login", summary="Sign in with email and password")
+@router.post("/login", summary="Sign in with email and password", responses=errors(401, 429))
 async def sign_in(
     request: Request, body: LoginBody, engine: EngineDep, settings: SettingsDep
 ) -> Response:
@@ -204,7 +204,9 @@ class CodeBody(BaseModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-@router.post("/2fa/setup", summary="Start setting up two-factor authentication")
+@router.post(
+    "/2fa/setup", summary="Start setting up two-factor authentication", responses=errors(409)
+)
 def two_factor_setup(
     principal: Caller, engine: EngineDep, settings: SettingsDep
 ) -> FastJSONResponse:
@@ -232,7 +234,7 @@ def two_factor_enable(
     return FastJSONResponse({"recovery_codes": codes})
 
 
-@router.post("/2fa/disable", summary="Turn two-factor authentication off")
+@router.post("/2fa/disable", summary="Turn two-factor authentication off", responses=errors(409))
 def two_factor_disable(
     principal: Caller,
     audit: CallerAuditDep,
