@@ -17,6 +17,7 @@ from vigil.accounts.deps import (
     presented_token,
     set_session_cookie,
 )
+from vigil.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from vigil.accounts.routes import user_json
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import InvalidInput
@@ -25,6 +26,12 @@ from vigil.core.tokens import fingerprint
 from vigil.events.wire import format_time
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
+# Checked by ``check_password_rules`` (its messages name the rule); documented here.
+NewPassword = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LENGTH),
+    Field(json_schema_extra={"minLength": MIN_LENGTH}),
+]
 
 
 class LoginBody(BaseModel):
@@ -120,8 +127,8 @@ class PasswordChangeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    current_password: Annotated[str, StringConstraints(max_length=256)]
-    new_password: Annotated[str, StringConstraints(max_length=256)]
+    current_password: Annotated[str, StringConstraints(max_length=MAX_LENGTH)]
+    new_password: NewPassword
 
 
 @router.post("/password", summary="Change your password")
@@ -162,7 +169,7 @@ class ResetConfirmBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: Annotated[str, StringConstraints(max_length=200)]
-    new_password: Annotated[str, StringConstraints(max_length=256)]
+    new_password: NewPassword
 
 
 @router.post("/password-reset", status_code=202, summary="Email a password reset link")
