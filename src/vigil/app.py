@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -23,10 +24,11 @@ from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.throttle import LoginThrottle
 from vigil.analytics.routes import router as analytics_router
+from vigil.api_docs import openapi_document
 from vigil.consumers import build_consumers
 from vigil.core.deps import EngineDep
 from vigil.core.errors import VigilError
-from vigil.core.http import FastJSONResponse, error_response
+from vigil.core.http import FastJSONResponse, allowed_methods, error_response
 from vigil.core.validation import describe_errors
 from vigil.db.engine import WRITER_CACHE_MIB, WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
@@ -105,7 +107,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             write_engine.dispose()
             export_engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from Swagger UI and ReDoc as fastapi-offline packages them, served by
+    # Vigil itself: FastAPI's own pages load them from a CDN, and are blank offline.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Vigil",
         version=__version__,
         description=DESCRIPTION,
@@ -115,6 +120,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # environment on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.engine = engine
     app.state.geo = geo
@@ -191,9 +197,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if is_console(request) and error.status_code == 404:
             return error_page(request, 404, "Not found", "There is no such page.")
-        return FastJSONResponse(
-            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
-        )
+        headers = dict(error.headers or {})
+        detail = error.detail
+        if error.status_code == 405:
+            # Starlette names only the methods of the first route matching the path;
+            # a path served by several routes (GET and PATCH /settings) has them all.
+            headers["Allow"] = allowed_methods(request)
+            detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return FastJSONResponse({"detail": detail}, status_code=error.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

@@ -98,6 +98,9 @@ def test_route_answers_each_permission_as_the_rules_say(
             assert answer.status_code not in (401, 403), (label, answer.text)
         elif label == "anonymous":
             assert answer.status_code == 401, (label, answer.text)
+        elif rule.session_only:  # every client here but the anonymous one holds an API key
+            assert answer.status_code == 403, (label, answer.text)
+            assert "not an API key" in answer.json()["detail"]
         elif not rule.any_of or PERMISSION_SETS[label] & rule.any_of:
             assert answer.status_code not in (401, 403), (label, answer.text)
         else:

@@ -117,7 +117,8 @@ def test_a_wrong_code_does_not_turn_it_on(tenant: Tenant) -> None:
 
 def test_api_keys_have_no_second_factor(tenant: Tenant) -> None:
     answer = tenant.admin.post("/auth/2fa/setup")
-    assert answer.status_code == 422
+    assert answer.status_code == 403
+    assert "not an API key" in answer.json()["detail"]
 
 
 def test_the_secret_is_sealed_in_the_database(tenant: Tenant) -> None:

@@ -26,6 +26,9 @@ class AccessRule:
     # Open to an admin who must still set up two-factor authentication (the tenant's
     # require_2fa_for_admins); every other route waits until they have.
     during_2fa_setup: bool = False
+    # Only a person's session will do (their own password, 2FA, inbox, sign-out): an API
+    # key, whatever its scopes, is refused with 403.
+    session_only: bool = False
 
     def describe(self) -> str:
         """The permissions, as an error message names them."""
@@ -46,7 +49,10 @@ def access_rules() -> dict[str, AccessRule]:
                 f"{RULES_FILE.name}: {key!r} needs exactly one of public, authenticated, any_of"
             )
         rules[key] = AccessRule(
-            public=public, any_of=any_of, during_2fa_setup=bool(entry.get("during_2fa_setup"))
+            public=public,
+            any_of=any_of,
+            during_2fa_setup=bool(entry.get("during_2fa_setup")),
+            session_only=bool(entry.get("session_only")),
         )
     return rules
 

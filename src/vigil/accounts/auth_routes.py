@@ -17,14 +17,21 @@ from vigil.accounts.deps import (
     presented_token,
     set_session_cookie,
 )
+from vigil.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from vigil.accounts.routes import user_json
 from vigil.core.deps import EngineDep, SettingsDep
 from vigil.core.errors import InvalidInput
-from vigil.core.http import FastJSONResponse, client_ip
+from vigil.core.http import FastJSONResponse, client_ip, errors
 from vigil.core.tokens import fingerprint
 from vigil.events.wire import format_time
 
 router = APIRouter(prefix="/auth", tags=["sign-in"])
+# Checked by ``check_password_rules`` (its messages name the rule); documented here.
+NewPassword = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LENGTH),
+    Field(json_schema_extra={"minLength": MIN_LENGTH}),
+]
 
 
 class LoginBody(BaseModel):
@@ -40,7 +47,7 @@ class LoginBody(BaseModel):
     )
 
 
-@router.post("/login", summary="Sign in with email and password")
+@router.post("/login", summary="Sign in with email and password", responses=errors(401, 429))
 async def sign_in(
     request: Request, body: LoginBody, engine: EngineDep, settings: SettingsDep
 ) -> Response:
@@ -120,8 +127,8 @@ class PasswordChangeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    current_password: Annotated[str, StringConstraints(max_length=256)]
-    new_password: Annotated[str, StringConstraints(max_length=256)]
+    current_password: Annotated[str, StringConstraints(max_length=MAX_LENGTH)]
+    new_password: NewPassword
 
 
 @router.post("/password", summary="Change your password")
@@ -162,7 +169,7 @@ class ResetConfirmBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: Annotated[str, StringConstraints(max_length=200)]
-    new_password: Annotated[str, StringConstraints(max_length=256)]
+    new_password: NewPassword
 
 
 @router.post("/password-reset", status_code=202, summary="Email a password reset link")
@@ -204,7 +211,9 @@ class CodeBody(BaseModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-@router.post("/2fa/setup", summary="Start setting up two-factor authentication")
+@router.post(
+    "/2fa/setup", summary="Start setting up two-factor authentication", responses=errors(409)
+)
 def two_factor_setup(
     principal: Caller, engine: EngineDep, settings: SettingsDep
 ) -> FastJSONResponse:
@@ -232,7 +241,7 @@ def two_factor_enable(
     return FastJSONResponse({"recovery_codes": codes})
 
 
-@router.post("/2fa/disable", summary="Turn two-factor authentication off")
+@router.post("/2fa/disable", summary="Turn two-factor authentication off", responses=errors(409))
 def two_factor_disable(
     principal: Caller,
     audit: CallerAuditDep,

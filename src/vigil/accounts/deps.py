@@ -118,13 +118,20 @@ def set_session_cookie(
     )
 
 
+SESSION_ONLY = (
+    "this is for a signed-in person, not an API key: sign in with POST /auth/login and send "
+    "the session token instead"
+)
+
+
 class TwoFactorSetupPending(Forbidden):
     """An admin who must turn two-factor authentication on before anything else."""
 
 
 def admit(principal: Principal, rule: AccessRule, address: str | None) -> None:
-    """Raise ``Forbidden`` unless the route's rule admits the caller from ``address``: the
-    one check behind the API and the console alike."""
+    """Raise ``Forbidden`` unless the route's rule admits the caller from ``address`` (and,
+    for a session-only route, with a session rather than an API key): the one check behind
+    the API and the console alike."""
     if not is_allowed(address, principal.allowed_networks):
         raise Forbidden("your address is not on this tenant's IP allowlist")
     if principal.two_factor_setup_required and not rule.during_2fa_setup:
@@ -132,6 +139,8 @@ def admit(principal: Principal, rule: AccessRule, address: str | None) -> None:
             "this tenant requires two-factor authentication for admins: turn it on with "
             "POST /auth/2fa/setup and POST /auth/2fa/enable first"
         )
+    if rule.session_only and principal.session_id is None:
+        raise Forbidden(SESSION_ONLY)
     if rule.any_of and not principal.permissions & rule.any_of:
         raise Forbidden(f"this needs the {rule.describe()} permission")
 

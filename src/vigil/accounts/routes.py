@@ -14,7 +14,7 @@ from vigil.accounts.deps import Caller, recent_credentials
 from vigil.accounts.schemas import UserCreate, UserOut, UserPage, UserUpdate
 from vigil.accounts.tables import NewUserRow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
-from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.http import FastJSONResponse, errors, uuid_or_404
 from vigil.core.pagination import PageQuery
 from vigil.core.permissions import Role
 from vigil.events.wire import format_time
@@ -47,7 +47,13 @@ def user_json(row: NewUserRow) -> dict[str, Any]:
     }
 
 
-@router.post("/users", status_code=201, response_model=UserOut, summary="Create a user")
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserOut,
+    summary="Create a user",
+    responses=errors(409),
+)
 def create_user(
     principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: UserCreate
 ) -> FastJSONResponse:
@@ -90,7 +96,9 @@ def get_user(principal: Caller, conn: ReadConnDep, user_id: str) -> FastJSONResp
     return FastJSONResponse(user_json(row))
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, summary="Change a user")
+@router.patch(
+    "/users/{user_id}", response_model=UserOut, summary="Change a user", responses=errors(409)
+)
 def update_user(
     request: Request,
     principal: Caller,
@@ -107,7 +115,9 @@ def update_user(
     )
 
 
-@router.delete("/users/{user_id}", response_model=UserOut, summary="Disable a user")
+@router.delete(
+    "/users/{user_id}", response_model=UserOut, summary="Disable a user", responses=errors(409)
+)
 def delete_user(
     request: Request, principal: Caller, audit: CallerAuditDep, engine: EngineDep, user_id: str
 ) -> FastJSONResponse:
@@ -120,7 +130,10 @@ def delete_user(
 
 
 @router.post(
-    "/users/{user_id}/password-reset", status_code=202, summary="Email a user a reset link"
+    "/users/{user_id}/password-reset",
+    status_code=202,
+    summary="Email a user a reset link",
+    responses=errors(409),
 )
 def send_password_reset(
     principal: Caller,

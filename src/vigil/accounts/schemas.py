@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from vigil.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from vigil.core.permissions import Permission, Role
 from vigil.events.schemas import no_nul, normalise_email
 
@@ -26,7 +27,14 @@ class UserCreate(BaseModel):
     permissions: list[Permission] = Field(
         default_factory=list, description="Granted on top of the role's permissions"
     )
-    password: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+    password: (
+        Annotated[
+            str,
+            StringConstraints(max_length=MAX_LENGTH),
+            Field(json_schema_extra={"minLength": MIN_LENGTH}),
+        ]
+        | None
+    ) = Field(
         default=None, description="12 to 256 characters; without one, the user sets it by reset"
     )
 

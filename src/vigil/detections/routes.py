@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from vigil.accounts.caller_audit import CallerAuditDep
 from vigil.accounts.deps import Caller
 from vigil.core.deps import EngineDep, ReadConnDep
-from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.http import FastJSONResponse, errors, uuid_or_404
 from vigil.core.pagination import PageQuery
 from vigil.detections import actions, service
 from vigil.detections.rules import Rule, Severity
@@ -123,7 +123,9 @@ class AlertChange(BaseModel):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-@router.patch("/alerts/{alert_id}", summary="Acknowledge or resolve an alert")
+@router.patch(
+    "/alerts/{alert_id}", summary="Acknowledge or resolve an alert", responses=errors(409)
+)
 def change_alert(
     principal: Caller, audit: CallerAuditDep, engine: EngineDep, alert_id: str, body: AlertChange
 ) -> FastJSONResponse:
@@ -153,7 +155,7 @@ def list_rules(principal: Caller, conn: ReadConnDep) -> FastJSONResponse:
     return FastJSONResponse({"items": [rule_json(rule) for rule in rules]})
 
 
-@router.post("/rules", status_code=201, summary="Add a rule of your own")
+@router.post("/rules", status_code=201, summary="Add a rule of your own", responses=errors(409))
 def create_rule(
     principal: Caller, audit: CallerAuditDep, engine: EngineDep, body: Rule
 ) -> FastJSONResponse:
@@ -161,7 +163,9 @@ def create_rule(
     return FastJSONResponse(rule_json(actions.create_rule(engine, audit, body)), 201)
 
 
-@router.patch("/rules/{rule_name}", summary="Change a rule (built-in ones too)")
+@router.patch(
+    "/rules/{rule_name}", summary="Change a rule (built-in ones too)", responses=errors(409)
+)
 def change_rule(
     principal: Caller,
     audit: CallerAuditDep,
@@ -173,7 +177,7 @@ def change_rule(
     return FastJSONResponse(rule_json(actions.change_rule(engine, audit, rule_name, body)))
 
 
-@router.delete("/rules/{rule_name}", summary="Delete a rule of your own")
+@router.delete("/rules/{rule_name}", summary="Delete a rule of your own", responses=errors(409))
 def delete_rule(
     principal: Caller, audit: CallerAuditDep, engine: EngineDep, rule_name: str
 ) -> FastJSONResponse:

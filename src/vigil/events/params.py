@@ -2,30 +2,55 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from vigil.core.pagination import CursorPageQuery
 from vigil.events.export import ExportFormat
 from vigil.events.filters import EventFilters, parse_filters
+from vigil.events.schemas import Action, ResourceType, Status
 
 _DATE = "ISO 8601 datetime with offset, or a date (a date-only end_date includes the whole day)"
+
+
+# The filters are parsed by ``parse_filters`` (for messages that name the field), so the
+# query's types stay ``str``; what the document says they accept is given here.
+def _choices(enum: type[StrEnum]) -> dict[str, Any]:
+    names = "|".join(member.value for member in enum)
+    pattern = f"^({names})(,({names}))*$"
+    return {"type": "array", "items": {"type": "string", "pattern": pattern}}
+
+
+def _text(**schema: Any) -> Any:
+    return WithJsonSchema({"type": "string", **schema})
+
+
+Actions = Annotated[list[str] | None, WithJsonSchema(_choices(Action))]
+ResourceTypes = Annotated[list[str] | None, WithJsonSchema(_choices(ResourceType))]
+StatusName = Annotated[str | None, _text(enum=[s.value for s in Status])]
+IPAddressText = Annotated[
+    str | None, _text(anyOf=[{"format": "ipv4"}, {"format": "ipv6"}], maxLength=64)
+]
+DateText = Annotated[str | None, _text(anyOf=[{"format": "date-time"}, {"format": "date"}])]
 
 
 class ActivityQuery(BaseModel):
     """Filters that apply whoever the actor is."""
 
-    action: list[str] | None = Field(
+    action: Actions = Field(
         default=None, description="CREATE, UPDATE, …: repeat the parameter or separate with commas"
     )
-    resource_type: list[str] | None = Field(
+    resource_type: ResourceTypes = Field(
         default=None, description="USER, PROJECT, …: repeatable or comma-separated"
     )
     resource_id: str | None = None
-    ip_address: str | None = None
-    status: str | None = Field(default=None, description="SUCCESS or FAILED")
+    ip_address: IPAddressText = Field(default=None, description="IPv4 or IPv6 address")
+    status: StatusName = Field(default=None, description="SUCCESS or FAILED")
     q: str | None = Field(default=None, description="Free text in email, resource id and details")
-    start_date: str | None = Field(default=None, description=_DATE)
-    end_date: str | None = Field(default=None, description=_DATE)
+    start_date: DateText = Field(default=None, description=_DATE)
+    end_date: DateText = Field(default=None, description=_DATE)
 
     def filters_for_actor(self, user_id: str | None, user_email: str | None) -> EventFilters:
         """Validated filters, with the actor given."""

@@ -16,12 +16,12 @@ from vigil.accounts.deps import Caller, admit_request
 from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep, SettingsDep
-from vigil.core.http import FastJSONResponse, client_ip, read_body, uuid_or_404
+from vigil.core.http import FastJSONResponse, client_ip, errors, read_body, uuid_or_404
 from vigil.core.pagination import PageRequest
 from vigil.events import service
 from vigil.events.decode import decode_batch, decode_event
 from vigil.events.deps import ExportEngineDep, Ingest, IngestDep
-from vigil.events.export import MEDIA_TYPES, stream_export
+from vigil.events.export import MEDIA_TYPES, ExportFormat, stream_export
 from vigil.events.filters import EventFilters
 from vigil.events.params import ActivityListQuery, EventListQuery, ExportQuery
 from vigil.events.schemas import (
@@ -34,6 +34,18 @@ from vigil.events.schemas import (
 from vigil.events.wire import event_json
 
 router = APIRouter(tags=["audit logs"])
+# What an export's download holds, by `format`: each event as `EventOut` describes it.
+EXPORT_CONTENT: dict[str, Any] = {
+    MEDIA_TYPES[ExportFormat.CSV].split(";")[0]: {
+        "schema": {"type": "string", "description": "RFC 4180 CSV, a header row first"}
+    },
+    MEDIA_TYPES[ExportFormat.JSON]: {
+        "schema": {"type": "array", "items": {"$ref": "#/components/schemas/EventOut"}}
+    },
+    MEDIA_TYPES[ExportFormat.NDJSON]: {
+        "schema": {"type": "string", "description": "One event as JSON per line"}
+    },
+}
 RECORD_EVENT = rule_for("POST", "/audit-logs/")
 RECORD_BATCH = rule_for("POST", "/audit-logs/batch")
 
@@ -65,7 +77,10 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     status_code=201,
     response_model=EventOut,
     openapi_extra=_body_schema(EventIn),
-    responses={200: {"description": "Already stored with this id and content"}, 409: {}},
+    responses={
+        200: {"description": "Already stored with this id and content"},
+        **errors(409, 413, 503),
+    },
     summary="Record one event",
 )
 async def record_event(request: Request) -> Response:
@@ -87,6 +102,7 @@ async def record_event(request: Request) -> Response:
     status_code=201,
     response_model=BatchResult,
     openapi_extra=_body_schema(EventBatchIn),
+    responses=errors(409, 413, 503),
     summary="Record up to 1000 events at once",
 )
 async def record_batch(request: Request) -> Response:
@@ -131,7 +147,11 @@ def _page_response(
     )
 
 
-@router.get("/audit-logs/export", summary="Download matching events as CSV, JSON or NDJSON")
+@router.get(
+    "/audit-logs/export",
+    summary="Download matching events as CSV, JSON or NDJSON",
+    responses={200: {"content": EXPORT_CONTENT}, **errors(429)},
+)
 def export_audit_logs(
     request: Request,
     principal: Caller,

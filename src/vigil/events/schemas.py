@@ -20,6 +20,7 @@ from pydantic import (
     Strict,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -147,7 +148,14 @@ def no_nul(value: str) -> str:
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(normalise_email)]
-IPAddress = Annotated[str, StringConstraints(max_length=64), AfterValidator(normalise_ip)]
+IPAddress = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(normalise_ip),
+    WithJsonSchema(
+        {"type": "string", "maxLength": 64, "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+    ),
+]
 
 
 class EventIn(BaseModel):
