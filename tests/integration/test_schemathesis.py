@@ -6,7 +6,8 @@ answer must be no server error, a documented status, with a documented content t
 headers, a body matching its schema, and a 405 naming the path's methods in ``Allow``.
 Requests carry an API key with every permission; the routes for signed-in people carry a
 session token instead (``POST /auth/logout`` keeps the key, so the session lives on).
-``schemathesis_hooks.py`` names the cases left out.
+No case is left out: dates from year 1 to 9999 included, since no timeline outgrows 1,000
+points.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from tests.helpers import eventually
 from tests.nodes import VIGIL, Node
 
 ST = str(Path(sys.executable).with_name("st"))
-HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 ADMIN_PASSWORD = "schemathesis admin passphrase"
 CASES_PER_OPERATION = 10
 SEED = 20250115
@@ -106,7 +106,6 @@ def _schemathesis(workdir: Path, base: str, key: str, session: str) -> str:
         env={
             "VIGIL_TEST_KEY": key,
             "VIGIL_TEST_SESSION": session,
-            "SCHEMATHESIS_HOOKS": str(HOOKS),  # the cases left out, and why
             "PATH": "/usr/bin:/bin",
         },
         capture_output=True,
