@@ -3,8 +3,8 @@ and in the details of the events Vigil records while serving it."""
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,7 +26,7 @@ def request_id_from(incoming: bytes | None) -> str:
         kept = _NOT_ALLOWED.sub(b"", incoming[: MAX_LENGTH * 4])[:MAX_LENGTH]
         if kept:
             return kept.decode("ascii")
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # what uuid4 draws, without building a UUID
 
 
 def current_request_id() -> str | None:
