@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,15 @@ def make_event(**fields: Any) -> dict[str, Any]:
     }
     event.update(fields)
     return {k: v for k, v in event.items() if v is not ...}
+
+
+def own_details(event: dict[str, Any]) -> dict[str, Any]:
+    """The details of an event Vigil recorded itself while serving a request, without the
+    request's id, which must be there (``X-Request-ID``)."""
+    details = dict(event["details"])
+    request_id = details.pop("request_id", "")
+    assert re.fullmatch(r"[A-Za-z0-9.:+/=-]{1,64}", request_id), event
+    return details
 
 
 def at(minutes: float) -> str:

@@ -23,7 +23,13 @@ class Node:
     """A ``vigil serve`` process on ``url``; started, killed and restarted at will."""
 
     def __init__(
-        self, url: str, workdir: Path, *, secret_key: str, admin_password: str | None = None
+        self,
+        url: str,
+        workdir: Path,
+        *,
+        secret_key: str,
+        admin_password: str | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -36,14 +42,19 @@ class Node:
             "VIGIL_LOG_LEVEL": "warning",
             **({"VIGIL_ADMIN_PASSWORD": admin_password} if admin_password else {}),
         }
+        self.log_path = log_path  # where its standard output (its JSON log) goes, if kept
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
         """Start the process and wait until it answers ``/healthz``."""
-        self.process = subprocess.Popen(
-            [VIGIL, "serve"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
+        stdout = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                [VIGIL, "serve"], env=self.env, stdout=stdout, stderr=subprocess.PIPE, text=True
+            )
+        finally:
+            if not isinstance(stdout, int):
+                stdout.close()  # the child has its own copy
 
         def healthy() -> bool:
             process = self.process

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -26,7 +26,6 @@ from vigil.accounts.throttle import LoginThrottle
 from vigil.analytics.routes import router as analytics_router
 from vigil.api_docs import openapi_document
 from vigil.consumers import build_consumers
-from vigil.core.deps import EngineDep
 from vigil.core.errors import VigilError
 from vigil.core.http import FastJSONResponse, allowed_methods, error_response
 from vigil.core.validation import describe_errors
@@ -41,6 +40,9 @@ from vigil.events.writer import EventWriter
 from vigil.jobs import run_jobs_forever
 from vigil.notifications.delivery import Deliverer
 from vigil.notifications.routes import router as notifications_router
+from vigil.ops.metrics import ServerMetrics
+from vigil.ops.middleware import RequestObserver
+from vigil.ops.routes import router as ops_router
 from vigil.settings import Settings, get_settings
 from vigil.spine.dispatcher import Dispatcher
 from vigil.tenants.routes import router as settings_router
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         dispatcher = Dispatcher(engine, app.state.consumers)
         dispatcher.start()
         writer.add_listener(dispatcher.committed)
+        app.state.metrics.watch_writer(writer)
         await writer.start()
         tasks = [
             asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs"),
@@ -132,6 +135,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # Built here, started with the app: what a test or an extension registers before
     # the app starts runs like the rest.
     app.state.consumers = build_consumers(settings, wake_deliverer=app.state.deliverer.wake)
+    app.state.metrics = ServerMetrics(
+        engine=engine, export_engine=export_engine, consumers=app.state.consumers
+    )
     _install_error_handlers(app)
     # Before the events: "/audit-logs/summary" must match before "/audit-logs/{event_id}".
     app.include_router(analytics_router)
@@ -142,21 +148,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(settings_router)
     app.include_router(security_router)
     app.include_router(notifications_router)
+    app.include_router(ops_router)
     install_console(app)
-
-    @app.get("/healthz", tags=["operations"], summary="Liveness and database check")
-    def healthz(engine: EngineDep) -> FastJSONResponse:
-        """200 when the database answers, 503 otherwise."""
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as error:
-            log.warning("health check failed: %s", error)
-            return FastJSONResponse({"status": "error", "database": "unreachable"}, 503)
-        return FastJSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     check_every_route_has_a_rule(app)
     app.add_middleware(IngestFastPath)
+    # Outside the fast path, so ingest is counted and logged like every other request.
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     # Added last, so it runs first: the client's address and scheme (https behind a TLS
     # proxy, hence Secure cookies) are settled before anything reads them.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=_proxy_hosts(settings))

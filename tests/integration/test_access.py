@@ -59,10 +59,13 @@ def test_tenant_in_the_body_is_refused(tenant_factory) -> None:  # type: ignore[
     assert globex.reader.get("/audit-logs/").json()["total"] == 0
 
 
-def test_health_and_docs_are_public(anonymous: httpx.Client) -> None:
+def test_probes_and_docs_are_public(anonymous: httpx.Client) -> None:
     health = anonymous.get("/healthz")
     assert health.status_code == 200
-    assert health.json()["database"] == "ok"
+    assert health.json()["status"] == "ok"
+    ready = anonymous.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
     spec = anonymous.get("/openapi.json").json()
     for path in (
         "/audit-logs/",

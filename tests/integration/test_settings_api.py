@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Tenant, TenantFactory
+from tests.helpers import own_details
 
 DEFAULTS = {
     "retention_days": 90,
@@ -25,7 +26,7 @@ def test_settings_read_and_change_with_a_record(tenant: Tenant) -> None:
         "items"
     ]
     assert event["action"] == "UPDATE"
-    assert event["details"] == {
+    assert own_details(event) == {
         "changed_fields": ["retention_days"],
         "old_value": 90,
         "new_value": 365,

@@ -9,6 +9,7 @@ import httpx
 import pyotp
 
 from tests.conftest import Tenant
+from tests.helpers import own_details
 from tests.integration.test_sign_in import PASSWORD, address, make_user, sign_in
 from vigil.accounts.users import get_user
 from vigil.core.permissions import Role
@@ -58,7 +59,7 @@ def test_turning_it_on_is_recorded_and_shown(tenant: Tenant) -> None:
     updates = tenant.reader.get(
         "/audit-logs/", params={"action": "UPDATE", "resource_id": str(user["id"])}
     ).json()["items"]
-    assert updates[0]["details"] == {
+    assert own_details(updates[0]) == {
         "changed_fields": ["two_factor_enabled"],
         "old_value": False,
         "new_value": True,

@@ -1,5 +1,6 @@
 """The audit of the request's caller: what they did (to users, keys, settings, alerts, …)
-recorded as events, with the request's address and user agent."""
+recorded as events, with the request's address, user agent and id (``request_id`` in the
+details, as the request's log line and ``X-Request-ID`` give it)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from vigil.core.principal import Principal
 from vigil.events import service as events
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType
+from vigil.ops.request_ids import with_request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,7 @@ class CallerAudit:
             user_email=self.principal.user_email,
             ip_address=self.ip_address,
             user_agent=self.user_agent,
-            details=details,
+            details=with_request_id(details),
         )
         events.record(conn, tenant_id=self.principal.tenant_id, event=event, geo=self.geo)
 

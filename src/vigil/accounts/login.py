@@ -20,6 +20,7 @@ from vigil.db.engine import write_transaction
 from vigil.events import service as events
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType, Status
+from vigil.ops.request_ids import with_request_id
 from vigil.settings import Settings
 from vigil.tenants import service as tenants
 from vigil.tenants.allowlist import from_stored, is_allowed
@@ -254,7 +255,7 @@ def _record(
         user_email=user["email"] if user else None,
         ip_address=attempt.ip_address,
         user_agent=attempt.user_agent[:1024] if attempt.user_agent else None,
-        details=details or None,
+        details=with_request_id(details) or None,
         status=Status.FAILED if action is Action.LOGIN_FAILED else Status.SUCCESS,
     )
     events.record(conn, tenant_id=tenant_id, event=event, geo=geo)

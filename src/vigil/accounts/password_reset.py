@@ -22,6 +22,7 @@ from vigil.events import service as events
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.notifications.mailer import send_email
+from vigil.ops.request_ids import with_request_id
 from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def _record_reset(
         user_email=user["email"],
         ip_address=ip_address,
         user_agent=user_agent[:1024] if user_agent else None,
+        details=with_request_id({}) or None,
     )
     events.record(conn, tenant_id=user["tenant_id"], event=event, geo=geo)
 

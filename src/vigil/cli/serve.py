@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import secrets
 import sys
 from typing import Annotated
@@ -19,6 +18,7 @@ from vigil.accounts.passwords import check_password_rules
 from vigil.app import create_app
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.db.engine import write_transaction
+from vigil.ops.log_format import log_json_to_stdout
 from vigil.settings import Settings
 from vigil.tenants import service as tenants
 
@@ -32,6 +32,8 @@ def serve(
 ) -> None:
     """Apply migrations, then serve the API (and create an admin on an empty database)."""
     settings = load_settings()
+    # JSON lines on standard output, from the migrations on (docs/operations.md).
+    log_json_to_stdout(settings.log_level)
     engine = migrated_engine(settings)
     bootstrap_if_empty(engine, settings)
     # The event writer's thread and the event loop pass work back and forth, and the
@@ -45,9 +47,6 @@ def serve(
     # of the server's CPU under batch ingest (BENCHMARKS.md §1). Cycles are rare here:
     # almost everything is freed by reference counting, so collect less often.
     gc.set_threshold(10_000, 10, 10)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     host, port = host or settings.host, port or settings.port
     stderr.print(
         f"Console: [bold]http://{host}:{port}/ui/[/]   API docs: http://{host}:{port}/docs\n"
@@ -59,6 +58,9 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level,
+        # Logging is set up above; vigil.access logs each request, with its route and id.
+        log_config=None,
+        access_log=False,
         proxy_headers=False,
     )
 

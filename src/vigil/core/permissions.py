@@ -11,6 +11,8 @@ class Permission(StrEnum):
     USER_VIEW = "USER_VIEW"
     USER_MANAGE = "USER_MANAGE"
     EVENTS_WRITE = "EVENTS_WRITE"
+    # Read this node's metrics (GET /metrics): counts across every tenant, none named.
+    METRICS_READ = "METRICS_READ"
 
 
 class Role(StrEnum):

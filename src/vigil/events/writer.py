@@ -73,6 +73,12 @@ class EventWriter:
         self._usual_group = 1.0
         self._listeners: list[CommitListener] = []
 
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a transaction, read without the lock (a deque's length is
+        atomic): a moment out of date at worst, and never in the writer's way."""
+        return len(self._queue)
+
     def add_listener(self, listener: CommitListener) -> None:
         """Call ``listener`` after each commit that stored new events."""
         self._listeners.append(listener)

@@ -1,0 +1,1 @@
+"""Running Vigil: request ids, metrics, structured logs, liveness and readiness probes."""
