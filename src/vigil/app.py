@@ -31,7 +31,7 @@ from vigil.core.validation import describe_errors
 from vigil.db.engine import WRITER_CACHE_MIB, WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
 from vigil.events.deps import Ingest
-from vigil.events.export import MAX_CONCURRENT_EXPORTS
+from vigil.events.export import MAX_CONCURRENT_EXPORTS, ExportSlots
 from vigil.events.fast_path import IngestFastPath
 from vigil.events.geo import Geolocator
 from vigil.events.routes import router as events_router
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     write_engine = build_engine(
         url, pool_size=1, max_overflow=1, checkpoint_on_commit=False, cache_mib=WRITER_CACHE_MIB
     )
+    # One connection per export slot: an export takes its connection before it answers 200.
     export_engine = build_engine(url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0)
     geo = Geolocator(enabled=settings.geoip_enabled)
 
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.geo = geo
-    app.state.export_engine = export_engine
+    app.state.export_slots = ExportSlots(export_engine, limit=MAX_CONCURRENT_EXPORTS)
     app.state.login_throttle = LoginThrottle(limit=settings.login_attempts_per_ip)
     app.state.presence = Presence()
     app.state.credentials = RecentCredentials()
