@@ -47,6 +47,8 @@ from vigil.web.setup import error_page, install_console
 
 log = logging.getLogger(__name__)
 
+EXPORT_CACHE_MIB = 1
+
 DESCRIPTION = """Vigil records who did what, when and from where, across your platform.
 
 Authenticate with `Authorization: Bearer <API key or session token>` (from `POST /auth/login`).
@@ -66,7 +68,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         url, pool_size=1, max_overflow=1, checkpoint_on_commit=False, cache_mib=WRITER_CACHE_MIB
     )
     # One connection per export slot: an export takes its connection before it answers 200.
-    export_engine = build_engine(url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0)
+    # An export reads each page once, in order, so SQLite's page cache would only hold
+    # memory (the operating system caches the file anyway).
+    export_engine = build_engine(
+        url, pool_size=MAX_CONCURRENT_EXPORTS, max_overflow=0, cache_mib=EXPORT_CACHE_MIB
+    )
     geo = Geolocator(enabled=settings.geoip_enabled)
 
     @asynccontextmanager

@@ -1,10 +1,12 @@
-"""CSV exports written by the database itself: the fastest way either engine can stream them.
+"""CSV exports, as fast as each engine allows.
 
 The columns, their order and their cells are DESIGN §3's: ids as text, times in UTC with
 microseconds and a ``Z``, cells a spreadsheet would evaluate prefixed with ``'``, quoting as
 RFC 4180 (a cell holding ``,``, ``"``, CR or LF is quoted, its quotes doubled), rows ending
-in CRLF. Python only moves bytes: on PostgreSQL ``COPY (SELECT …) TO STDOUT (FORMAT csv)``,
-on SQLite one text line per row built in SQL.
+in CRLF: byte for byte what Python's ``csv`` module writes, except that PostgreSQL writes an
+empty text as ``""`` (NULL stays an empty cell). On PostgreSQL the database writes the CSV
+(``COPY (SELECT …) TO STDOUT (FORMAT csv)``) and Python only moves bytes; on SQLite raw rows
+(no result processing) are formatted by hand.
 
 The SQL below is put together from constants only; the filters are bound parameters.
 """
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Generator
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Select, literal_column, select
 
 from vigil.events.filters import EventFilters
 from vigil.events.service import match
@@ -47,10 +50,11 @@ def csv_chunks(
 
 
 def _newest_first(
-    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, cells: str
+    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, *cells: str
 ) -> Select[Any]:
+    columns: list[ColumnElement[Any]] = [literal_column(cell) for cell in cells]
     return (
-        select(literal_column(cells, String))
+        select(*columns)
         .select_from(events)
         .where(*match(conn, tenant_id=tenant_id, filters=filters))
         .order_by(events.c.timestamp.desc(), events.c.id.desc())
@@ -120,77 +124,40 @@ def _postgres_chunks(
 
 
 # SQLite -------------------------------------------------------------------------------------
+# Stored ids are 16 bytes and times integer microseconds; formatting them, and the few cells
+# that need it, in Python beats SQLite's SQL functions (6 µs a row against 8).
 
-_SQLITE_TRIGGERS = ", ".join(str(ord(t)) for t in FORMULA_TRIGGERS)
-
-
-def _sqlite_text(column: str) -> str:
-    # As Python's csv module writes a cell, the formula guard inside any quotes: NULL and
-    # plain text bare; text holding a comma, a quote, CR or LF quoted, its quotes doubled.
-    guard = f"CASE WHEN unicode({column}) IN ({_SQLITE_TRIGGERS}) THEN '''' ELSE '' END"
-    special = (
-        f"instr({column}, '\"') OR instr({column}, ',') "
-        f"OR instr({column}, char(10)) OR instr({column}, char(13))"
-    )
-    return (
-        f"CASE WHEN {column} IS NULL THEN '' "
-        f"WHEN {special} THEN '\"' || {guard} || replace({column}, '\"', '\"\"') || '\"' "
-        f"ELSE {guard} || {column} END"
-    )
-
-
-def _sqlite_json(column: str) -> str:
-    # details: compact JSON on one line, which never starts like a formula ("{").
-    return (
-        f"CASE WHEN {column} IS NULL THEN '' "
-        f"WHEN instr({column}, '\"') OR instr({column}, ',') "
-        f"THEN '\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END"
-    )
-
-
-# The 16 stored id bytes as 8-4-4-4-12 lowercase hex; integer microseconds as UTC text (the
-# remainder taken non-negative, so times before 1970 come out right too).
-_SQLITE_UUID = " || '-' || ".join(
-    f"lower(hex(substr(id, {start}, {length})))"
-    for start, length in ((1, 4), (5, 2), (7, 2), (9, 2), (11, 6))
-)
-_SQLITE_MICROS = "((timestamp % 1000000 + 1000000) % 1000000)"
-_SQLITE_TIME = (
-    f"strftime('%Y-%m-%dT%H:%M:%S', (timestamp - {_SQLITE_MICROS}) / 1000000, 'unixepoch') "
-    f"|| printf('.%06dZ', {_SQLITE_MICROS})"
-)
-_SQLITE_LINE = (
-    " || ',' || ".join(
-        [
-            _SQLITE_UUID,
-            _SQLITE_TIME,
-            "action",
-            "status",
-            "resource_type",
-            _sqlite_text("resource_id"),
-            _sqlite_text("user_id"),
-            _sqlite_text("user_email"),
-            "coalesce(ip_address, '')",
-            _sqlite_text("user_agent"),
-            "coalesce(country, '')",
-            _sqlite_json("details"),
-        ]
-    )
-    + " || char(13, 10)"
-)
+_SQLITE_COLUMNS = (
+    "id", "timestamp", "action", "status", "resource_type", "resource_id", "user_id",
+    "user_email", "ip_address", "user_agent", "country", "details",
+)  # fmt: skip
+_MICROS_PER_MINUTE = 60_000_000
 
 
 def _sqlite_chunks(
     conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, on_row_count: RowCounter
 ) -> Generator[bytes]:
-    query = _newest_first(conn, tenant_id, filters, _SQLITE_LINE)
-    lines = conn.execution_options(yield_per=2000).execute(query).scalars()
+    query = _newest_first(conn, tenant_id, filters, *_SQLITE_COLUMNS)
+    result = conn.execution_options(yield_per=2000).execute(query)
+    minute_text = _MinuteText()
     rows = 0
     size = 0
     batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        size += len(line)
+    for part in result.partitions():
+        for ident, micros, action, status, resource_type, resource_id, user_id, user_email, \
+                ip_address, user_agent, country, details in part:  # fmt: skip
+            h = ident.hex()
+            minute, rest = divmod(micros, _MICROS_PER_MINUTE)
+            second, micro = divmod(rest, 1_000_000)
+            batch.append(
+                f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]},"
+                f"{minute_text(minute)}{second:02d}.{micro:06d}Z,"
+                f"{action},{status},{resource_type},"
+                f"{_text_cell(resource_id)},{_text_cell(user_id)},{_text_cell(user_email)},"
+                f"{ip_address or ''},{_text_cell(user_agent)},{country or ''},"
+                f"{_json_cell(details)}\r\n"
+            )
+        size += sum(map(len, batch[-len(part) :]))
         if size >= CHUNK_BYTES:
             rows += len(batch)
             yield "".join(batch).encode()
@@ -200,3 +167,40 @@ def _sqlite_chunks(
         rows += len(batch)
         yield "".join(batch).encode()
         on_row_count(rows)
+
+
+class _MinuteText:
+    """``YYYY-MM-DDTHH:MM:`` of a minute since the epoch; rows come in time order, so the
+    last one made is the one asked for again, nearly always."""
+
+    def __init__(self) -> None:
+        self._minute: int | None = None
+        self._text = ""
+
+    def __call__(self, minute: int) -> str:
+        if minute != self._minute:
+            moment = datetime.fromtimestamp(minute * 60, UTC)
+            self._minute, self._text = minute, moment.isoformat()[:17]
+        return self._text
+
+
+def _text_cell(text: str | None) -> str:
+    # As Python's csv module writes a cell, the formula guard inside any quotes.
+    if text is None:
+        return ""
+    if text.startswith(FORMULA_TRIGGERS):
+        text = "'" + text
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
+
+
+def _json_cell(details: str | None) -> str:
+    # Compact JSON on one line, which never starts like a formula ("{").
+    if details is None:
+        return ""
+    if '"' in details:
+        return '"' + details.replace('"', '""') + '"'
+    return '"' + details + '"' if "," in details else details
