@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -16,7 +16,7 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import TooManyRequests
 from vigil.core.principal import Principal
 from vigil.events import service
-from vigil.events.export_csv import RowCounter, csv_chunks
+from vigil.events.export_csv import CHUNK_BYTES, RowCounter, csv_chunks
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
 from vigil.events.prepare import prepare_event
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # Each running export holds a database connection (and, on PostgreSQL, a snapshot).
 MAX_CONCURRENT_EXPORTS = 4
 RETRY_AFTER_SECONDS = 10
-ROWS_PER_CHUNK = 1000  # JSON and NDJSON
 _TIME_COLUMNS = (PUBLIC_FIELDS.index("timestamp"), PUBLIC_FIELDS.index("received_at"))
 _DETAILS = PUBLIC_FIELDS.index("details")
 
@@ -119,6 +118,7 @@ class RunningExport:
         conn = slots.take()
         self.export_format = export_format
         self.rows_sent = 0
+        self._rows_made = 0
         self._slots = slots
         self._conn: Connection | None = conn
         self._writer = writer
@@ -130,10 +130,12 @@ class RunningExport:
         self._chunks = _chunks(conn, principal.tenant_id, filters, export_format, self._counted)
 
     def _counted(self, total: int) -> None:
-        self.rows_sent = total
+        self._rows_made = total
 
     def next_chunk(self) -> bytes | None:
-        """The next bytes of the export, or None when it is all out."""
+        """The next bytes of the export, or None when it is all out; asking for them says
+        the ones before were sent (``rows_sent`` counts the rows in those)."""
+        self.rows_sent = self._rows_made
         return next(self._chunks, None)
 
     def finish(self, outcome: Outcome) -> None:
@@ -190,17 +192,6 @@ def _chunks(
     return _ndjson(rows, on_row_count)
 
 
-def _batched(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
-    batch: list[Sequence[Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == ROWS_PER_CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _json_object(row: Sequence[Any]) -> bytes:
     values = list(row)
     for index in _TIME_COLUMNS:
@@ -212,18 +203,30 @@ def _json_object(row: Sequence[Any]) -> bytes:
 
 def _json(rows: Iterable[Sequence[Any]], on_row_count: RowCounter) -> Generator[bytes]:
     yield b"["
-    count = 0
-    for batch in _batched(rows):
-        prefix = b"\n" if count == 0 else b",\n"
-        yield prefix + b",\n".join(_json_object(row) for row in batch)
-        count += len(batch)
-        on_row_count(count)
+    pieces = ((b",\n" if n else b"\n") + _json_object(row) for n, row in enumerate(rows))
+    yield from _sized(pieces, on_row_count)
     yield b"\n]\n"
 
 
 def _ndjson(rows: Iterable[Sequence[Any]], on_row_count: RowCounter) -> Generator[bytes]:
+    yield from _sized((_json_object(row) + b"\n" for row in rows), on_row_count)
+
+
+def _sized(rows: Iterable[bytes], on_row_count: RowCounter) -> Generator[bytes]:
+    """Rows gathered into chunks of about ``CHUNK_BYTES`` (an event's details alone may be
+    64 KiB), reporting the running row count as each chunk is made."""
     count = 0
-    for batch in _batched(rows):
-        yield b"".join(_json_object(row) + b"\n" for row in batch)
+    size = 0
+    batch: list[bytes] = []
+    for row in rows:
+        batch.append(row)
+        size += len(row)
+        if size >= CHUNK_BYTES:
+            count += len(batch)
+            on_row_count(count)
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
         count += len(batch)
         on_row_count(count)
+        yield b"".join(batch)

@@ -38,7 +38,8 @@ def csv_chunks(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, on_row_count: RowCounter
 ) -> Generator[bytes]:
     """The CSV export of the tenant's matching events, newest first, header included, in
-    chunks of about ``CHUNK_BYTES``; ``on_row_count`` hears the running row count after each.
+    chunks of about ``CHUNK_BYTES``; ``on_row_count`` hears the running row count as each is
+    made.
 
     Raises what the driver raises if the database fails mid-way.
     """
@@ -112,13 +113,13 @@ def _postgres_chunks(
                 size += len(line)
                 if size >= CHUNK_BYTES:
                     rows += len(batch)
-                    yield b"\r\n".join(batch) + b"\r\n"
                     on_row_count(rows)
+                    yield b"\r\n".join(batch) + b"\r\n"
                     batch, size = [], 0
             if batch:
                 rows += len(batch)
-                yield b"\r\n".join(batch) + b"\r\n"
                 on_row_count(rows)
+                yield b"\r\n".join(batch) + b"\r\n"
     finally:
         cursor.close()
 
@@ -160,13 +161,13 @@ def _sqlite_chunks(
         size += sum(map(len, batch[-len(part) :]))
         if size >= CHUNK_BYTES:
             rows += len(batch)
-            yield "".join(batch).encode()
             on_row_count(rows)
+            yield "".join(batch).encode()
             batch, size = [], 0
     if batch:
         rows += len(batch)
-        yield "".join(batch).encode()
         on_row_count(rows)
+        yield "".join(batch).encode()
 
 
 class _MinuteText:

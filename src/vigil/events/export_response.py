@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 class ExportResponse(Response):
     """Streams a ``RunningExport`` and always finishes it, recording how it ended.
 
-    A client that takes nothing of the next chunk (at most about 256 KiB) for
+    A client that takes nothing of the next chunk (about 256 KiB) for
     ``stall_seconds`` holds a database connection and an export slot for nothing: its
     connection is closed and the export recorded as interrupted.
     """
