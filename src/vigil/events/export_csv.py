@@ -139,7 +139,7 @@ def _sqlite_chunks(
     conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, on_row_count: RowCounter
 ) -> Generator[bytes]:
     query = _newest_first(conn, tenant_id, filters, *_SQLITE_COLUMNS)
-    result = conn.execution_options(yield_per=2000).execute(query)
+    result = conn.execution_options(yield_per=500).execute(query)
     minute_text = _MinuteText()
     rows = 0
     size = 0
