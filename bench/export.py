@@ -24,7 +24,7 @@ from vigil.core.clock import from_micros
 from vigil.core.pagination import PageRequest
 from vigil.db.engine import build_engine
 from vigil.events import service
-from vigil.events.export import CSV_COLUMNS
+from vigil.events.export_csv import CSV_COLUMNS
 from vigil.events.filters import EventFilters
 from vigil.events.wire import format_time
 

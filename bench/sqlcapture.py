@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, event
 from vigil.analytics.summary import summarize
 from vigil.core.pagination import parse_page
 from vigil.events import service
-from vigil.events.export import CSV_COLUMNS
+from vigil.events.export_csv import CSV_COLUMNS
 from vigil.events.filters import EventFilters, parse_filters
 
 Statement = tuple[str, Any]

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     geoip_enabled: bool = True
     db_pool_size: int = Field(default=8, ge=1, le=200)
+    export_stall_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="An export whose client takes nothing for this long is cut off",
+    )
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     lockout_threshold: int = Field(default=10, ge=1)
     lockout_minutes: float = Field(default=30, gt=0)

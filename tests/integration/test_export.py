@@ -33,12 +33,20 @@ def seed(tenant: Tenant) -> list[dict[str, object]]:
     events[6]["user_id"] = "@SUM(A1)"
     events[7]["details"] = {"password": "hunter2hunter2", "api_key": "k-123"}
     events[8]["action"] = "DELETE"
+    events[9]["user_agent"] = 'Agent "X", v1\r\nsecond line'
+    events[10]["resource_id"] = "\tindented"
+    events[11]["user_id"] = "\nnew line"
+    events[12]["resource_id"] = "\r, carriage return"
+    events[13]["timestamp"] = "1969-12-31T23:59:59.250001Z"  # before the epoch
+    events[14]["timestamp"] = "2025-01-15T12:14:00.000001+02:00"
+    events[15]["details"] = {}
+    events[16]["details"] = {"list": [1, "a,b"], "nested": {"q": '"'}}
     ingest(tenant.writer, events)
     return list_all(tenant.reader, action=["CREATE", "DELETE"])
 
 
 def unescape(cell: str) -> str:
-    return cell[1:] if cell[:2] in ("'=", "'+", "'-", "'@") else cell
+    return cell[1:] if cell[:2] in ("'=", "'+", "'-", "'@", "'\t", "'\r", "'\n") else cell
 
 
 def test_csv_round_trip_matches_the_api(tenant: Tenant) -> None:
@@ -50,7 +58,10 @@ def test_csv_round_trip_matches_the_api(tenant: Tenant) -> None:
     assert answer.headers["content-type"].startswith("text/csv")
     assert answer.headers["content-disposition"].startswith("attachment; filename=")
     assert answer.headers["content-disposition"].endswith('.csv"')
-    rows = list(csv.reader(io.StringIO(answer.text)))
+    # RFC 4180: rows end in CRLF, line breaks inside a quoted cell are kept as they are.
+    assert answer.content.startswith(",".join(CSV_HEADER).encode() + b"\r\n")
+    assert answer.content.endswith(b"\r\n")
+    rows = list(csv.reader(io.StringIO(answer.content.decode(), newline="")))
     assert rows[0] == CSV_HEADER
     assert len(rows) - 1 == len(listed) == 25
     for row, event in zip(rows[1:], listed, strict=True):
@@ -70,7 +81,10 @@ def test_formula_cells_are_escaped(tenant: Tenant) -> None:
     assert "'+cmd|' /C calc'!A0" in cells
     assert "'-2+3" in cells
     assert "'@SUM(A1)" in cells
-    assert not any(cell[:1] in ("=", "+", "-", "@") for cell in cells)
+    assert "'\tindented" in cells
+    assert "'\nnew line" in cells
+    assert "'\r, carriage return" in cells
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") for cell in cells)
 
 
 def test_exports_never_contain_secrets(tenant: Tenant) -> None:
@@ -149,6 +163,7 @@ def test_an_interrupted_export_is_recorded_as_failed(tenant: Tenant) -> None:
     )
     assert records[0]["status"] == "FAILED"
     assert records[0]["details"]["error"] == "export interrupted"  # type: ignore[index]
+    assert records[0]["details"]["reason"] == "the client went away"  # type: ignore[index]
     assert records[0]["details"]["rows"] < 3000  # type: ignore[index,operator]
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from vigil.core.errors import InvalidInput
 from vigil.core.pagination import Cursor, parse_page
-from vigil.events.export import escape_formula
 from vigil.events.filters import parse_filters
 from vigil.events.schemas import Action
 
@@ -84,26 +83,6 @@ def test_page_parameters_are_checked() -> None:
     assert parse_page(limit=1000, offset=0, cursor=None, include_total=False).limit == 1000
     with pytest.raises(InvalidInput, match="limit"):
         parse_page(limit=1001, offset=0, cursor=None, include_total=True)
-
-
-@pytest.mark.parametrize(
-    ("cell", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
-        ("@A1", "'@A1"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("\nx", "'\nx"),
-        ("\0x", "'\0x"),
-        ("plain", "plain"),
-        ("a=b", "a=b"),
-        ("", ""),
-    ],
-)
-def test_formula_escaping(cell: str, expected: str) -> None:
-    assert escape_formula(cell) == expected
 
 
 def test_basic_iso_dates_are_whole_days_too() -> None:

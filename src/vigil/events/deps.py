@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
 
-from vigil.core.errors import TooManyRequests
-from vigil.events.export import MAX_CONCURRENT_EXPORTS
+from vigil.events.export import ExportSlots
 from vigil.events.geo import Geolocator
 from vigil.events.writer import EventWriter
 
@@ -31,16 +29,11 @@ async def get_ingest(request: Request) -> Ingest:
     return ingest
 
 
-async def get_export_engine(request: Request) -> Engine:
-    """The engine exports read from, refusing (429) when all its connections are streaming."""
-    engine: Engine = request.app.state.export_engine
-    if engine.pool.checkedout() >= MAX_CONCURRENT_EXPORTS:  # type: ignore[attr-defined]
-        raise TooManyRequests(
-            f"{MAX_CONCURRENT_EXPORTS} exports are already running; try again shortly",
-            retry_after=10,
-        )
-    return engine
+async def get_export_slots(request: Request) -> ExportSlots:
+    """The app's export slots: connections for running exports, a few at a time."""
+    slots: ExportSlots = request.app.state.export_slots
+    return slots
 
 
 IngestDep = Annotated[Ingest, Depends(get_ingest)]
-ExportEngineDep = Annotated[Engine, Depends(get_export_engine)]
+ExportSlotsDep = Annotated[ExportSlots, Depends(get_export_slots)]

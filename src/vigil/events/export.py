@@ -1,20 +1,22 @@
-"""Streamed exports in CSV, JSON and NDJSON, in constant memory (DESIGN §3)."""
+"""Exports in CSV, JSON and NDJSON (DESIGN §3): each on a connection taken before the answer
+starts, streamed in constant memory, and recorded as an EXPORT event when it ends."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Generator, Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from vigil.core.clock import utcnow
+from vigil.core.errors import TooManyRequests
 from vigil.core.principal import Principal
 from vigil.events import service
+from vigil.events.export_csv import CHUNK_BYTES, RowCounter, csv_chunks
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
 from vigil.events.prepare import prepare_event
@@ -24,12 +26,9 @@ from vigil.events.writer import EventWriter
 
 log = logging.getLogger(__name__)
 
-CSV_COLUMNS = PUBLIC_FIELDS[:12]  # everything but received_at, in the contract's order
-# A spreadsheet would run a cell starting with one of these as a formula.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
-ROWS_PER_CHUNK = 1000
 # Each running export holds a database connection (and, on PostgreSQL, a snapshot).
 MAX_CONCURRENT_EXPORTS = 4
+RETRY_AFTER_SECONDS = 10
 _TIME_COLUMNS = (PUBLIC_FIELDS.index("timestamp"), PUBLIC_FIELDS.index("received_at"))
 _DETAILS = PUBLIC_FIELDS.index("details")
 
@@ -49,74 +48,148 @@ MEDIA_TYPES = {
 }
 
 
-def escape_formula(cell: str | None) -> str | None:
-    """Prefix a cell a spreadsheet would evaluate with ``'`` so it stays text."""
-    if cell is None or not cell.startswith(FORMULA_TRIGGERS):
-        return cell
-    return "'" + cell
+class Outcome(StrEnum):
+    """How an export ended; all but ``COMPLETED`` are recorded as interrupted."""
+
+    COMPLETED = "completed"
+    STALLED = "the client stopped reading"
+    DISCONNECTED = "the client went away"
+    FAILED = "the server could not finish it"
 
 
-def columns_for(export_format: ExportFormat) -> tuple[str, ...]:
-    """The event fields an export in ``export_format`` reads."""
-    return CSV_COLUMNS if export_format is ExportFormat.CSV else PUBLIC_FIELDS
+class ExportSlots:
+    """The exports one process runs at once, each on a database connection of its own.
+
+    ``engine``'s pool must hold ``limit`` connections, so a slot never waits for one.
+    """
+
+    def __init__(self, engine: Engine, *, limit: int = MAX_CONCURRENT_EXPORTS) -> None:
+        self.limit = limit
+        self._engine = engine
+        self._free = threading.BoundedSemaphore(limit)
+
+    def take(self) -> Connection:
+        """A connection for a new export, at once.
+
+        Raises ``TooManyRequests`` (429, ``Retry-After`` in seconds) when ``limit`` exports
+        are running, and whatever the driver raises when the database cannot be reached.
+        """
+        if not self._free.acquire(blocking=False):
+            raise TooManyRequests(
+                f"{self.limit} exports are already running on this server; "
+                f"try again in {RETRY_AFTER_SECONDS} seconds.",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        try:
+            return self._engine.connect()
+        except BaseException:
+            self._free.release()
+            raise
+
+    def give_back(self, conn: Connection) -> None:
+        """Close an export's connection (back to the pool) and free its slot."""
+        try:
+            conn.close()
+        finally:
+            self._free.release()
 
 
-def render(
-    rows: Iterable[Sequence[Any]],
+class RunningExport:
+    """One export, from its connection to its EXPORT event.
+
+    Made before the answer starts: it takes its connection from ``slots`` at once, so the
+    caller gets ``TooManyRequests`` (or the driver's error) instead of a 200 that breaks.
+    ``next_chunk`` and ``finish`` block on the database: call them off the event loop, one
+    at a time. ``finish`` must be called once the export ends, however it ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        slots: ExportSlots,
+        writer: EventWriter,
+        geo: Geolocator,
+        principal: Principal,
+        filters: EventFilters,
+        export_format: ExportFormat,
+        ip_address: str | None,
+        user_agent: str | None,
+    ) -> None:
+        conn = slots.take()
+        self.export_format = export_format
+        self.rows_sent = 0
+        self._rows_made = 0
+        self._slots = slots
+        self._conn: Connection | None = conn
+        self._writer = writer
+        self._geo = geo
+        self._principal = principal
+        self._filters = filters
+        self._ip_address = ip_address
+        self._user_agent = user_agent
+        self._chunks = _chunks(conn, principal.tenant_id, filters, export_format, self._counted)
+
+    def _counted(self, total: int) -> None:
+        self._rows_made = total
+
+    def next_chunk(self) -> bytes | None:
+        """The next bytes of the export, or None when it is all out; asking for them says
+        the ones before were sent (``rows_sent`` counts the rows in those)."""
+        self.rows_sent = self._rows_made
+        return next(self._chunks, None)
+
+    def finish(self, outcome: Outcome) -> None:
+        """Release the connection and its slot, and record the export as it ended."""
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            self._chunks.close()  # the driver's cursor, before its connection goes back
+        finally:
+            self._slots.give_back(conn)
+            self._record(outcome)
+
+    def _record(self, outcome: Outcome) -> None:
+        completed = outcome is Outcome.COMPLETED
+        details: dict[str, Any] = {
+            "format": self.export_format.value,
+            "filters": self._filters.describe(),
+            "rows": self.rows_sent,
+            "requested_by": self._principal.label(),
+        }
+        if not completed:
+            details |= {"error": "export interrupted", "reason": outcome.value}
+        event = EventIn(
+            action=Action.EXPORT,
+            resource_type=ResourceType.AUDIT_LOG,
+            user_id=self._principal.actor_id,
+            user_email=self._principal.user_email,
+            ip_address=self._ip_address,
+            user_agent=self._user_agent[:1024] if self._user_agent else None,
+            details=details,
+            status=Status.SUCCESS if completed else Status.FAILED,
+        )
+        prepared = prepare_event(event, now=utcnow(), geo=self._geo)
+        batch = service.PendingBatch(tenant_id=self._principal.tenant_id, events=[prepared])
+        try:
+            self._writer.submit_from_thread(batch)
+        except Exception:
+            log.exception("could not record an export of %s rows", self.rows_sent)
+
+
+def _chunks(
+    conn: Connection,
+    tenant_id: Any,
+    filters: EventFilters,
     export_format: ExportFormat,
-    *,
-    on_row_count: Callable[[int], None],
-) -> Iterator[bytes]:
-    """Chunks of the export of ``rows``; reports the running row count after each chunk."""
-    renderers = {ExportFormat.CSV: _csv, ExportFormat.JSON: _json, ExportFormat.NDJSON: _ndjson}
-    return renderers[export_format](rows, on_row_count)
-
-
-def _batched(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
-    batch: list[Sequence[Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == ROWS_PER_CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _csv(rows: Iterable[Sequence[Any]], on_row_count: Callable[[int], None]) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue().encode()
-    count = 0
-    for batch in _batched(rows):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(_csv_cells(row) for row in batch)
-        count += len(batch)
-        yield buffer.getvalue().encode()
-        on_row_count(count)
-
-
-def _csv_cells(row: Sequence[Any]) -> tuple[Any, ...]:
-    # Only producer-chosen text can start like a formula: ids and times are hex and digits,
-    # enums are capitals, addresses are normalised, details start with "{".
-    (event_id, timestamp, action, status, resource_type, resource_id, user_id, user_email,
-     ip_address, user_agent, country, details) = row  # fmt: skip
-    return (
-        event_id,  # the csv module writes None as an empty cell and UUIDs as text
-        format_time(timestamp),
-        action,
-        status,
-        resource_type,
-        escape_formula(resource_id),
-        escape_formula(user_id),
-        escape_formula(user_email),
-        ip_address,
-        escape_formula(user_agent),
-        country,
-        details,
-    )
+    on_row_count: RowCounter,
+) -> Generator[bytes]:
+    if export_format is ExportFormat.CSV:
+        return csv_chunks(conn, tenant_id=tenant_id, filters=filters, on_row_count=on_row_count)
+    rows = service.iter_events(conn, tenant_id=tenant_id, filters=filters, columns=PUBLIC_FIELDS)
+    if export_format is ExportFormat.JSON:
+        return _json(rows, on_row_count)
+    return _ndjson(rows, on_row_count)
 
 
 def _json_object(row: Sequence[Any]) -> bytes:
@@ -128,96 +201,32 @@ def _json_object(row: Sequence[Any]) -> bytes:
     return orjson.dumps(dict(zip(PUBLIC_FIELDS, values, strict=True)))
 
 
-def _json(rows: Iterable[Sequence[Any]], on_row_count: Callable[[int], None]) -> Iterator[bytes]:
+def _json(rows: Iterable[Sequence[Any]], on_row_count: RowCounter) -> Generator[bytes]:
     yield b"["
-    count = 0
-    for batch in _batched(rows):
-        prefix = b"\n" if count == 0 else b",\n"
-        yield prefix + b",\n".join(_json_object(row) for row in batch)
-        count += len(batch)
-        on_row_count(count)
+    pieces = ((b",\n" if n else b"\n") + _json_object(row) for n, row in enumerate(rows))
+    yield from _sized(pieces, on_row_count)
     yield b"\n]\n"
 
 
-def _ndjson(rows: Iterable[Sequence[Any]], on_row_count: Callable[[int], None]) -> Iterator[bytes]:
+def _ndjson(rows: Iterable[Sequence[Any]], on_row_count: RowCounter) -> Generator[bytes]:
+    yield from _sized((_json_object(row) + b"\n" for row in rows), on_row_count)
+
+
+def _sized(rows: Iterable[bytes], on_row_count: RowCounter) -> Generator[bytes]:
+    """Rows gathered into chunks of about ``CHUNK_BYTES`` (an event's details alone may be
+    64 KiB), reporting the running row count as each chunk is made."""
     count = 0
-    for batch in _batched(rows):
-        yield b"".join(_json_object(row) + b"\n" for row in batch)
+    size = 0
+    batch: list[bytes] = []
+    for row in rows:
+        batch.append(row)
+        size += len(row)
+        if size >= CHUNK_BYTES:
+            count += len(batch)
+            on_row_count(count)
+            yield b"".join(batch)
+            batch, size = [], 0
+    if batch:
         count += len(batch)
         on_row_count(count)
-
-
-def stream_export(
-    *,
-    engine: Engine,
-    writer: EventWriter,
-    geo: Geolocator,
-    principal: Principal,
-    filters: EventFilters,
-    export_format: ExportFormat,
-    ip_address: str | None,
-    user_agent: str | None,
-) -> Iterator[bytes]:
-    """The export's bytes, read in one snapshot; when it ends, an EXPORT event records it."""
-    rows_sent = 0
-    completed = False
-
-    def count(total: int) -> None:
-        nonlocal rows_sent
-        rows_sent = total
-
-    try:
-        with engine.connect() as conn:
-            rows = service.iter_events(
-                conn,
-                tenant_id=principal.tenant_id,
-                filters=filters,
-                columns=columns_for(export_format),
-            )
-            yield from render(rows, export_format, on_row_count=count)
-        completed = True
-    finally:
-        _record_export(
-            writer,
-            geo,
-            principal=principal,
-            details={
-                "format": export_format.value,
-                "filters": filters.describe(),
-                "rows": rows_sent,
-                "requested_by": principal.label(),
-                **({} if completed else {"error": "export interrupted"}),
-            },
-            completed=completed,
-            ip_address=ip_address,
-            user_agent=user_agent,
-        )
-
-
-def _record_export(
-    writer: EventWriter,
-    geo: Geolocator,
-    *,
-    principal: Principal,
-    details: dict[str, Any],
-    completed: bool,
-    ip_address: str | None,
-    user_agent: str | None,
-) -> None:
-    event = EventIn(
-        action=Action.EXPORT,
-        resource_type=ResourceType.AUDIT_LOG,
-        user_id=principal.actor_id,
-        user_email=principal.user_email,
-        ip_address=ip_address,
-        user_agent=user_agent[:1024] if user_agent else None,
-        details=details,
-        status=Status.SUCCESS if completed else Status.FAILED,
-    )
-    batch = service.PendingBatch(
-        tenant_id=principal.tenant_id, events=[prepare_event(event, now=utcnow(), geo=geo)]
-    )
-    try:
-        writer.submit_from_thread(batch)
-    except Exception:
-        log.exception("could not record an export of %s rows", details.get("rows"))
+        yield b"".join(batch)

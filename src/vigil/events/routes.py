@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
@@ -20,8 +19,9 @@ from vigil.core.http import FastJSONResponse, client_ip, errors, read_body, uuid
 from vigil.core.pagination import PageRequest
 from vigil.events import service
 from vigil.events.decode import decode_batch, decode_event
-from vigil.events.deps import ExportEngineDep, Ingest, IngestDep
-from vigil.events.export import MEDIA_TYPES, ExportFormat, stream_export
+from vigil.events.deps import ExportSlotsDep, Ingest, IngestDep
+from vigil.events.export import MEDIA_TYPES, ExportFormat, RunningExport
+from vigil.events.export_response import ExportResponse
 from vigil.events.filters import EventFilters
 from vigil.events.params import ActivityListQuery, EventListQuery, ExportQuery
 from vigil.events.schemas import (
@@ -155,17 +155,21 @@ def _page_response(
 def export_audit_logs(
     request: Request,
     principal: Caller,
-    engine: ExportEngineDep,
+    slots: ExportSlotsDep,
     ingest: IngestDep,
     settings: SettingsDep,
     query: Annotated[ExportQuery, Query()],
-) -> StreamingResponse:
-    """Stream every matching event; the export itself is recorded as an EXPORT event."""
+) -> Response:
+    """Stream every matching event; the export itself is recorded as an EXPORT event.
+
+    The export's database connection is taken before the 200: when every export slot is
+    busy the answer is 429 with ``Retry-After``.
+    """
     filters = query.filters()
     export_format = query.format
     filename = f"vigil-audit-logs-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format.value}"
-    body = stream_export(
-        engine=engine,
+    export = RunningExport(
+        slots=slots,
         writer=ingest.writer,
         geo=ingest.geo,
         principal=principal,
@@ -174,8 +178,9 @@ def export_audit_logs(
         ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-    return StreamingResponse(
-        body,
+    return ExportResponse(
+        export,
+        stall_seconds=settings.export_stall_seconds,
         media_type=MEDIA_TYPES[export_format],
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
