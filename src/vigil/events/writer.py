@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 JOIN_SECONDS = 0.002
 JOIN_STEP_SECONDS = 0.0002
+CATCH_UP_SECONDS = 0.01
 # A SQLite transaction stops taking in newly queued requests this long after it began, so
 # under sustained load the first request of a group waits for at most about this much more.
 EXTEND_SECONDS = 0.25
@@ -151,8 +152,26 @@ class EventWriter:
             first = self._queue.popleft()
         if first is None:
             return None
+        if not self._extends:
+            self._let_the_loop_catch_up()
         self._let_others_join()
         return [first, *self._take_queued(len(first.batch.events))]
+
+    def _let_the_loop_catch_up(self) -> None:
+        """Wait (at most ``CATCH_UP_SECONDS``) until the event loop has run what it had
+        ready, so the requests it has already read join this group too. For PostgreSQL,
+        where a group is fixed when it starts and each commit waits for the disk (1-3 ms),
+        commits' sizes are what throughput comes from: starting on the first request alone
+        cut single-event ingest from 16 clients by a third. (On SQLite the open transaction
+        takes in late requests, so its insert starts at once.)"""
+        if self._loop is None:
+            return
+        caught_up = threading.Event()
+        try:
+            self._loop.call_soon_threadsafe(caught_up.set)
+        except RuntimeError:  # the loop has closed
+            return
+        caught_up.wait(CATCH_UP_SECONDS)
 
     def _let_others_join(self) -> None:
         """Hold the group open a moment when it is much smaller than groups have lately
