@@ -49,7 +49,10 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
-        "--only", choices=("ingest",), default=None, help="run only this benchmark (1 and 2)"
+        "--only",
+        choices=("ingest", "export"),
+        default=None,
+        help="run only this benchmark (ingest: 1 and 2; export: 4)",
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated activity")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
@@ -69,7 +72,9 @@ def run_backend(name: str, sizes: Sizes, seed: int, *, only: str | None) -> dict
             backend = PostgresBackend(cluster)
         ctx = Context(backend=backend, workdir=workdir, world=build_world(seed), seed=seed,
                       end=default_end(), sizes=sizes)  # fmt: skip
-        result: dict[str, Any] = {"ingest": ingest.run(ctx, _log)}
+        result: dict[str, Any] = {}
+        if only in (None, "ingest"):
+            result["ingest"] = ingest.run(ctx, _log)
         if only == "ingest":
             return result
 
@@ -81,6 +86,10 @@ def run_backend(name: str, sizes: Sizes, seed: int, *, only: str | None) -> dict
         result["version"] = backend.version(conn)
         result["load"]["size_mb"] = backend.size_mb(conn)
         conn.close()
+        if only == "export":
+            with running_server(url, workdir) as server:
+                result["export"] = export.run(ctx, server, tenant, url, _log)
+            return result
         with running_server(url, workdir) as server:
             result["queries"] = queries.run(ctx, server, tenant, url, _log)
             result["summary"] = summary.run(ctx, server, tenant, url, _log)

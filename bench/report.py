@@ -136,6 +136,9 @@ def show(results: dict[str, Any], console: Console) -> None:
     backends = results["backends"]
     if not backends:
         return
+    if all("export" in result and "ingest" not in result for result in backends.values()):
+        console.print(_export_table(backends))  # an export-only run (``--only export``)
+        return
     console.print(_batch_table(backends))
     console.print(_single_table(backends))
     if any("queries" not in result for result in backends.values()):
