@@ -231,6 +231,26 @@ def test_bulk_deletion(tenant: Tenant) -> None:
     assert alert["summary"].startswith("10 deletions by alice@company.com in ")
 
 
+def test_a_burst_followed_by_a_later_event_in_one_batch_is_caught(tenant: Tenant) -> None:
+    """A catch-up or a bulk import brings a burst and, later, another event of the same
+    person in one pass: the burst's own window is judged, not only the newest one."""
+    burst = [
+        make_event(
+            action="DELETE",
+            resource_id=f"old-{i}",
+            resource_type="MODEL",
+            timestamp=ago(60 - i / 10),
+        )
+        for i in range(12)
+    ]
+    later = make_event(
+        action="DELETE", resource_id="later", resource_type="MODEL", timestamp=ago(1)
+    )
+    ingest(tenant.writer, [*burst, later])
+    (alert,) = alerts_of(tenant, "bulk_delete")
+    assert alert["summary"].startswith("12 deletions by alice@company.com in ")
+
+
 def escalation(actor: str, target: str, details: dict[str, Any]) -> dict[str, Any]:
     return make_event(
         action="UPDATE", resource_type="USER", resource_id=target, user_id=actor,

@@ -8,6 +8,7 @@ several nodes looking at each other's events agree (DESIGN §6).
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,10 @@ from vigil.events.schemas import Action
 from vigil.events.tables import EventRow
 from vigil.events.windows import SubjectColumn, WindowEvent
 from vigil.tenants.tables import TenantRow
+
+# Events of one subject read to find its busiest window among a pass's new events; past
+# this, only the window ending at its newest event is judged.
+MAX_SCANNED = 100_000
 
 
 def _matches(rule: Rule, event: EventRow) -> bool:
@@ -80,17 +85,21 @@ def threshold(
     timestamp in each remaining subject's window, and that window's newest events as evidence.
     """
     tenant_id = tenant["id"]
-    newest: dict[str, datetime] = {}
+    new_times: dict[str, list[datetime]] = {}
     by_email: dict[str, bool] = {}
     for event in live:
         subject = _subject(rule, event) if _matches(rule, event) else None
         if subject is not None:
-            newest[subject] = max(newest.get(subject, event["timestamp"]), event["timestamp"])
+            new_times.setdefault(subject, []).append(event["timestamp"])
             by_email[subject] = not event["user_id"]
+    newest = {subject: max(times) for subject, times in new_times.items()}
     window = timedelta(minutes=rule.window_minutes)
     found = []
     for subject in _possible(conn, tenant_id, rule, newest, by_email, window):
-        last = newest[subject]
+        ends = sorted(new_times[subject])
+        last = _window_end(conn, tenant_id, rule, subject, by_email[subject], ends, window)
+        if last is None:
+            continue
         filters = _window_filters(rule, subject, by_email[subject], last - window, last)
         counted = windows.count_window(conn, tenant_id=tenant_id, filters=filters)
         count, first = counted.events, counted.first
@@ -115,6 +124,36 @@ def threshold(
             )
         )
     return found
+
+
+def _window_end(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    rule: Rule,
+    subject: str,
+    by_email: bool,
+    ends: list[datetime],
+    window: timedelta,
+) -> datetime | None:
+    """The end of the subject's window to judge, among its new events' times (``ends``,
+    oldest first): the latest whose window reaches the threshold, or ``None``.
+
+    One pass can hold a burst and, minutes later, another event of the same subject (a
+    catch-up after downtime, a bulk import, ``vigil demo``): the window ending at the
+    newest event alone would miss the burst. The subject's events from the first window's
+    start to the newest are read once (at most ``MAX_SCANNED``; past that, the newest
+    window is judged) and every window counted from them.
+    """
+    if len(ends) == 1:
+        return ends[0]
+    filters = _window_filters(rule, subject, by_email, ends[0] - window, ends[-1])
+    times = windows.timestamps(conn, tenant_id=tenant_id, filters=filters, limit=MAX_SCANNED)
+    if len(times) >= MAX_SCANNED:
+        return ends[-1]
+    for end in reversed(ends):
+        if bisect_right(times, end) - bisect_left(times, end - window) >= rule.threshold:
+            return end
+    return None
 
 
 def _possible(

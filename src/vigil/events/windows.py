@@ -79,6 +79,19 @@ def count_window_sources(
     return WindowCount(events=count, first=_time_or_none(first), sources=sources)
 
 
+def timestamps(
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, limit: int
+) -> list[datetime]:
+    """When the first ``limit`` events passing ``filters`` happened, oldest first."""
+    query = (
+        select(events.c.timestamp)
+        .where(*match(conn, tenant_id=tenant_id, filters=filters))
+        .order_by(events.c.timestamp)
+        .limit(limit)
+    )
+    return [moment for (moment,) in conn.execute(query)]
+
+
 def newest_in_window(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, limit: int
 ) -> list[WindowEvent]:
