@@ -55,6 +55,17 @@ def test_overrides_and_invisible_characters_are_shown_for_what_they_are(
         },
     )
     assert answer.status_code == 201, answer.text
+    # A resource named to look like a picture (the Top resources list shows it too), and a
+    # number written as a producer wrote it.
+    raw = (
+        '{"action": "UPDATE", "resource_type": "ENDPOINT", "resource_id": "x-invoice-'
+        + "\\u202e"
+        + 'gpj.exe", "user_id": "u-1", "details": {"amount": 1E+2, "rate": 0.1234567890123456789}}'
+    )
+    spoof = tenant.writer.post(
+        "/audit-logs/", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert spoof.status_code == 201, spoof.text
     page = admin_page
     page.goto(f"{tenant.stack.base_url}/ui/activity")
     row = page.locator(f"details.event[data-event-id='{answer.json()['id']}']")
@@ -64,7 +75,16 @@ def test_overrides_and_invisible_characters_are_shown_for_what_they_are(
     expect(actor).to_have_text("x-invoice-U+202Egpj.exe")
     assert drawn(actor, "gpj.exe") == "gpj.exe"
     expect(row.locator("summary .badge.status-failed")).to_have_text("FAILED")
+    top = page.locator("ol.top-resources")
+    expect(top).to_contain_text("x-invoice-U+202Egpj.exe")
+    assert drawn(top, "gpj.exe") == "gpj.exe"
     assert RLO not in page.evaluate("document.body.innerText")
+
+    spoofed = page.locator(f"details.event[data-event-id='{spoof.json()['id']}']")
+    spoofed.locator("summary").click()
+    numbers = spoofed.locator(".event-body pre.details")
+    expect(numbers).to_contain_text('"amount": 1E+2')
+    expect(numbers).to_contain_text('"rate": 0.1234567890123456789')
 
     row.locator("summary").click()
     body = row.locator(".event-body")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -52,16 +53,32 @@ def number(value: int) -> str:
 
 
 def pretty_json(details: Any) -> str:
-    """Details as indented JSON, whether stored as text or already parsed."""
+    """Details as indented JSON with sorted keys, whether stored as text or already parsed.
+
+    Numbers are shown as they were sent (``1E+2``, ``0.1234567890123456789``): each is
+    parsed into a placeholder no stored text can contain (a fresh nonce between NULs),
+    which is swapped back for the original token once the rest is laid out.
+    """
     if details is None:
         return ""
+    tokens: list[str] = []
     if isinstance(details, str):
         text = details
+        nonce = secrets.token_hex(8)
+
+        def keep(token: str) -> str:
+            tokens.append(token)
+            return f"\0{nonce}:{len(tokens) - 1}\0"
+
         try:
-            details = json.loads(text)
+            details = json.loads(text, parse_float=keep, parse_int=keep)
         except ValueError:
             return text
-    return json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True)
+    laid_out = json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True)
+    if not tokens:
+        return laid_out
+    placeholder = re.compile(rf'"\\u0000{nonce}:(\d+)\\u0000"')
+    return placeholder.sub(lambda found: tokens[int(found.group(1))], laid_out)
 
 
 API_KEY_ACTOR = "apikey:"  # how an API key's actions name their actor (Principal.actor_id)
