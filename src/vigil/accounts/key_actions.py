@@ -1,5 +1,5 @@
 """Issuing and revoking API keys as a caller, recorded as theirs: what the console's API keys
-page does (the API's ``/api-keys`` routes do the same)."""
+page and the API's ``/api-keys`` routes both call."""
 
 from __future__ import annotations
 

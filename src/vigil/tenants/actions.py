@@ -1,5 +1,5 @@
 """Changing a tenant's settings as a caller, recorded as theirs: what the console's Settings
-pages do (the API's ``PATCH /settings`` does the same)."""
+pages and the API's ``PATCH /settings`` both call."""
 
 from __future__ import annotations
 
