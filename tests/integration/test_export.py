@@ -127,7 +127,7 @@ def test_every_export_is_recorded(tenant: Tenant) -> None:
     seed(tenant)
     tenant.reader.get(
         "/audit-logs/export", params={"format": "ndjson", "action": "DELETE"},
-        headers={"user-agent": "audit-script/1.0"},
+        headers={"user-agent": "audit-script/1.0", "x-request-id": "nightly-export-42"},
     )  # fmt: skip
     exports = tenant.reader.get("/audit-logs/", params={"action": "EXPORT"}).json()["items"]
     assert len(exports) == 1
@@ -139,6 +139,7 @@ def test_every_export_is_recorded(tenant: Tenant) -> None:
     assert record["details"]["format"] == "ndjson"
     assert record["details"]["rows"] == 1
     assert record["details"]["filters"] == {"action": ["DELETE"]}
+    assert record["details"]["request_id"] == "nightly-export-42"  # recorded after the answer
 
 
 def test_export_validates_like_the_list(tenant: Tenant) -> None:

@@ -23,6 +23,7 @@ from vigil.events.prepare import prepare_event
 from vigil.events.schemas import Action, EventIn, ResourceType, Status
 from vigil.events.wire import PUBLIC_FIELDS, format_time
 from vigil.events.writer import EventWriter
+from vigil.ops.request_ids import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ class RunningExport:
         self._filters = filters
         self._ip_address = ip_address
         self._user_agent = user_agent
+        # The EXPORT event is recorded when the stream ends, outside the request's context.
+        self._request_id = current_request_id()
         self._chunks = _chunks(conn, principal.tenant_id, filters, export_format, self._counted)
 
     def _counted(self, total: int) -> None:
@@ -159,6 +162,8 @@ class RunningExport:
         }
         if not completed:
             details |= {"error": "export interrupted", "reason": outcome.value}
+        if self._request_id is not None:
+            details["request_id"] = self._request_id
         event = EventIn(
             action=Action.EXPORT,
             resource_type=ResourceType.AUDIT_LOG,
