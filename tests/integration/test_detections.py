@@ -141,6 +141,23 @@ def test_distributed_brute_force_against_one_account(tenant: Tenant) -> None:
     assert listed_alerts(tenant, "brute_force") == []  # no single address reached five
 
 
+def test_a_distributed_burst_followed_by_a_later_failure_in_one_batch_is_caught(
+    tenant: Tenant,
+) -> None:
+    """The same for failures against one account from many addresses: an hour-old burst
+    loaded with a failure from a minute ago is judged in its own window."""
+    target = {"user_id": "user-late", "user_email": "late@example.com"}
+    sources = ["203.0.113.1"] * 3 + ["203.0.113.2"] * 3 + ["203.0.113.3"] * 2 + ["203.0.113.4"] * 2
+    burst = [
+        failed_login(ip, "late@example.com", timestamp=ago(60 - n / 10), **target)
+        for n, ip in enumerate(sources)
+    ]
+    later = failed_login("203.0.113.9", "late@example.com", timestamp=ago(1), **target)
+    ingest(tenant.writer, [*burst, later])
+    (alert,) = alerts_of(tenant, "brute_force_distributed")
+    assert alert["summary"].startswith("10 failed logins against late@example.com from 4 addresses")
+
+
 def login(user: str, ip: str, when: str | None = None) -> dict[str, Any]:
     fields = {"timestamp": when} if when else {}
     return make_event(

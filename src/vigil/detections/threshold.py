@@ -8,7 +8,7 @@ several nodes looking at each other's events agree (DESIGN §6).
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,7 +97,8 @@ def threshold(
     found = []
     for subject in _possible(conn, tenant_id, rule, newest, by_email, window):
         ends = sorted(new_times[subject])
-        last = _window_end(conn, tenant_id, rule, subject, by_email[subject], ends, window)
+        span_filters = _window_filters(rule, subject, by_email[subject], ends[0] - window, ends[-1])
+        last = _window_end(conn, tenant_id, span_filters, ends, window, threshold=rule.threshold)
         if last is None:
             continue
         filters = _window_filters(rule, subject, by_email[subject], last - window, last)
@@ -129,31 +130,58 @@ def threshold(
 def _window_end(
     conn: Connection,
     tenant_id: uuid.UUID,
-    rule: Rule,
-    subject: str,
-    by_email: bool,
+    filters: EventFilters,
     ends: list[datetime],
     window: timedelta,
+    *,
+    threshold: int,
+    min_sources: int = 0,
 ) -> datetime | None:
-    """The end of the subject's window to judge, among its new events' times (``ends``,
-    oldest first): the latest whose window reaches the threshold, or ``None``.
+    """The end of a subject's window to judge, among its new events' times (``ends``,
+    oldest first): the latest whose window holds ``threshold`` events from ``min_sources``
+    addresses, or ``None``. ``filters`` select the subject's events from the first window's
+    start to the newest end.
 
     One pass can hold a burst and, minutes later, another event of the same subject (a
     catch-up after downtime, a bulk import, ``vigil demo``): the window ending at the
-    newest event alone would miss the burst. The subject's events from the first window's
-    start to the newest are read once (at most ``MAX_SCANNED``; past that, the newest
-    window is judged) and every window counted from them.
+    newest event alone would miss the burst. The subject's events are read once (at most
+    ``MAX_SCANNED``; past that, the newest window is judged) and every window is counted
+    from them in one walk, addresses too.
     """
     if len(ends) == 1:
         return ends[0]
-    filters = _window_filters(rule, subject, by_email, ends[0] - window, ends[-1])
-    times = windows.timestamps(conn, tenant_id=tenant_id, filters=filters, limit=MAX_SCANNED)
-    if len(times) >= MAX_SCANNED:
+    seen = windows.sightings(conn, tenant_id=tenant_id, filters=filters, limit=MAX_SCANNED)
+    if len(seen) >= MAX_SCANNED:
         return ends[-1]
-    for end in reversed(ends):
-        if bisect_right(times, end) - bisect_left(times, end - window) >= rule.threshold:
-            return end
-    return None
+    wanted = set(ends)
+    sources: Counter[str | None] = Counter()
+    chosen: datetime | None = None
+    start = 0
+    for index, (moment, address) in enumerate(seen):
+        sources[address] += 1
+        while seen[start][0] < moment - window:  # out of the window ending now
+            gone = seen[start][1]
+            sources[gone] -= 1
+            if not sources[gone]:
+                del sources[gone]
+            start += 1
+        if moment in wanted:
+            count = index - start + 1
+            if count >= threshold and len(sources.keys() - {None}) >= min_sources:
+                chosen = moment
+    return chosen
+
+
+def _failures_against(column: str, value: str, start: datetime, end: datetime) -> EventFilters:
+    """Failed sign-ins naming one account (its user id or email) from ``start`` to ``end``
+    inclusive."""
+    return EventFilters(
+        actions=(Action.LOGIN_FAILED,),
+        start=start,
+        end=end + timedelta(microseconds=1),
+        user_id=value if column == "user_id" else None,
+        user_email=value if column == "user_email" else None,
+    )
 
 
 def _possible(
@@ -247,7 +275,8 @@ def distributed_brute_force(
     conn: Connection, *, tenant: TenantRow, rule: Rule, live: list[EventRow]
 ) -> list[Finding]:
     """Fires when one account has at least ``threshold`` failed sign-ins from at least
-    ``min_sources`` addresses in the ``window_minutes`` that end at its newest new failure.
+    ``min_sources`` addresses in ``window_minutes`` ending at one of its new failures (the
+    latest such window).
 
     Reads the new LOGIN_FAILED events (whatever the rule's filter), each keyed by the account
     it names: the user id, else the email; then, from the stored events, the count of that
@@ -255,7 +284,7 @@ def distributed_brute_force(
     evidence.
     """
     tenant_id = tenant["id"]
-    newest: dict[tuple[str, str], datetime] = {}
+    new_times: dict[tuple[str, str], list[datetime]] = {}
     for event in live:
         if event["action"] != Action.LOGIN_FAILED:
             continue
@@ -265,18 +294,18 @@ def distributed_brute_force(
             else ("user_email", event["user_email"])
         )
         if value:
-            key = (column, value)
-            newest[key] = max(newest.get(key, event["timestamp"]), event["timestamp"])
+            new_times.setdefault((column, value), []).append(event["timestamp"])
     found = []
     window = timedelta(minutes=rule.window_minutes)
-    for (column, value), last in newest.items():
-        filters = EventFilters(
-            actions=(Action.LOGIN_FAILED,),
-            start=last - window,
-            end=last + timedelta(microseconds=1),
-            user_id=value if column == "user_id" else None,
-            user_email=value if column == "user_email" else None,
-        )
+    for (column, value), times in new_times.items():
+        ends = sorted(times)
+        last = _window_end(
+            conn, tenant_id, _failures_against(column, value, ends[0] - window, ends[-1]), ends,
+            window, threshold=rule.threshold, min_sources=rule.min_sources,
+        )  # fmt: skip
+        if last is None:
+            continue
+        filters = _failures_against(column, value, last - window, last)
         counted = windows.count_window_sources(conn, tenant_id=tenant_id, filters=filters)
         count, sources, first = counted.events, counted.sources, counted.first
         if count < rule.threshold or sources < rule.min_sources or first is None:

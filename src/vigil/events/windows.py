@@ -79,17 +79,18 @@ def count_window_sources(
     return WindowCount(events=count, first=_time_or_none(first), sources=sources)
 
 
-def timestamps(
+def sightings(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, limit: int
-) -> list[datetime]:
-    """When the first ``limit`` events passing ``filters`` happened, oldest first."""
+) -> list[tuple[datetime, str | None]]:
+    """When the first ``limit`` events passing ``filters`` happened and from which address,
+    oldest first."""
     query = (
-        select(events.c.timestamp)
+        select(events.c.timestamp, events.c.ip_address)
         .where(*match(conn, tenant_id=tenant_id, filters=filters))
         .order_by(events.c.timestamp)
         .limit(limit)
     )
-    return [moment for (moment,) in conn.execute(query)]
+    return [(moment, address) for moment, address in conn.execute(query)]
 
 
 def newest_in_window(
