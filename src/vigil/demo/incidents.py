@@ -66,26 +66,28 @@ def latest_incidents(members: list[Member], window: Window, rng: Random) -> Inci
 def distributed_guessing(target: Member, window: Window, rng: Random) -> list[EventIn]:
     """A dozen failed sign-ins against ``target`` from four addresses of a hosting network,
     ending shortly before the end of ``window``: too few from each address for a per-address
-    count to notice. The newest failures against that account, so that the detection, which
-    counts the window up to an account's newest failure, sees them all."""
+    count to notice."""
     addresses = [ATTACKER.address(host) for host in rng.sample(range(20, 240), 4)]
     moment = max(window.start, window.end - timedelta(minutes=rng.uniform(30, 45)))
     events = []
     for attempt in range(12):
         moment += timedelta(seconds=rng.uniform(60, 110))
-        events.append(
-            target.did(
-                at=moment,
-                action=Action.LOGIN_FAILED,
-                resource_type=ResourceType.USER,
-                resource_id=target.user_id,
-                details={"reason": "invalid password", "attempted_email": target.email},
-                status=Status.FAILED,
-                address=addresses[attempt % len(addresses)],
-                user_agent=ATTACKER_AGENT,
-            )
-        )
+        events.append(_wrong_password(target, moment, addresses[attempt % len(addresses)]))
     return events
+
+
+def _wrong_password(target: Member, moment: datetime, address: str) -> EventIn:
+    """A failed sign-in to ``target``'s account from the attacker's ``address``."""
+    return target.did(
+        at=moment,
+        action=Action.LOGIN_FAILED,
+        resource_type=ResourceType.USER,
+        resource_id=target.user_id,
+        details={"reason": "invalid password", "attempted_email": target.email},
+        status=Status.FAILED,
+        address=address,
+        user_agent=ATTACKER_AGENT,
+    )
 
 
 def password_spray(members: list[Member], window: Window, rng: Random) -> list[EventIn]:
@@ -117,18 +119,7 @@ def password_spray(members: list[Member], window: Window, rng: Random) -> list[E
                 )
             )
             continue
-        events.append(
-            target.did(
-                at=moment,
-                action=Action.LOGIN_FAILED,
-                resource_type=ResourceType.USER,
-                resource_id=target.user_id,
-                details={"reason": "invalid password", "attempted_email": target.email},
-                status=Status.FAILED,
-                address=address,
-                user_agent=ATTACKER_AGENT,
-            )
-        )
+        events.append(_wrong_password(target, moment, address))
     return events
 
 
