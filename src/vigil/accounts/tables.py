@@ -54,6 +54,8 @@ users = Table(
     Column("totp_secret", Text, nullable=True),
     Column("totp_enabled", Boolean, nullable=False, server_default=false()),
     Column("totp_last_step", BigInteger, nullable=True),
+    # Email and name folded for search (``user_search_text``), kept by every write of either.
+    Column("search_text", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("tenant_id", "email"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
@@ -78,6 +80,7 @@ class NewUserRow(TypedDict):
     updated_at: datetime | None
     last_login_at: datetime | None
     last_active_at: datetime | None
+    search_text: str  # email and name folded, what ``?q=`` looks in
 
 
 class UserRow(NewUserRow):
@@ -88,6 +91,7 @@ class UserRow(NewUserRow):
     totp_secret: str | None  # sealed
     totp_enabled: bool
     totp_last_step: int | None
+    search_text: str  # folded email and name, for ``?q=``
 
 
 def user_row(mapping: RowMapping) -> UserRow:

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import Connection, Select, func, or_, select, update
+from sqlalchemy import Connection, Select, func, select, update
 
 from vigil.accounts.passwords import hash_password
 from vigil.accounts.tables import NewUserRow, UserRow, api_keys, user_emails, user_row, users
 from vigil.core.clock import new_id, utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
-from vigil.db.search import LIKE_ESCAPE, contains_pattern
+from vigil.db.folding import fold
+from vigil.db.search import contains
 
 ACTIVE = "ACTIVE"
 DISABLED = "DISABLED"
@@ -92,9 +93,16 @@ def create_user(
         "updated_at": None,
         "last_login_at": None,
         "last_active_at": None,
+        "search_text": "",
     }
+    row["search_text"] = user_search_text(row)
     conn.execute(users.insert(), row)
     return row
+
+
+def user_search_text(user: Mapping[str, Any]) -> str:
+    """What ``?q=`` looks in for a user: email and name, folded, one line each."""
+    return f"{fold(user['email'])}\n{fold(user['name'])}"
 
 
 def _claim_email(conn: Connection, *, email: str, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -185,23 +193,22 @@ def list_users(
     offset: int,
 ) -> tuple[list[UserRow], int]:
     """A page of the tenant's users and how many match in all."""
-    query = _matching(select(users), tenant_id, filters)
+    query = _matching(select(users), tenant_id, filters, conn.dialect.name)
     page = query.order_by(*SORTS[sort], users.c.id).limit(limit).offset(offset)
     rows = [user_row(m) for m in conn.execute(page).mappings()]
-    count = _matching(select(func.count()).select_from(users), tenant_id, filters)
+    count = _matching(
+        select(func.count()).select_from(users), tenant_id, filters, conn.dialect.name
+    )
     return rows, int(conn.execute(count).scalar_one())
 
 
-def _matching(query: Select[Any], tenant_id: uuid.UUID, filters: UserFilters) -> Select[Any]:
+def _matching(
+    query: Select[Any], tenant_id: uuid.UUID, filters: UserFilters, dialect: str
+) -> Select[Any]:
     query = query.where(users.c.tenant_id == tenant_id)
     if filters.text:
-        pattern = contains_pattern(filters.text)
-        query = query.where(
-            or_(
-                users.c.email.ilike(pattern, escape=LIKE_ESCAPE),
-                users.c.name.ilike(pattern, escape=LIKE_ESCAPE),
-            )
-        )
+        # Folded on both sides: no database's idea of case hides a user.
+        query = query.where(contains(users.c.search_text, fold(filters.text), dialect=dialect))
     if filters.role is not None:
         query = query.where(users.c.role == filters.role.value)
     if filters.status is not None:
@@ -222,6 +229,8 @@ def update_user(
         conn.execute(user_emails.delete().where(user_emails.c.email == before["email"]))
         _claim_email(conn, email=changes["email"], tenant_id=tenant_id, user_id=user_id)
     values = {k: new for k, (_old, new) in changed.items()} | {"updated_at": utcnow()}
+    if "email" in changed or "name" in changed:
+        values["search_text"] = user_search_text({**stored, **values})
     conn.execute(
         update(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id).values(values)
     )

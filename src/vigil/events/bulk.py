@@ -17,10 +17,10 @@ from vigil.events.tables import EventRow
 INSERT_COLUMNS: Final = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
     "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
-    "seq",
+    "seq", "search_text",
 )  # fmt: skip
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in INSERT_COLUMNS)
-# Rows per multi-row INSERT: 15 parameters each stays well under SQLite's 32,766 limit.
+# Rows per multi-row INSERT: 16 parameters each stays well under SQLite's 32,766 limit.
 _SQLITE_ROWS_PER_STATEMENT = 1000
 _POSTGRES_COPY = f"COPY events ({_COLUMN_LIST}) FROM STDIN"
 
@@ -76,6 +76,7 @@ def _insert_sqlite(conn: Connection, rows: Sequence[EventRow]) -> None:
             received_micros,
             row["country"],
             row["seq"],
+            row["search_text"],
         )
     width = len(INSERT_COLUMNS)
     step = _SQLITE_ROWS_PER_STATEMENT

@@ -9,6 +9,7 @@ from datetime import datetime
 from vigil.core.clock import new_id
 from vigil.events.geo import Geolocator
 from vigil.events.schemas import Action, EventIn, Status, dump_details
+from vigil.events.search_text import event_search_text
 from vigil.events.tables import PreparedEventRow
 
 # Plain strings: an enum member's .value is a Python-level property, on the hot path.
@@ -47,7 +48,8 @@ def prepared(
     """The row of an event whose fields are validated and normalised (``action``,
     ``resource_type`` and ``status`` as the enums' values, ``timestamp`` in UTC, ``details``
     as its stored JSON text): an id unless the producer chose one, ``now`` for a missing
-    timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country."""
+    timestamp, the status (a ``LOGIN_FAILED`` is ``FAILED``), the country, the text
+    free-text search looks in."""
     if status is None:
         status = _FAILED if action == _LOGIN_FAILED else _SUCCESS
     row: PreparedEventRow = {
@@ -63,6 +65,13 @@ def prepared(
         "details": details,
         "status": status,
         "country": geo.country_of(ip_address) if ip_address else None,
+        "search_text": event_search_text(
+            user_email=user_email,
+            user_id=user_id,
+            resource_id=resource_id,
+            user_agent=user_agent,
+            details=details,
+        ),
     }
     return PreparedEvent(row=row, producer_id=id is not None, timestamp_given=timestamp is not None)
 

@@ -17,13 +17,14 @@ from sqlalchemy import ColumnElement, Connection, Select, func, literal, select,
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
-from vigil.db.search import LIKE_ESCAPE, contains_pattern
+from vigil.db.search import contains
 from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
 from vigil.events.prepare import PreparedEvent, prepare_event
 from vigil.events.schemas import EventIn
+from vigil.events.search_text import search_terms_text
 from vigil.events.sequence import number_events
 from vigil.events.tables import EventRow, event_row, events
 from vigil.events.wire import PUBLIC_FIELDS
@@ -301,11 +302,6 @@ def match(
     if filters.end is not None:
         clauses.append(c.timestamp < filters.end)
     if filters.text is not None:
-        pattern = contains_pattern(filters.text)
-        columns = (c.user_email, c.resource_id, c.details)
-        if conn.dialect.name == "sqlite":  # SQLite's LIKE already ignores ASCII case
-            found = [col.like(pattern, escape=LIKE_ESCAPE) for col in columns]
-        else:
-            found = [col.ilike(pattern, escape=LIKE_ESCAPE) for col in columns]
-        clauses.append(found[0] | found[1] | found[2])
+        term = search_terms_text(filters.text)
+        clauses.append(contains(c.search_text, term, dialect=conn.dialect.name))
     return clauses

@@ -43,6 +43,9 @@ events = Table(
     # The event's place in its tenant's commit order: 1, 2, 3, … without gaps, given as
     # the event commits (see ``events.sequence``). Consumers read the log by it.
     Column("seq", BigInteger, nullable=False),
+    # What free-text search looks in (``events.search_text``): folded values, never JSON
+    # syntax. NULL only on events stored before it existed, until ``vigil migrate`` fills it.
+    Column("search_text", Text, nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
     # Each index ends in (timestamp, id) so newest-first keyset pages read in index order.
     Index("ix_events_tenant_time", "tenant_id", "timestamp", "id"),
@@ -78,6 +81,7 @@ class PreparedEventRow(TypedDict):
     details: str | None  # compact JSON text
     status: str
     country: str | None
+    search_text: str | None  # see ``events.search_text``
 
 
 class EventRow(PreparedEventRow):
