@@ -300,9 +300,9 @@ def _network(text: str) -> Network:
 
 def _as_stored(network: Network) -> Network:
     if isinstance(network, ipaddress.IPv6Network):
+        # A mapped network address means a prefix of /96 or more: within the mapped range.
         mapped = network.network_address.ipv4_mapped
-        # Under /96 the network is wider than the mapped range: it stays IPv6.
-        if mapped is not None and network.prefixlen >= 96:
+        if mapped is not None:
             return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
     return network
 
