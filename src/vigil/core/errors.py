@@ -29,6 +29,15 @@ class InvalidInput(VigilError):
         self.reason = message
 
 
+class InvalidQuery(InvalidInput):
+    """A search query (``q``) that does not parse: the message and where, as a character
+    offset into the query, the offending token starts."""
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__("q", message)
+        self.position = position
+
+
 class NotFound(VigilError):
     """Unknown, or another tenant's: the two are indistinguishable by design."""
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 
-from vigil.core.errors import InvalidInput, NotFound, PayloadTooLarge, VigilError
+from vigil.core.errors import InvalidInput, InvalidQuery, NotFound, PayloadTooLarge, VigilError
 from vigil.core.validation import InvalidBody
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -40,6 +40,10 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What went wrong, in a sentence")
     errors: list[FieldError] = Field(
         default=[], description="With 422: every invalid field (absent otherwise)"
+    )
+    position: int | None = Field(
+        default=None,
+        description="With a 422 for `q`: where the offending token starts, as a character offset",
     )
 
 
@@ -93,6 +97,8 @@ def error_response(error: VigilError) -> FastJSONResponse:
         body["errors"] = error.errors
     elif isinstance(error, InvalidInput):
         body["errors"] = [{"field": error.field, "message": error.reason}]
+        if isinstance(error, InvalidQuery):
+            body["position"] = error.position
     return FastJSONResponse(body, status_code=error.status_code, headers=error.headers)
 
 

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from vigil.core.errors import InvalidInput
+from vigil.core.errors import InvalidInput, InvalidQuery
 from vigil.events.schemas import Action, ResourceType, Status, normalise_email, normalise_ip
+from vigil.events.search_query import SearchQuery, SearchQueryError, parse_search_query
 
 # A '+' in an unencoded query string arrives as a space: "…T10:00:00 02:00".
 _SPACE_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}:?\d{2})$")
-MAX_TEXT_QUERY = 200
+MAX_TEXT_QUERY = 1000  # a query of up to 20 terms (``events.search_query``)
 # The time of an ISO 8601 datetime, extended (23:59:59.5) or basic (235959.5).
 _TIME_FIELDS = re.compile(r"[Tt ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?")
+
+
+NO_QUERY = SearchQuery()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,7 @@ class EventFilters:
     user_email: str | None = None
     ip_address: str | None = None
     status: Status | None = None
-    text: str | None = None
+    query: SearchQuery = NO_QUERY  # ``q``, parsed
     start: datetime | None = None
     end: datetime | None = None  # exclusive
     # The bounds as the caller wrote them, for the record of an export.
@@ -47,8 +51,8 @@ class EventFilters:
                 described[name] = getattr(self, name)
         if self.status is not None:
             described["status"] = self.status.value
-        if self.text is not None:
-            described["q"] = self.text
+        if self.query.terms:
+            described["q"] = self.query.describe()
         if self.start_text:
             described["start_date"] = self.start_text
         if self.end_text:
@@ -74,7 +78,7 @@ def parse_filters(
     end = _parse_bound(end_date, field_name="end_date", is_end=True)
     if start is not None and end is not None and start >= end:
         raise InvalidInput("start_date", "must be before end_date")
-    text = _limited((q or "").strip(), "q", MAX_TEXT_QUERY)
+    query = _parse_query(q)
     return EventFilters(
         actions=_parse_choices(action, Action, field_name="action"),
         resource_types=_parse_choices(resource_type, ResourceType, field_name="resource_type"),
@@ -83,7 +87,7 @@ def parse_filters(
         user_email=_normalised(user_email, "user_email", normalise_email, max_length=320),
         ip_address=_normalised(ip_address, "ip_address", normalise_ip, max_length=64),
         status=_parse_status(status),
-        text=text,
+        query=query,
         start=start,
         end=end,
         start_text=start_date.strip() if start_date else None,
@@ -113,6 +117,15 @@ def _parse_choices(values: list[str] | None, enum: type[E], *, field_name: str) 
             if member not in chosen:
                 chosen.append(member)
     return tuple(chosen)
+
+
+def _parse_query(raw: str | None) -> SearchQuery:
+    if raw is not None and len(raw) > MAX_TEXT_QUERY:
+        raise InvalidInput("q", f"at most {MAX_TEXT_QUERY} characters")
+    try:
+        return parse_search_query(raw or "")
+    except SearchQueryError as error:
+        raise InvalidQuery(error.message, position=error.position) from None
 
 
 def _parse_status(raw: str | None) -> Status | None:

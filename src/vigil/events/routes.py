@@ -140,6 +140,7 @@ def _page_response(
         {
             "items": [event_json(row) for row in result.rows],
             "total": result.total,
+            "total_exact": result.total_exact,
             "limit": page.limit,
             "offset": page.offset,
             "next_cursor": result.next_cursor.encode() if result.next_cursor else None,

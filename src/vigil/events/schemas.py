@@ -249,7 +249,15 @@ class EventPage(BaseModel):
     """A page of events, newest first."""
 
     items: list[EventOut]
-    total: int | None = Field(description="Exact count of matches; null with include_total=false.")
+    total: int | None = Field(
+        description=(
+            "How many events match; null with include_total=false. A search (`q`) counts up "
+            "to 10,000: above that, `total` is 10000 and `total_exact` false."
+        )
+    )
+    total_exact: bool = Field(
+        description="false when `total` is a lower bound: at least that many events match"
+    )
     limit: int
     offset: int
     next_cursor: str | None = Field(

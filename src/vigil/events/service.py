@@ -17,14 +17,13 @@ from sqlalchemy import ColumnElement, Connection, Select, func, literal, select,
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
-from vigil.db.search import contains
 from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
 from vigil.events.prepare import PreparedEvent, prepare_event
 from vigil.events.schemas import EventIn
-from vigil.events.search_text import search_terms_text
+from vigil.events.search_clauses import query_clauses
 from vigil.events.sequence import number_events
 from vigil.events.tables import EventRow, event_row, events
 from vigil.events.wire import PUBLIC_FIELDS
@@ -212,13 +211,22 @@ def get_events(
     return [found[i] for i in event_ids if i in found]
 
 
+# Beyond this many matches, a search's total is given as "at least": counting every one of
+# a common term's matches would cost a scan of the whole table.
+SEARCH_TOTAL_CAP: Final = 10_000
+
+
 @dataclass(slots=True)
 class EventPageResult:
-    """One page of rows, the exact total when asked, and where the next page starts."""
+    """One page of rows, the total when asked, and where the next page starts.
+
+    ``total`` is exact when ``total_exact``; otherwise at least that many events match
+    (a search counted up to ``SEARCH_TOTAL_CAP``)."""
 
     rows: list[EventRow]
     total: int | None
     next_cursor: Cursor | None
+    total_exact: bool = True
 
 
 def list_events(
@@ -236,17 +244,26 @@ def list_events(
     if len(fetched) > page.limit:
         last = rows[-1]
         next_cursor = Cursor(timestamp=last["timestamp"], id=last["id"])
-    total = count_events(conn, tenant_id=tenant_id, filters=filters) if page.include_total else None
+    if not page.include_total:
+        return EventPageResult(rows=rows, total=None, next_cursor=next_cursor)
+    cap = SEARCH_TOTAL_CAP if filters.query.terms else None
+    total = count_events(conn, tenant_id=tenant_id, filters=filters, cap=cap)
+    if cap is not None and total > cap:
+        return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)
     return EventPageResult(rows=rows, total=total, next_cursor=next_cursor)
 
 
-def count_events(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> int:
-    """Exact number of matching events."""
-    query = (
-        select(func.count())
-        .select_from(events)
-        .where(*match(conn, tenant_id=tenant_id, filters=filters))
-    )
+def count_events(
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, cap: int | None = None
+) -> int:
+    """The number of matching events; with ``cap``, counting stops past it, so any answer
+    above ``cap`` (it is then ``cap + 1``) means "more than ``cap``"."""
+    where = match(conn, tenant_id=tenant_id, filters=filters)
+    if cap is None:
+        query = select(func.count()).select_from(events).where(*where)
+    else:
+        matches = select(events.c.id).where(*where).limit(cap + 1).subquery()
+        query = select(func.count()).select_from(matches)
     return int(conn.execute(query).scalar_one())
 
 
@@ -301,7 +318,5 @@ def match(
         clauses.append(c.timestamp >= filters.start)
     if filters.end is not None:
         clauses.append(c.timestamp < filters.end)
-    if filters.text is not None:
-        term = search_terms_text(filters.text)
-        clauses.append(contains(c.search_text, term, dialect=conn.dialect.name))
+    clauses += query_clauses(filters.query, dialect=conn.dialect.name)
     return clauses

@@ -13,13 +13,14 @@ from vigil.accounts.users import emails_of, get_user
 from vigil.analytics.summary import summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep
-from vigil.core.errors import InvalidInput
+from vigil.core.errors import InvalidInput, InvalidQuery
 from vigil.core.http import uuid_or_404
 from vigil.core.pagination import PageRequest
 from vigil.events import service as events
 from vigil.events.wire import event_json
 from vigil.web import charts
 from vigil.web.access import ConsoleDep, ConsoleUser
+from vigil.web.formatting import number
 from vigil.web.rendering import render
 from vigil.web.view_filters import (
     ACTIONS,
@@ -56,6 +57,8 @@ def activity_context(
     }
     try:
         filters = view.event_filters(now, actor_id=actor_id)
+    except InvalidQuery as error:  # shown under the search box, which keeps the text
+        return {**base, "filter_error": error.reason, "query_error": error}
     except InvalidInput as error:
         return {**base, "filter_error": f"{error.field}: {error.reason}"}
     tenant_id = me.principal.tenant_id
@@ -76,12 +79,14 @@ def activity_context(
     labels = emails_of(conn, tenant_id=tenant_id, ids=user_resources)
     actors = [row["user_id"] for row in page.rows if row["user_id"]]
     total = page.total or 0
+    total_label = number(total) + ("" if page.total_exact else "+")
     first = (view.page - 1) * PAGE_SIZE + 1 if page.rows else 0
     return {
         **base,
         # Details as stored text, for the template to indent (the API's form is a fragment).
         "events": [{**event_json(row), "details": row["details"]} for row in page.rows],
         "total": total,
+        "total_label": total_label,
         "first_shown": first,
         "last_shown": first + len(page.rows) - 1 if page.rows else 0,
         "has_next": page.next_cursor is not None,

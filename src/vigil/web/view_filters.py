@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from vigil.core.errors import InvalidInput
-from vigil.events.filters import EventFilters, parse_filters
+from vigil.events.filters import MAX_TEXT_QUERY, EventFilters, parse_filters
 from vigil.events.schemas import Action, ResourceType, Status
 
 QUICK_RANGES = {
@@ -60,7 +60,7 @@ class ViewFilters:
             action=text("action", 40).upper(),
             resource=text("resource", 40).upper(),
             status=text("status", 16).upper(),
-            q=text("q", 200),
+            q=text("q", MAX_TEXT_QUERY),
             user=text("user"),
             resource_id=text("resource_id", 255),
             ip=text("ip", 64),
