@@ -28,7 +28,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_events_tenant_ipkey_time",
         "events",
-        ["tenant_id", "ip_key", "timestamp", "id"],
+        ["tenant_id", "ip_key", sa.desc(sa.column("timestamp")), sa.desc(sa.column("id"))],
         sqlite_where=HAS_KEY,
         postgresql_where=HAS_KEY,
     )
