@@ -125,6 +125,20 @@ def unfilled(engine: Engine) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def assert_newest_filled_first(engine: Engine) -> None:
+    """In each tenant, every event with a key was committed after every one still without."""
+    query = select(events.c.tenant_id, events.c.seq, events.c.ip_key.is_not(None)).where(
+        events.c.ip_address.is_not(None)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    for tenant_id in {tenant for tenant, _seq, _keyed in rows}:
+        keyed = [seq for tenant, seq, has_key in rows if tenant == tenant_id and has_key]
+        waiting = [seq for tenant, seq, has_key in rows if tenant == tenant_id and not has_key]
+        if keyed and waiting:
+            assert min(keyed) > max(waiting)
+
+
 def row_versions(engine: Engine, *, keyed_only: bool = False) -> dict[Any, Any]:
     """Each event's row version (PostgreSQL's ``xmin``, new for every write of the row),
     or only those of the events with a key."""
@@ -151,6 +165,7 @@ def test_the_cli_fills_old_events_with_progress_and_goes_on_after_a_limit(
     assert f"ip_key: {with_address - 150:,} events left" in limited.stderr
     assert "vigil db backfill again" in limited.stderr
     assert unfilled(db.engine) == with_address - 150
+    assert_newest_filled_first(db.engine)
 
     rest = db.run("db", "backfill")
     assert rest.returncode == 0, rest.stderr
@@ -197,6 +212,7 @@ def test_an_interrupted_backfill_goes_on_where_it_stopped(
     assert 0 < first.filled < heard[0].total  # one batch, then it stopped
     assert heard[-1].filled == first.filled
     assert unfilled(db.engine) == first.left
+    assert_newest_filled_first(db.engine)
     on_pg = stack.backend == "postgresql"
     filled_first = row_versions(db.engine, keyed_only=True) if on_pg else {}
 

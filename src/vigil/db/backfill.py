@@ -7,10 +7,11 @@ long. Each such column is registered here instead (``BACKFILLS``) with the condi
 selects its rows still to fill, the columns its value is computed from, and the function
 that computes it in Python, the same function ingest uses for new rows.
 
-A run walks each tenant's events in commit order, a range of ``seq`` at a time (the unique
-index on ``(tenant_id, seq)`` makes each batch a range scan), reads the batch outside any
-write transaction, computes the values, and writes them by primary key in a transaction of
-its own, committed at once. The batch size adapts so that transaction stays well under
+A run walks each tenant's events by their commit sequence, newest first (the events people
+look at, and detections count), a range of ``seq`` at a time (the unique index on
+``(tenant_id, seq)`` makes each batch a range scan): it reads a batch outside any write
+transaction, computes the values, and writes them by primary key in a transaction of its
+own, committed at once. The batch size adapts so that transaction stays well under
 ``WRITE_SECONDS`` (on SQLite ingest waits for it; on PostgreSQL it locks only the rows it
 updates), and the run pauses as long after each write, so ingest always gets in. A run can
 stop anywhere and a later one goes on: filled rows no longer match the condition and are
@@ -208,14 +209,14 @@ def _run_one(
     batch = _BatchSize()
     stopped = max_rows is not None and max_rows <= 0
     for span in spans:
-        seq = span.first_seq
-        while seq <= span.last_seq and not stopped:
+        last = span.last_seq
+        while last >= span.first_seq and not stopped:
             time.sleep(pause)  # ingest's turn, as long as the last write took
             size = batch.rows if max_rows is None else min(batch.rows, max_rows - filled)
-            last = min(seq + size - 1, span.last_seq)
-            looked_at, written, seconds = _fill_batch(engine, backfill, span.tenant_id, seq, last)
+            first = max(last - size + 1, span.first_seq)
+            looked_at, written, seconds = _fill_batch(engine, backfill, span.tenant_id, first, last)
             batch.adapt(written, seconds)
-            done, filled, seq = done + looked_at, filled + written, last + 1
+            done, filled, last = done + looked_at, filled + written, first - 1
             pause = max(seconds, MIN_PAUSE_SECONDS) if written else 0.0
             report()
             stopped = should_stop() or (max_rows is not None and filled >= max_rows)
