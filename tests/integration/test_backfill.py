@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from alembic import command
-from sqlalchemy import Engine, func, literal_column, select
+from sqlalchemy import Engine, func, literal_column, select, text
 
 from tests.conftest import Stack, make_database_url
 from tests.helpers import eventually, list_all, make_event
@@ -25,7 +25,7 @@ from vigil.accounts import service as accounts
 from vigil.app import create_app
 from vigil.core.clock import new_id, utcnow
 from vigil.core.permissions import Permission
-from vigil.db.backfill import BackfillProgress, run_backfills
+from vigil.db.backfill import BACKFILL_LOCK_KEY, BackfillProgress, run_backfills
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import alembic_config, upgrade_to_head
 from vigil.events import service
@@ -250,4 +250,21 @@ def test_a_starting_server_fills_old_events_while_it_serves(
             lambda page: page["total"] == 201,
             what="the old events in 10.1.2.0/24, and the new one",
         )
+    assert unfilled(db.engine) == 0
+
+
+# SQLite has no advisory locks; a second run there only repeats the reads.
+@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+def test_one_process_at_a_time_fills_a_postgresql_database(old_database: OldDatabase) -> None:
+    db = old_database
+    with db.engine.connect() as other_process:
+        other_process.execute(text("SELECT pg_advisory_lock(:k)"), {"k": BACKFILL_LOCK_KEY})
+        busy = db.run("db", "backfill")
+        assert busy.returncode == 0, busy.stderr
+        assert "Another Vigil process is filling these columns now" in busy.stderr
+        assert unfilled(db.engine) > 0
+        other_process.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": BACKFILL_LOCK_KEY})
+        other_process.commit()
+    done = db.run("db", "backfill")
+    assert done.returncode == 0, done.stderr
     assert unfilled(db.engine) == 0

@@ -67,11 +67,12 @@ def backfill_with_progress(engine: Engine, *, max_rows: int | None = None) -> No
         try:
             results = run_backfills(engine, on_progress=show, max_rows=max_rows)
         except BackfillBusy:
-            fail(
-                "another Vigil process is filling these columns now (a server does it after"
-                " it starts); its log says how far it has got",
-                code=2,
+            progress.stop()
+            stderr.print(
+                "Another Vigil process is filling these columns now (a server does it after"
+                " it starts); its log says how far it has got."
             )
+            return
         except KeyboardInterrupt:
             fail("interrupted; what was filled is kept, and a new run goes on from there", code=130)
     for result in results:
