@@ -29,6 +29,7 @@ from bench.stats import latency_ms
 from vigil.db.engine import build_engine, write_transaction
 from vigil.detections.tables import alerts
 from vigil.events.geo import NO_GEOLOCATION
+from vigil.events.ip_ranges import ip_key_of
 from vigil.events.schemas import EventIn
 from vigil.events.service import get_event, record_many
 from vigil.events.tables import events
@@ -135,7 +136,7 @@ def _trials_elsewhere(tenant: Tenant, engine: Any, count: int, *, prefix: int) -
         with engine.connect() as conn:
             fifth = conn.execute(
                 select(events.c.id)
-                .where(events.c.tenant_id == tenant.tenant_id, events.c.ip_address == ip)
+                .where(events.c.tenant_id == tenant.tenant_id, events.c.ip_key == ip_key_of(ip))
                 .order_by(events.c.seq.desc())
                 .limit(1)
             ).scalar_one()
@@ -156,7 +157,7 @@ def _alert_delay(engine: Any, tenant_id: uuid.UUID, ip: str, event_id: uuid.UUID
                 )
             ).scalar_one_or_none()
             if created is not None:
-                return max(0.0, (created - received).total_seconds())
+                return max(0.0, float((created - received).total_seconds()))
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no alert for {ip} within {WAIT_SECONDS} s")
             conn.rollback()  # a fresh snapshot for the next look

@@ -17,14 +17,15 @@ import orjson
 from bench.dataset import Event
 from vigil.core.clock import from_micros
 from vigil.events.geo import Geolocator
+from vigil.events.ip_ranges import ip_key_of
 from vigil.events.schemas import dump_details
 from vigil.events.wire import format_time
 
 # The events table's columns, in the order every row tuple here uses.
 COLUMNS = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
-    "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
-    "seq",
+    "user_email", "ip_address", "ip_key", "user_agent", "details", "status", "received_at",
+    "country", "seq",
 )  # fmt: skip
 # What must match between a generated row and the server's stored row (ids, received_at
 # and the commit sequence are the server's to choose).
@@ -76,8 +77,9 @@ def sqlite_row(event: Event, tenant_id: bytes, seq: int) -> tuple[Any, ...]:
     in the tenant's commit sequence."""
     return (
         tenant_id, event_id(event).bytes, event.ts, event.action, event.resource_type,
-        event.resource_id, event.user_id, event.user_email, event.ip_address, event.user_agent,
-        _details(event), event.status, _received_us(event), _country(event), seq,
+        event.resource_id, event.user_id, event.user_email, event.ip_address, _ip_key(event),
+        event.user_agent, _details(event), event.status, _received_us(event), _country(event),
+        seq,
     )  # fmt: skip
 
 
@@ -85,8 +87,9 @@ def postgres_row(event: Event, tenant_id: uuid.UUID, seq: int) -> tuple[Any, ...
     """The row as PostgreSQL stores it: native uuid and timestamptz."""
     return (
         tenant_id, event_id(event), from_micros(event.ts), event.action, event.resource_type,
-        event.resource_id, event.user_id, event.user_email, event.ip_address, event.user_agent,
-        _details(event), event.status, from_micros(_received_us(event)), _country(event), seq,
+        event.resource_id, event.user_id, event.user_email, event.ip_address, _ip_key(event),
+        event.user_agent, _details(event), event.status, from_micros(_received_us(event)),
+        _country(event), seq,
     )  # fmt: skip
 
 
@@ -94,13 +97,19 @@ def content(event: Event) -> tuple[Any, ...]:
     """The fields a stored row must reproduce, ``timestamp`` as integer microseconds."""
     return (
         event.ts, event.action, event.resource_type, event.resource_id, event.user_id,
-        event.user_email, event.ip_address, event.user_agent, _details(event), event.status,
-        _country(event),
+        event.user_email, event.ip_address, _ip_key(event), event.user_agent, _details(event),
+        event.status, _country(event),
     )  # fmt: skip
 
 
 def _details(event: Event) -> str | None:
     return None if event.details is None else dump_details(event.details)
+
+
+def _ip_key(event: Event) -> bytes | None:
+    # The server stores the sortable key beside the text; the baseline writes it too, so
+    # both maintain the same index.
+    return ip_key_of(event.ip_address) if event.ip_address else None
 
 
 _GEO = Geolocator(enabled=True)  # the server's default

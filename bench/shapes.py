@@ -6,6 +6,7 @@ so a percentile is over a spread of answers, not one cached query.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,16 @@ class Shape:
 
 def _day(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _networks(addresses: list[str], prefix: int, *extra: str) -> list[str]:
+    """The IPv4 networks of ``prefix`` bits holding ``addresses``, each once, and ``extra``."""
+    found = {
+        str(ipaddress.ip_network(f"{address}/{prefix}", strict=False)): None
+        for address in addresses
+        if ipaddress.ip_address(address).version == 4
+    }
+    return [*found, *extra]
 
 
 def build_shapes(
@@ -56,6 +67,8 @@ def build_shapes(
             ],
         ),
         Shape("by IP address", [{"ip_address": address} for address in addresses]),
+        Shape("by network /8", [{"ip_address": n} for n in _networks(addresses, 8, "10.0.0.0/8")]),
+        Shape("by network /24", [{"ip_address": n} for n in _networks(addresses, 24)]),
         Shape("free text q", [{"q": p.name} for p in projects]),
         Shape("failed logins (status + action)", [{"status": "FAILED", "action": "LOGIN_FAILED"}]),
         Shape(

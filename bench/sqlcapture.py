@@ -22,13 +22,13 @@ from vigil.events.filters import EventFilters, parse_filters
 
 Statement = tuple[str, Any]
 _FILTER_NAMES = ("action", "resource_type", "resource_id", "user_id", "user_email",
-                 "ip_address", "status", "q", "start_date", "end_date")  # fmt: skip
+                 "ip_address", "country", "status", "q", "start_date", "end_date")  # fmt: skip
 
 
 def filters_of(params: dict[str, str]) -> EventFilters:
     """Query parameters parsed as the list route parses them."""
     found = {name: params.get(name) for name in _FILTER_NAMES}
-    for repeatable in ("action", "resource_type"):
+    for repeatable in ("action", "resource_type", "country"):
         value = found[repeatable]
         found[repeatable] = [value] if value else None  # type: ignore[assignment]
     return parse_filters(**found)  # type: ignore[arg-type]

@@ -71,7 +71,8 @@ def _measure(
     if status != 200:
         raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
     replay = summary_statements(engine, tenant_id, params, ctx.end)
-    http_s, sql_s = [], []
+    http_s: list[float] = []
+    sql_s: list[float] = []
     started = time.perf_counter()
     while len(http_s) < ctx.sizes.query_repeats and (
         len(http_s) < MIN_SAMPLES or time.perf_counter() - started < BUDGET_SECONDS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,7 @@ from vigil.consumers import build_consumers
 from vigil.core.errors import VigilError
 from vigil.core.http import FastJSONResponse, allowed_methods, error_response
 from vigil.core.validation import describe_errors
+from vigil.db.backfill import fill_in_background
 from vigil.db.engine import WRITER_CACHE_MIB, WalCheckpointer, build_engine
 from vigil.detections.routes import router as security_router
 from vigil.events.deps import Ingest
@@ -98,6 +100,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         writer.add_listener(dispatcher.committed)
         app.state.metrics.watch_writer(writer)
         await writer.start()
+        # Columns an upgrade added are filled beside ingest, in short transactions.
+        backfill_stop = threading.Event()
+        backfilling = asyncio.create_task(
+            asyncio.to_thread(fill_in_background, engine, stop=backfill_stop), name="vigil-backfill"
+        )
         tasks = [
             asyncio.create_task(run_jobs_forever(engine), name="vigil-jobs"),
             asyncio.create_task(app.state.presence.flush_forever(engine), name="vigil-presence"),
@@ -106,10 +113,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         try:
             yield
         finally:
+            backfill_stop.set()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await backfilling  # its thread ends after its current batch
             await writer.stop()
             dispatcher.stop()
             if checkpointer is not None:

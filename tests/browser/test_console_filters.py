@@ -206,3 +206,36 @@ def recorded_exports(tenant: Tenant, expected: int) -> list[str]:
         interval=0.1,
     )
     return [item["user_email"] for item in items]
+
+
+def test_a_network_and_countries_select_the_events_from_there(
+    admin_page: Page, tenant: Tenant, admin: Person
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Germany (5.9.x and 46.4.x), France, Great Britain; a private address has no country.
+    addresses = ["5.9.0.1", "5.9.200.7", "46.4.0.1", "51.15.0.1", "81.2.69.160", "10.0.0.1"]
+    events = [
+        {"action": "UPDATE", "resource_type": "MODEL", "resource_id": f"model-{n}",
+         "user_id": admin.id, "ip_address": address,
+         "timestamp": (now - timedelta(hours=n + 1)).isoformat()}
+        for n, address in enumerate(addresses * 2)
+    ]  # fmt: skip
+    assert tenant.writer.post("/audit-logs/batch", json={"events": events}).status_code == 201
+    admin_page.goto(f"{tenant.stack.base_url}/ui/activity")
+    admin_page.get_by_label("IP address", exact=True).fill("5.9.0.0/16")
+    admin_page.get_by_label("Country", exact=True).fill("de, fr")
+    admin_page.get_by_role("button", name="Apply").click()
+    expect(admin_page).to_have_url(re.compile(r"ip=5\.9\.0\.0%2F16.*country=de"))
+    expected = from_api(
+        tenant, {"ip_address": "5.9.0.0/16", "country": "DE,FR", "start_date": week_ago()}
+    )
+    assert expected["total"] == 4  # two addresses in the network, each twice
+    assert shown(admin_page) == expected
+    screenshot(admin_page, "activity-filter-network-country")
+
+    # A network written with its host's bits shows the error the way other fields do.
+    admin_page.get_by_label("IP address", exact=True).fill("5.9.200.7/16")
+    admin_page.get_by_role("button", name="Apply").click()
+    expect(admin_page.get_by_role("alert")).to_contain_text("IP address")
+    expect(admin_page.get_by_role("alert")).to_contain_text("5.9.0.0/16")
+    expect(admin_page.get_by_label("IP address", exact=True)).to_have_value("5.9.200.7/16")

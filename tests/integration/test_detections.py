@@ -104,6 +104,19 @@ def test_brute_force_from_one_address(tenant: Tenant) -> None:
     assert "against 4 accounts" in updated["summary"]
 
 
+def test_brute_force_from_many_addresses_at_once(tenant: Tenant) -> None:
+    # More than three addresses in one pass: they are counted together, grouped by address.
+    attackers = [f"198.51.100.{n}" for n in range(20, 25)] + ["2001:db8::bad"]
+    bystanders = [f"198.51.100.{n}" for n in range(30, 34)]
+    events = [failed_login(ip, "ana@example.com") for ip in attackers for _ in range(5)]
+    events += [failed_login(ip, "ana@example.com") for ip in bystanders for _ in range(2)]
+    ingest(tenant.writer, events)
+    found = alerts_of(tenant, "brute_force", at_least=len(attackers))
+    control(tenant)
+    assert sorted(a["subject"] for a in listed_alerts(tenant, "brute_force")) == sorted(attackers)
+    assert {a["count"] for a in found} == {5}
+
+
 def test_four_failures_or_spread_out_ones_raise_nothing(tenant: Tenant) -> None:
     ingest(tenant.writer, [failed_login("198.51.100.7", "ana@example.com") for _ in range(4)])
     ingest(

@@ -47,7 +47,7 @@ def test_event_indexes_follow_the_filters(stack: Stack) -> None:
         ("tenant_id", "user_id", "timestamp", "id"),
         ("tenant_id", "action", "timestamp", "id"),
         ("tenant_id", "resource_type", "resource_id", "timestamp", "id"),
-        ("tenant_id", "ip_address", "timestamp", "id"),
+        ("tenant_id", "ip_key", "timestamp", "id"),
     ]:
         assert wanted in indexes
 

@@ -64,7 +64,7 @@ CASES: list[tuple[str, set[str]]] = [
     ("ip:10.0.0.0/8", {"deploy", "ann"}),
     ("ip:10.1.2.3", {"deploy"}),
     ("ip:2001:db8::/32", {"bob"}),
-    ("details.reason:\"invalid credentials\"", {"deploy"}),
+    ('details.reason:"invalid credentials"', {"deploy"}),
     ("details.reason:INVALID", set()),  # a key path matches the whole value
     ("details.env.region:eu-west-1", {"deploy"}),
     ("details.replicas:3", {"ann"}),

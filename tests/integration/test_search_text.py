@@ -69,7 +69,9 @@ def test_numbers_match_as_written(tenant: Tenant, events: dict[str, str]) -> Non
     assert found(tenant, "0.1000") == {written}
 
 
-@pytest.mark.parametrize("q", [":", "{", "}", '"', ",", "[", "\\", "launch_plan", "owner", "null"])
+@pytest.mark.parametrize(
+    "q", [":", "{", "}", '"\\""', '":"', ",", "[", "\\", "launch_plan", "owner", "null"]
+)
 def test_json_syntax_and_key_names_never_match(
     tenant: Tenant, events: dict[str, str], q: str
 ) -> None:

@@ -44,12 +44,14 @@ def test_key_paths_are_out_of_reach_of_typed_text() -> None:
     assert details_segment(("owner", "name"), "WANDA") in stored
     assert details_segment(("tags",), "y") in stored
     assert details_segment(("name",), "wanda") not in stored
-    assert "owner" not in stored and "name" not in stored
+    assert "owner" not in stored
+    assert "name" not in stored
 
 
 def test_separators_in_values_cannot_join_two_values() -> None:
     stored = text_of('{"a":"x\\u001fy"}', user_id="p\x1fq")
-    assert "x y" in stored and "p q" in stored
+    assert "x y" in stored
+    assert "p q" in stored
     assert stored.count(SEGMENT) == 3
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import apikeys, demo, serve, tenants, tenants_allow, users
+from vigil.cli import apikeys, db, demo, serve, tenants, tenants_allow, users
 
 app = typer.Typer(
     name="vigil",
@@ -14,11 +14,12 @@ app = typer.Typer(
 )
 app.command("init")(tenants.init)
 app.command("serve")(serve.serve)
-app.command("migrate")(serve.migrate)
+app.command("migrate", help=serve.MIGRATE_HELP)(serve.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(apikeys.app, name="apikey")
 app.add_typer(users.app, name="user")
 app.add_typer(tenants_allow.app, name="tenant")
+app.add_typer(db.app, name="db")
 
 if __name__ == "__main__":
     app()

@@ -17,6 +17,7 @@ from vigil.accounts import service as accounts
 from vigil.accounts.passwords import check_password_rules
 from vigil.app import create_app
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
+from vigil.cli.db import BACKFILL_HELP, backfill_with_progress
 from vigil.db.engine import write_transaction
 from vigil.ops.log_format import log_json_to_stdout
 from vigil.settings import Settings
@@ -65,10 +66,27 @@ def serve(
     )
 
 
-def migrate() -> None:
-    """Apply database migrations and exit."""
-    migrated_engine(load_settings())
+MIGRATE_HELP = (
+    "Apply database migrations, then fill the columns they added in stored events, with a"
+    f" progress bar; exit. {BACKFILL_HELP}"
+)
+
+
+def migrate(
+    backfill: Annotated[
+        bool,
+        typer.Option(
+            "--backfill/--no-backfill",
+            help="Fill the columns the migrations added, in stored events (or leave it to"
+            " `vigil db backfill`, or to `vigil serve`, which does it after it starts)",
+        ),
+    ] = True,
+) -> None:
+    """Apply database migrations, then fill the columns they added in stored events; exit."""
+    engine = migrated_engine(load_settings())
     stderr.print("Database schema is up to date.")
+    if backfill:
+        backfill_with_progress(engine)
 
 
 def bootstrap_if_empty(engine: Engine, settings: Settings) -> None:

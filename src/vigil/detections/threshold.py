@@ -19,6 +19,7 @@ from vigil.detections.findings import EVIDENCE_LIMIT, Finding, actor, details_of
 from vigil.detections.rules import Rule
 from vigil.events import windows
 from vigil.events.filters import EventFilters
+from vigil.events.ip_ranges import parse_network
 from vigil.events.schemas import Action
 from vigil.events.tables import EventRow
 from vigil.events.windows import SubjectColumn, WindowEvent
@@ -64,7 +65,8 @@ def _window_filters(
         actions=tuple(wanted.action),
         resource_types=tuple(wanted.resource_type),
         status=wanted.status,
-        ip_address=by_ip,
+        # An empty subject is a placeholder for the subjects ``_possible`` counts.
+        ip_networks=(parse_network(by_ip),) if by_ip else (),
         user_email=user_email,
         user_id=user_id,
         start=start,

@@ -16,11 +16,11 @@ from vigil.events.tables import EventRow
 # Every column of ``events``, in the order the bulk paths below write them.
 INSERT_COLUMNS: Final = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
-    "user_email", "ip_address", "user_agent", "details", "status", "received_at", "country",
-    "seq", "search_text",
+    "user_email", "ip_address", "ip_key", "user_agent", "details", "status", "received_at",
+    "country", "seq", "search_text",
 )  # fmt: skip
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in INSERT_COLUMNS)
-# Rows per multi-row INSERT: 16 parameters each stays well under SQLite's 32,766 limit.
+# Rows per multi-row INSERT: 17 parameters each stays well under SQLite's 32,766 limit.
 _SQLITE_ROWS_PER_STATEMENT = 1000
 _POSTGRES_COPY = f"COPY events ({_COLUMN_LIST}) FROM STDIN"
 
@@ -70,6 +70,7 @@ def _insert_sqlite(conn: Connection, rows: Sequence[EventRow]) -> None:
             row["user_id"],
             row["user_email"],
             row["ip_address"],
+            row["ip_key"],
             row["user_agent"],
             row["details"],
             row["status"],

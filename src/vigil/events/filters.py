@@ -8,12 +8,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from vigil.core.errors import InvalidInput, InvalidQuery
-from vigil.events.schemas import Action, ResourceType, Status, normalise_email, normalise_ip
+from vigil.events.countries import normalise_country
+from vigil.events.ip_ranges import IPNetwork, network_text, parse_network
+from vigil.events.schemas import Action, ResourceType, Status, normalise_email
 from vigil.events.search_query import SearchQuery, SearchQueryError, parse_search_query
 
 # A '+' in an unencoded query string arrives as a space: "…T10:00:00 02:00".
 _SPACE_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}:?\d{2})$")
 MAX_TEXT_QUERY = 1000  # a query of up to 20 terms (``events.search_query``)
+MAX_COUNTRY_TEXT = 1000  # one value of ``country``: every code there is, with commas
 # The time of an ISO 8601 datetime, extended (23:59:59.5) or basic (235959.5).
 _TIME_FIELDS = re.compile(r"[Tt ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?")
 
@@ -30,7 +33,10 @@ class EventFilters:
     resource_id: str | None = None
     user_id: str | None = None
     user_email: str | None = None
-    ip_address: str | None = None
+    # Events whose address is in any of these (``ip_address=10.0.0.0/8``; an address is a
+    # network of one). A tuple, so a query can give alternatives.
+    ip_networks: tuple[IPNetwork, ...] = ()
+    countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2, upper case, as stored
     status: Status | None = None
     query: SearchQuery = NO_QUERY  # ``q``, parsed
     start: datetime | None = None
@@ -46,9 +52,14 @@ class EventFilters:
             described["action"] = [a.value for a in self.actions]
         if self.resource_types:
             described["resource_type"] = [r.value for r in self.resource_types]
-        for name in ("resource_id", "user_id", "user_email", "ip_address"):
+        for name in ("resource_id", "user_id", "user_email"):
             if getattr(self, name) is not None:
                 described[name] = getattr(self, name)
+        if self.ip_networks:
+            networks = [network_text(network) for network in self.ip_networks]
+            described["ip_address"] = networks[0] if len(networks) == 1 else networks
+        if self.countries:
+            described["country"] = list(self.countries)
         if self.status is not None:
             described["status"] = self.status.value
         if self.query.terms:
@@ -68,12 +79,17 @@ def parse_filters(
     user_id: str | None = None,
     user_email: str | None = None,
     ip_address: str | None = None,
+    country: list[str] | None = None,
     status: str | None = None,
     q: str | None = None,
     start_date: str | None = None,
     end_date: str | None = None,
 ) -> EventFilters:
-    """Validate raw query values into filters; any bad value raises ``InvalidInput`` naming it."""
+    """Validate raw query values into filters; any bad value raises ``InvalidInput`` naming it.
+
+    ``ip_address`` is an address or a CIDR network (``parse_network``); ``country`` holds
+    ISO 3166-1 alpha-2 codes in any case, each value one code or several separated by commas.
+    """
     start = _parse_bound(start_date, field_name="start_date", is_end=False)
     end = _parse_bound(end_date, field_name="end_date", is_end=True)
     if start is not None and end is not None and start >= end:
@@ -85,7 +101,8 @@ def parse_filters(
         resource_id=_limited(resource_id, "resource_id", 255),
         user_id=_limited(user_id, "user_id", 255),
         user_email=_normalised(user_email, "user_email", normalise_email, max_length=320),
-        ip_address=_normalised(ip_address, "ip_address", normalise_ip, max_length=64),
+        ip_networks=_parse_networks(ip_address),
+        countries=_parse_countries(country),
         status=_parse_status(status),
         query=query,
         start=start,
@@ -126,6 +143,31 @@ def _parse_query(raw: str | None) -> SearchQuery:
         return parse_search_query(raw or "")
     except SearchQueryError as error:
         raise InvalidQuery(error.message, position=error.position) from None
+
+
+def _parse_networks(raw: str | None) -> tuple[IPNetwork, ...]:
+    text = _limited(raw, "ip_address", 64)
+    if text is None or text.strip() == "":
+        return ()
+    try:
+        return (parse_network(text),)
+    except ValueError as error:
+        raise InvalidInput("ip_address", str(error)) from None
+
+
+def _parse_countries(values: list[str] | None) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for raw in values or ():
+        for part in (_limited(raw, "country", MAX_COUNTRY_TEXT) or "").split(","):
+            if not part.strip():
+                continue
+            try:
+                code = normalise_country(part)
+            except ValueError as error:
+                raise InvalidInput("country", str(error)) from None
+            if code not in chosen:
+                chosen.append(code)
+    return tuple(chosen)
 
 
 def _parse_status(raw: str | None) -> Status | None:

@@ -30,8 +30,19 @@ def _text(**schema: Any) -> Any:
 Actions = Annotated[list[str] | None, WithJsonSchema(_choices(Action))]
 ResourceTypes = Annotated[list[str] | None, WithJsonSchema(_choices(ResourceType))]
 StatusName = Annotated[str | None, _text(enum=[s.value for s in Status])]
-IPAddressText = Annotated[
-    str | None, _text(anyOf=[{"format": "ipv4"}, {"format": "ipv6"}], maxLength=64)
+# An address, or a network in CIDR notation: a prefix length after a slash.
+IPAddressOrNetwork = Annotated[
+    str | None,
+    _text(
+        anyOf=[{"format": "ipv4"}, {"format": "ipv6"}, {"pattern": r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$"}],
+        maxLength=64,
+    ),
+]
+CountryCodes = Annotated[
+    list[str] | None,
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]{2}(,[A-Za-z]{2})*$"}}
+    ),
 ]
 DateText = Annotated[str | None, _text(anyOf=[{"format": "date-time"}, {"format": "date"}])]
 
@@ -46,7 +57,20 @@ class ActivityQuery(BaseModel):
         default=None, description="USER, PROJECT, …: repeatable or comma-separated"
     )
     resource_id: str | None = None
-    ip_address: IPAddressText = Field(default=None, description="IPv4 or IPv6 address")
+    ip_address: IPAddressOrNetwork = Field(
+        default=None,
+        description=(
+            "An IPv4 or IPv6 address, or a network in CIDR notation (10.0.0.0/8, 2001:db8::/32);"
+            " IPv4-mapped IPv6 matches IPv4 (::ffff:10.0.0.0/104 is 10.0.0.0/8)"
+        ),
+    )
+    country: CountryCodes = Field(
+        default=None,
+        description=(
+            "ISO 3166-1 alpha-2 codes of the country Vigil found for the address (DE, fr):"
+            " repeatable or comma-separated"
+        ),
+    )
     status: StatusName = Field(default=None, description="SUCCESS or FAILED")
     q: str | None = Field(default=None, description="Free text in email, resource id and details")
     start_date: DateText = Field(default=None, description=_DATE)
@@ -61,6 +85,7 @@ class ActivityQuery(BaseModel):
             user_id=user_id,
             user_email=user_email,
             ip_address=self.ip_address,
+            country=self.country,
             status=self.status,
             q=self.q,
             start_date=self.start_date,

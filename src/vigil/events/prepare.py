@@ -8,6 +8,7 @@ from datetime import datetime
 
 from vigil.core.clock import new_id
 from vigil.events.geo import Geolocator
+from vigil.events.ip_ranges import ip_key_of
 from vigil.events.schemas import Action, EventIn, Status, dump_details
 from vigil.events.search_text import event_search_text
 from vigil.events.tables import PreparedEventRow
@@ -61,6 +62,7 @@ def prepared(
         "user_id": user_id,
         "user_email": user_email,
         "ip_address": ip_address,
+        "ip_key": ip_key_of(ip_address) if ip_address else None,
         "user_agent": user_agent,
         "details": details,
         "status": status,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, func, literal, or_, select, tuple_
 
 from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, NotFound
@@ -21,6 +21,7 @@ from vigil.db.types import UTCDateTime, UUIDType
 from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
+from vigil.events.ip_ranges import IPNetwork, key_range
 from vigil.events.prepare import PreparedEvent, prepare_event
 from vigil.events.schemas import EventIn
 from vigil.events.search_clauses import query_clauses
@@ -308,10 +309,14 @@ def match(
         clauses.append(c.action.in_([a.value for a in filters.actions]))
     if filters.resource_types:
         clauses.append(c.resource_type.in_([r.value for r in filters.resource_types]))
-    for name in ("resource_id", "user_id", "user_email", "ip_address"):
+    for name in ("resource_id", "user_id", "user_email"):
         value = getattr(filters, name)
         if value is not None:
             clauses.append(c[name] == value)
+    if filters.ip_networks:
+        clauses.append(or_(*(_in_network(network) for network in filters.ip_networks)))
+    if filters.countries:
+        clauses.append(c.country.in_(filters.countries))
     if filters.status is not None:
         clauses.append(c.status == filters.status.value)
     if filters.start is not None:
@@ -320,3 +325,10 @@ def match(
         clauses.append(c.timestamp < filters.end)
     clauses += query_clauses(filters.query, dialect=conn.dialect.name)
     return clauses
+
+
+def _in_network(network: IPNetwork) -> ColumnElement[bool]:
+    """The events whose address is in ``network``: a range of ``ip_key``, one key for a
+    single address (rows not yet given a key match nothing)."""
+    first, last = key_range(network)
+    return events.c.ip_key == first if first == last else events.c.ip_key.between(first, last)

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, distinct, func, select
 
 from vigil.events.counts import aggregate_time
 from vigil.events.filters import EventFilters
+from vigil.events.ip_ranges import ip_key_of
 from vigil.events.schemas import Action, Status
 from vigil.events.service import match
 from vigil.events.tables import events
@@ -125,23 +126,28 @@ def subjects_reaching(
 ) -> list[str]:
     """Which of ``subjects`` (values of ``column``) have at least ``threshold`` events
     passing ``filters``: one grouped count per few hundred subjects. A condition of
-    ``filters`` on ``column`` itself is left out: the subjects take its place."""
-    grouped = events.c[column]
+    ``filters`` on ``column`` itself is left out: the subjects take its place.
+
+    Addresses are counted by their keys (``ip_key``), which the index on addresses holds.
+    """
+    by_address = column == "ip_address"
+    grouped = events.c.ip_key if by_address else events.c[column]
     where = [
         clause
         for clause in match(conn, tenant_id=tenant_id, filters=filters)
-        if not _mentions(clause, column)
+        if not _mentions(clause, grouped.name)
     ]
     reaching: list[str] = []
     for offset in range(0, len(subjects), _SUBJECT_CHUNK):
         chunk = subjects[offset : offset + _SUBJECT_CHUNK]
+        named: dict[Any, str] = {ip_key_of(s) if by_address else s: s for s in chunk}
         counted = conn.execute(
             select(grouped, func.count())
-            .where(*where, grouped.in_(chunk))
+            .where(*where, grouped.in_(list(named)))
             .group_by(grouped)
             .having(func.count() >= threshold)
         ).all()
-        reaching += [str(value) for value, _count in counted]
+        reaching += [named[value] for value, _count in counted]
     return reaching
 
 

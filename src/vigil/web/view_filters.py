@@ -38,6 +38,7 @@ class ViewFilters:
     user: str = ""
     resource_id: str = ""
     ip: str = ""
+    country: str = ""
     page: int = 1
 
     @classmethod
@@ -64,6 +65,7 @@ class ViewFilters:
             user=text("user"),
             resource_id=text("resource_id", 255),
             ip=text("ip", 64),
+            country=text("country", 200),
             page=min(max(page, 1), MAX_PAGE),
         )
 
@@ -89,6 +91,8 @@ class ViewFilters:
             params["q"] = self.q
         if self.ip:
             params["ip_address"] = self.ip
+        if self.country:
+            params["country"] = self.country
         if actor_id is not None:
             params["user_id"] = actor_id
         elif self.user:
@@ -107,6 +111,7 @@ class ViewFilters:
                 user_id=params.get("user_id"),
                 user_email=params.get("user_email"),
                 ip_address=params.get("ip_address"),
+                country=[params["country"]] if "country" in params else None,
                 status=params.get("status"),
                 q=params.get("q"),
                 start_date=params.get("start_date"),
@@ -129,6 +134,7 @@ class ViewFilters:
             "user": chosen.user,
             "resource_id": chosen.resource_id,
             "ip": chosen.ip,
+            "country": chosen.country,
             "page": str(chosen.page) if chosen.page > 1 else "",
         }
         encoded = urlencode({k: v for k, v in query.items() if v})
@@ -151,6 +157,7 @@ _FORM_FIELDS = {
     "user_email": "User",
     "resource_id": "Resource id",
     "ip_address": "IP address",
+    "country": "Country",
 }
 
 ACTIONS = [a.value for a in Action]

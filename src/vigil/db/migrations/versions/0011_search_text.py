@@ -6,7 +6,7 @@ short batches, by ``vigil migrate`` (``db.backfill``), so a large table never ho
 ingest. Users are few, so theirs is filled here.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from vigil.accounts.users import user_search_text
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
