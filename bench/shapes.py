@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from bench.world import World
 
 Params = dict[str, str]
+# Words in most events: the email domain, a browser, a login method, a client.
+COMMON_TERMS = ("company", "chrome", "sso_okta", "mozilla", "safari", "python")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ def build_shapes(
     users = world.users.items[:40:2]  # the busiest people, who get looked at most
     projects = world.resources["PROJECT"].items[:10]
     models = world.resources["MODEL"].items[:10]
+    rare_models = world.resources["MODEL"].items[-10:]  # the least used of 2,000
     addresses = [*world.attacker_ips[:10], *(u.ips[0] for u in users[:10])]
     weeks = [(end - timedelta(days=7 * (k + 1)), end - timedelta(days=7 * k)) for k in range(6)]
     return [
@@ -69,7 +72,21 @@ def build_shapes(
         Shape("by IP address", [{"ip_address": address} for address in addresses]),
         Shape("by network /8", [{"ip_address": n} for n in _networks(addresses, 8, "10.0.0.0/8")]),
         Shape("by network /24", [{"ip_address": n} for n in _networks(addresses, 24)]),
-        Shape("free text q", [{"q": p.name} for p in projects]),
+        Shape("search: popular project's name", [{"q": p.name} for p in projects]),
+        Shape("search: rare term", [{"q": m.resource_id} for m in rare_models]),
+        Shape("search: common term", [{"q": term} for term in COMMON_TERMS]),
+        Shape(
+            "search: term + action",
+            [{"q": p.name, "action": "DELETE"} for p in projects],
+        ),
+        Shape(
+            "search: query language",
+            [
+                {"q": f'action:DELETE,UPDATE resource:{kind} -user:{u.user_id} "{word}"'}
+                for kind, word in (("ENDPOINT", "prod"), ("MODEL", "eval"))
+                for u in users[:4]
+            ],
+        ),
         Shape("failed logins (status + action)", [{"status": "FAILED", "action": "LOGIN_FAILED"}]),
         Shape(
             "combined: user + actions + types + 30 days",
