@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vigil.detections.consumer import DetectionConsumer
+from vigil.search.consumer import SearchIndexConsumer
 from vigil.settings import Settings
 from vigil.spine.consumers import ConsumerRegistry
 
@@ -19,4 +20,5 @@ def build_consumers(settings: Settings, *, wake_deliverer: Callable[[], None]) -
     """The registry of a serving process's consumers, in the order they are started."""
     registry = ConsumerRegistry()
     registry.register(DetectionConsumer(settings, on_notify=wake_deliverer))
+    registry.register(SearchIndexConsumer())
     return registry

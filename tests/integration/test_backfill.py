@@ -287,6 +287,8 @@ def test_old_events_become_searchable_once_filled(old_database: OldDatabase) -> 
     done = db.run("migrate")
     assert done.returncode == 0, done.stderr
     assert f"search_text: {sum(EVENTS_PER_TENANT)} events filled" in done.stderr
+    assert "Indexing for search" in done.stderr  # the progress bar, at its end
+    assert f"search index: {sum(EVENTS_PER_TENANT)} events indexed" in done.stderr
     assert searched("école") == EVENTS_PER_TENANT[1]
     assert searched('details.school:"ÉCOLE N°7"') == 1
     assert searched("old-7@") == 1

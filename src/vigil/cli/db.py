@@ -21,6 +21,9 @@ from sqlalchemy import Engine
 
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.db.backfill import BackfillBusy, BackfillProgress, run_backfills
+from vigil.search.consumer import SearchIndexConsumer
+from vigil.search.service import events_to_index
+from vigil.spine.runner import ConsumerRunner
 
 app = typer.Typer(help="Look after the database.", no_args_is_help=True)
 
@@ -43,10 +46,8 @@ def backfill(
     backfill_with_progress(engine, max_rows=max_rows)
 
 
-def backfill_with_progress(engine: Engine, *, max_rows: int | None = None) -> None:
-    """Run the pending backfills with a progress bar on stderr (rows done of those pending,
-    rate, time left), then say what each did."""
-    columns = (
+def _progress_columns() -> tuple[ProgressColumn, ...]:
+    return (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -55,8 +56,23 @@ def backfill_with_progress(engine: Engine, *, max_rows: int | None = None) -> No
         TextColumn("left"),
         TimeRemainingColumn(),
     )
+
+
+@app.command(
+    "index",
+    help="Bring the search index up to every stored event. A running server does it too, as"
+    " events commit; a search is exact meanwhile, only slower for events not indexed yet.",
+)
+def index() -> None:
+    """Apply migrations, then index what the search index has not reached."""
+    index_with_progress(migrated_engine(load_settings()))
+
+
+def backfill_with_progress(engine: Engine, *, max_rows: int | None = None) -> None:
+    """Run the pending backfills with a progress bar on stderr (rows done of those pending,
+    rate, time left), then say what each did."""
     tasks: dict[str, TaskID] = {}
-    with Progress(*columns, console=stderr) as progress:
+    with Progress(*_progress_columns(), console=stderr) as progress:
 
         def show(step: BackfillProgress) -> None:
             if step.column not in tasks and step.total:
@@ -85,6 +101,25 @@ def backfill_with_progress(engine: Engine, *, max_rows: int | None = None) -> No
                 f"{result.column}: {result.left:,} events left; run [bold]vigil db backfill[/]"
                 " again to go on"
             )
+
+
+def index_with_progress(engine: Engine) -> None:
+    """Bring the search index up to every committed event, with a progress bar on stderr.
+    Safe beside a running server: each tenant's passes are taken by one process at a time."""
+    behind = events_to_index(engine)
+    if not behind:
+        stderr.print("search index: up to date")
+        return
+    runner = ConsumerRunner(engine, SearchIndexConsumer())
+    with Progress(*_progress_columns(), console=stderr) as progress:
+        task = progress.add_task("Indexing for search", total=behind)
+        try:
+            done = runner.catch_up(on_pass=lambda n: progress.advance(task, n))
+        except KeyboardInterrupt:
+            fail(
+                "interrupted; what was indexed is kept, and a new run goes on from there", code=130
+            )
+    stderr.print(f"search index: {done:,} events indexed")
 
 
 class RowsPerSecond(ProgressColumn):

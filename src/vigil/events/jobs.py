@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
 
-from vigil.events.tables import events
+from vigil.events.tables import event_row, events
+from vigil.search.service import forget_events
 
 PURGE_CHUNK = 5000
 
@@ -17,18 +18,27 @@ def purge_expired(
 ) -> int:
     """Delete up to one chunk of the tenant's events older than its retention; 0 keeps all.
 
-    Returns how many were deleted; callers repeat, one short transaction per chunk, until 0,
+    The search index forgets them in the same transaction. Returns how many were deleted;
+    callers repeat, one short transaction per chunk, until 0,
     so a large backlog never holds the write lock for long.
     """
     if retention_days <= 0:
         return 0
     cutoff = now - timedelta(days=retention_days)
-    expired = (
-        select(events.c.id)
-        .where(events.c.tenant_id == tenant_id, events.c.timestamp < cutoff)
-        .limit(PURGE_CHUNK)
-    )
+    expired = [
+        event_row(row)
+        for row in conn.execute(
+            select(events)
+            .where(events.c.tenant_id == tenant_id, events.c.timestamp < cutoff)
+            .limit(PURGE_CHUNK)
+        ).mappings()
+    ]
+    if not expired:
+        return 0
     result = conn.execute(
-        delete(events).where(events.c.tenant_id == tenant_id, events.c.id.in_(expired))
+        delete(events).where(
+            events.c.tenant_id == tenant_id, events.c.id.in_([row["id"] for row in expired])
+        )
     )
+    forget_events(conn, tenant_id=tenant_id, rows=expired)
     return int(result.rowcount or 0)

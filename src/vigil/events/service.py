@@ -323,7 +323,7 @@ def match(
         clauses.append(c.timestamp >= filters.start)
     if filters.end is not None:
         clauses.append(c.timestamp < filters.end)
-    clauses += query_clauses(filters.query, dialect=conn.dialect.name)
+    clauses += query_clauses(conn, tenant_id=tenant_id, query=filters.query)
     return clauses
 
 

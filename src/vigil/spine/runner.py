@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -102,8 +103,9 @@ class ConsumerRunner:
         soonest = min(self._retry_at.values()) - time.monotonic()
         return min(SAFETY_POLL_SECONDS, max(soonest, 0.0))
 
-    def catch_up(self) -> int:
-        """Run passes until no tenant is behind (or its retry is not due); events consumed."""
+    def catch_up(self, on_pass: Callable[[int], None] | None = None) -> int:
+        """Run passes until no tenant is behind (or its retry is not due); events consumed.
+        ``on_pass`` hears how many events each pass finished (for a progress bar)."""
         with self._engine.connect() as conn:
             behind = service.tenants_behind(conn, consumer=self.name)
         # A tenant no longer behind (another node caught it up) has no retry pending here.
@@ -115,10 +117,12 @@ class ConsumerRunner:
         for tenant_id, head in behind:
             if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
                 continue
-            done += self._drain(tenant_id, head)
+            done += self._drain(tenant_id, head, on_pass)
         return done
 
-    def _drain(self, tenant_id: uuid.UUID, head: int) -> int:
+    def _drain(
+        self, tenant_id: uuid.UUID, head: int, on_pass: Callable[[int], None] | None = None
+    ) -> int:
         """Passes until the cursor reaches ``head`` (what the tenant had committed when this
         catch-up began; later commits wake the runner again)."""
         done = 0
@@ -133,6 +137,8 @@ class ConsumerRunner:
                 self._retry_at.pop(tenant_id, None)
                 log.info("consumer %s is moving again for tenant %s", self.name, tenant_id)
             done += consumed
+            if on_pass is not None:
+                on_pass(consumed)
             if reached is None or reached >= head:
                 return done
         return done

@@ -9,7 +9,7 @@ address filter.
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-07
+Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa

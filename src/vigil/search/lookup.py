@@ -1,0 +1,87 @@
+"""Which events may hold a search term, read from the index (``search``).
+
+A free-text term is looked up in the tenant's dictionary by the trigram index (FTS5 on
+SQLite, ``pg_trgm`` on PostgreSQL); a ``details.`` term, being a whole value, by its digest.
+When the values found are few and none is common, their postings are the complete answer
+for every event the index has reached; the events after it (those committed since its
+last pass) are read directly, so a search always sees every committed event. Otherwise —
+a term shorter than three characters, or one in thousands of values or events — the
+answer is None and the search reads events in time order, where such a term is frequent
+enough to turn up fast.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import Connection, select, text
+
+from vigil.search.consumer import CONSUMER_NAME
+from vigil.search.tables import search_postings, search_terms
+from vigil.search.terms import COMMON_AT, MAX_CANDIDATES, digest
+from vigil.spine.service import cursor_position
+
+MIN_TRIGRAM = 3  # characters: a trigram index cannot look up less
+MAX_VALUES = 2_000  # values a term may match and still be looked up by its postings
+_SQLITE_MATCH = text(
+    "SELECT t.id, t.events FROM search_terms_fts AS f JOIN search_terms AS t ON t.id = f.rowid "
+    "WHERE search_terms_fts MATCH :phrase AND t.tenant_id = :tenant LIMIT :limit"
+)
+_POSTINGS_CHUNK: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedMatches:
+    """The ``seq`` of every event up to ``through`` that holds the term; events after
+    ``through`` are not indexed yet."""
+
+    seqs: frozenset[int]
+    through: int
+
+
+def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> IndexedMatches | None:
+    """The indexed events holding ``folded`` (a folded free-text term) in any value; None
+    when the term is better found by reading events (see the module's docstring)."""
+    if len(folded) < MIN_TRIGRAM:
+        return None
+    # The cursor first: every event it covers has its values in the dictionary read after.
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    if conn.dialect.name == "sqlite":
+        phrase = '"' + folded.replace('"', '""') + '"'  # FTS5 string: "" is a quote
+        params = {"phrase": phrase, "tenant": tenant_id.bytes, "limit": MAX_VALUES + 1}
+        terms = conn.execute(_SQLITE_MATCH, params).all()
+    else:
+        t = search_terms.c
+        pattern = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = (
+            select(t.id, t.events)
+            .where(t.tenant_id == tenant_id, t.text.like(pattern, escape="\\"))
+            .limit(MAX_VALUES + 1)
+        )
+        terms = conn.execute(query).all()
+    return _matches(conn, through, [(int(i), int(n)) for i, n in terms])
+
+
+def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> IndexedMatches | None:
+    """The indexed events holding exactly the value ``value`` (a segment of search text);
+    None when it is common."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    t = search_terms.c
+    query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.digest == digest(value))
+    return _matches(conn, through, [(int(i), int(n)) for i, n in conn.execute(query)])
+
+
+def _matches(conn: Connection, through: int, terms: list[tuple[int, int]]) -> IndexedMatches | None:
+    if len(terms) > MAX_VALUES or any(events >= COMMON_AT for _, events in terms):
+        return None
+    if sum(events for _, events in terms) > MAX_CANDIDATES:
+        return None
+    seqs: set[int] = set()
+    ids = [term_id for term_id, _ in terms]
+    for start in range(0, len(ids), _POSTINGS_CHUNK):
+        chunk = ids[start : start + _POSTINGS_CHUNK]
+        query = select(search_postings.c.seq).where(search_postings.c.term_id.in_(chunk))
+        seqs.update(int(seq) for (seq,) in conn.execute(query))
+    return IndexedMatches(frozenset(seqs), through)

@@ -1,0 +1,128 @@
+"""Questions about the search index as a whole: how far behind it is, and whether it holds
+exactly what the events say it should."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, delete, select, update
+
+from vigil.events.commit_log import events_after
+from vigil.events.tables import EventRow
+from vigil.search.consumer import CONSUMER_NAME
+from vigil.search.tables import search_postings, search_terms
+from vigil.search.terms import COMMON_AT, digest, event_values
+from vigil.spine.service import cursor_position, tenants_behind
+
+_READ_CHUNK = 5_000
+_LOOKUP_CHUNK = 500
+
+
+def events_to_index(engine: Engine) -> int:
+    """How many committed events, over every tenant, the search index has not reached."""
+    with engine.connect() as conn:
+        behind = tenants_behind(conn, consumer=CONSUMER_NAME)
+        return sum(
+            head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+            for tenant_id, head in behind
+        )
+
+
+def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
+    """Take deleted events (their rows as they were) out of the tenant's index, in the
+    caller's transaction: their postings go, and their values' counts go down, except a
+    common value's, which stays common (its later events have no postings to fall back on).
+    Events the index had not reached yet need nothing: it will not find them."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    held: dict[bytes, list[int]] = {}
+    for row in rows:
+        if row["seq"] <= through:
+            for value in event_values(row):
+                held.setdefault(digest(value), []).append(row["seq"])
+    if not held:
+        return
+    t, p = search_terms.c, search_postings.c
+    keys = list(held)
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        query = select(t.id, t.digest, t.events).where(
+            t.tenant_id == tenant_id, t.digest.in_(chunk)
+        )
+        for term_id, key, count in conn.execute(query).all():
+            seqs = held[bytes(key)]
+            conn.execute(delete(search_postings).where(p.term_id == term_id, p.seq.in_(seqs)))
+            if count < COMMON_AT:
+                conn.execute(
+                    update(search_terms).where(t.id == term_id).values(events=t.events - len(seqs))
+                )
+
+
+@dataclass(slots=True)
+class IndexDifference:
+    """Where a tenant's index and its events disagree; empty lists mean they agree.
+
+    ``missing``: (value, seq) the events hold but the postings lack; ``extra``: postings of
+    events that do not hold the value (or no longer exist); ``miscounted``: values whose
+    count is not the number of indexed events holding them."""
+
+    through: int
+    missing: list[tuple[str, int]] = field(default_factory=list)
+    extra: list[tuple[str, int]] = field(default_factory=list)
+    miscounted: list[str] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        """True when the index is exactly what the events say."""
+        return not (self.missing or self.extra or self.miscounted)
+
+
+def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
+    """Rebuild the tenant's index in memory from its events up to the cursor and compare it
+    with the stored one. Reads every event and posting of the tenant: for checks and tests,
+    not for the request path."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    expected: dict[str, set[int]] = {}
+    position = 0
+    while position < through:
+        rows = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=_READ_CHUNK)
+        rows = [row for row in rows if row["seq"] <= through]
+        if not rows:
+            break
+        for row in rows:
+            for value in event_values(row):
+                expected.setdefault(value, set()).add(row["seq"])
+        position = rows[-1]["seq"]
+    t, p = search_terms.c, search_postings.c
+    stored_terms = {
+        bytes(key): (term_id, text, count)
+        for term_id, key, text, count in conn.execute(
+            select(t.id, t.digest, t.text, t.events).where(t.tenant_id == tenant_id)
+        )
+    }
+    postings: dict[int, set[int]] = {}
+    ids = [term_id for term_id, _, _ in stored_terms.values()]
+    for start in range(0, len(ids), 500):
+        query = select(p.term_id, p.seq).where(p.term_id.in_(ids[start : start + 500]))
+        for term_id, seq in conn.execute(query):
+            postings.setdefault(term_id, set()).add(seq)
+    difference = IndexDifference(through=through)
+    for value, seqs in expected.items():
+        stored = stored_terms.get(digest(value))
+        if stored is None:
+            difference.missing.extend((value, seq) for seq in sorted(seqs))
+            continue
+        term_id, _, count = stored
+        if count != len(seqs) and not len(seqs) <= count >= COMMON_AT:  # common stays common
+            difference.miscounted.append(value)
+        posted = postings.get(term_id, set())
+        if len(seqs) <= COMMON_AT:  # a common value's postings stop once it is common
+            difference.missing.extend((value, seq) for seq in sorted(seqs - posted))
+        difference.extra.extend((value, seq) for seq in sorted(posted - seqs))
+    counted = Counter(value for value in expected)
+    for term_id, text, _ in stored_terms.values():
+        if text not in counted:
+            difference.extra.extend((text, seq) for seq in sorted(postings.get(term_id, ())))
+    return difference

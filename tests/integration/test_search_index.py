@@ -1,0 +1,170 @@
+"""The search index: it answers what reading every event would, events it has not reached
+are found all the same, and it stays exactly what the events say through concurrent
+ingest, retention purges, a common value and a restart."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Stack, Tenant
+from tests.helpers import eventually, ingest, list_all, make_event
+from vigil.accounts import service as accounts
+from vigil.app import create_app
+from vigil.core.permissions import Permission
+from vigil.db.engine import write_transaction
+from vigil.events import service as events
+from vigil.events.geo import NO_GEOLOCATION
+from vigil.events.schemas import EventIn
+from vigil.events.search_text import event_search_text, search_terms_text
+from vigil.jobs import JOBS, run_job_once
+from vigil.search.consumer import CONSUMER_NAME
+from vigil.search.service import compare_index
+from vigil.search.terms import COMMON_AT
+from vigil.spine.service import cursor_position, last_seq
+from vigil.tenants.service import change_tenant_settings
+from vigil.testing.server import live_server
+
+PURGE = next(job for job in JOBS if job.name == "purge_expired_events")
+WORDS = ["alpha", "beta", "gamma", "delta", "Épsilon", "zeta-api", "eta", "theta"]
+
+
+def caught_up(stack: Stack, tenant_id: uuid.UUID) -> None:
+    """Wait until the index has reached every event the tenant has committed."""
+
+    def behind() -> int:
+        with stack.engine.connect() as conn:
+            head = last_seq(conn, tenant_id=tenant_id)
+            return head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+
+    eventually(behind, lambda n: n == 0, what="the search index to catch up", timeout=30)
+
+
+def assert_index_agrees(stack: Stack, tenant_id: uuid.UUID) -> None:
+    with stack.engine.connect() as conn:
+        difference = compare_index(conn, tenant_id=tenant_id)
+    assert difference.agrees, difference
+
+
+def varied_events(rng: random.Random, count: int, *, days_old: float = 0) -> list[dict[str, Any]]:
+    moment = datetime.now(UTC) - timedelta(days=days_old)
+    return [
+        make_event(
+            user_id=f"u-{rng.randrange(20)}",
+            user_email=f"person{rng.randrange(20)}@example.com",
+            resource_id=f"{rng.choice(WORDS)}-{rng.randrange(50)}",
+            user_agent=rng.choice(["curl/8.5.0", "Mozilla/5.0 Firefox/133.0", None]),
+            details={"note": " ".join(rng.sample(WORDS, 2)), "n": rng.randrange(1000)},
+            timestamp=(moment - timedelta(seconds=n)).isoformat(),
+        )
+        for n in range(count)
+    ]
+
+
+def read_directly(stored: list[dict[str, Any]], term: str) -> set[str]:
+    """What reading every event would find for a free-text term."""
+    folded = search_terms_text(term)
+    found = set()
+    for event in stored:
+        details = None if event["details"] is None else json.dumps(event["details"])
+        text = event_search_text(
+            user_email=event["user_email"],
+            user_id=event["user_id"],
+            resource_id=event["resource_id"],
+            user_agent=event["user_agent"],
+            details=details,
+        )
+        if folded in text:
+            found.add(event["id"])
+    return found
+
+
+def test_the_index_answers_what_reading_every_event_would(tenant: Tenant) -> None:
+    ingest(tenant.writer, varied_events(random.Random(7), 600))
+    caught_up(tenant.stack, tenant.id)
+    stored = list_all(tenant.reader)
+    for term in ["alpha", "ÉPSILON", "zeta-api-4", "person7@", "firefox", "u-1", "42", "lta", "a"]:
+        found = {e["id"] for e in list_all(tenant.reader, q=term)}
+        assert found == read_directly(stored, term), term
+    by_path = {e["id"] for e in list_all(tenant.reader, q="details.n:42")}
+    assert by_path == {e["id"] for e in stored if e["details"]["n"] == 42}
+    assert_index_agrees(tenant.stack, tenant.id)
+
+
+def test_an_event_just_committed_is_found_before_the_index_has_it(tenant: Tenant) -> None:
+    ingest(tenant.writer, varied_events(random.Random(3), 50))
+    caught_up(tenant.stack, tenant.id)
+    # Written straight to the database, as a CLI command would: no wake for the server's
+    # consumers, whose next look may be seconds away.
+    with write_transaction(tenant.stack.engine) as conn:
+        row, _ = events.record(
+            conn,
+            tenant_id=tenant.id,
+            event=EventIn(action="UPDATE", resource_type="MODEL", details={"note": "quokka"}),
+            geo=NO_GEOLOCATION,
+        )
+    assert [e["id"] for e in list_all(tenant.reader, q="quokka")] == [str(row["id"])]
+    assert [e["id"] for e in list_all(tenant.reader, q="details.note:QUOKKA")] == [str(row["id"])]
+
+
+def test_the_index_stays_equal_to_the_events_through_ingest_purges_and_a_restart(
+    tenant: Tenant,
+) -> None:
+    rng = random.Random(11)
+    batches = [varied_events(rng, 150, days_old=40 if k % 2 else 0) for k in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda batch: ingest(tenant.writer, batch), batches))
+    caught_up(tenant.stack, tenant.id)
+    assert_index_agrees(tenant.stack, tenant.id)
+
+    with write_transaction(tenant.stack.engine) as conn:
+        change_tenant_settings(conn, tenant_id=tenant.id, retention_days=30)
+    run_job_once(tenant.stack.engine, PURGE)
+    kept = list_all(tenant.reader)
+    assert len(kept) == 600
+    assert_index_agrees(tenant.stack, tenant.id)
+    assert {e["id"] for e in list_all(tenant.reader, q="gamma")} == read_directly(kept, "gamma")
+
+    # A restart: a new server on the same database goes on from the index's cursor.
+    with write_transaction(tenant.stack.engine) as conn:
+        key = accounts.create_api_key(
+            conn, tenant_id=tenant.id, name="restarted", scopes=frozenset(Permission)
+        )[0]
+    with (
+        live_server(create_app(tenant.stack.settings, engine=tenant.stack.engine)) as base,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client,
+    ):
+        ingest(client, varied_events(rng, 200))
+        caught_up(tenant.stack, tenant.id)
+        everything = list_all(client)
+        found = {e["id"] for e in list_all(client, q="theta")}
+    assert found == read_directly(everything, "theta")
+    assert_index_agrees(tenant.stack, tenant.id)
+
+
+def test_a_common_value_is_still_found_everywhere(tenant: Tenant) -> None:
+    shared = [make_event(details={"team": "platform"}) for _ in range(COMMON_AT + 5)]
+    ingest(tenant.writer, shared)
+    ingest(tenant.writer, [make_event(details={"team": "platformers"})])
+    caught_up(tenant.stack, tenant.id)
+    answer = tenant.reader.get("/audit-logs/", params={"q": "platform", "limit": 3}).json()
+    assert (answer["total"], answer["total_exact"]) == (10_000, False)
+    exact = tenant.reader.get("/audit-logs/", params={"q": "details.team:platform", "limit": 1})
+    assert (exact.json()["total"], exact.json()["total_exact"]) == (10_000, False)
+    rarer = tenant.reader.get("/audit-logs/", params={"q": "platformers"}).json()
+    assert rarer["total"] == 1
+    assert_index_agrees(tenant.stack, tenant.id)
+
+
+@pytest.mark.parametrize("term", ["zz", "é"])
+def test_short_terms_are_found_by_reading(tenant: Tenant, term: str) -> None:
+    ingest(tenant.writer, [make_event(details={"code": f"x{term.upper()}y"}), make_event()])
+    caught_up(tenant.stack, tenant.id)
+    assert len(list_all(tenant.reader, q=term)) == 1
