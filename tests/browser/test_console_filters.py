@@ -239,3 +239,38 @@ def test_a_network_and_countries_select_the_events_from_there(
     expect(admin_page.get_by_role("alert")).to_contain_text("IP address")
     expect(admin_page.get_by_role("alert")).to_contain_text("5.9.0.0/16")
     expect(admin_page.get_by_label("IP address", exact=True)).to_have_value("5.9.200.7/16")
+
+
+def test_a_query_in_the_search_box_selects_what_the_api_does_and_errors_point_at_the_token(
+    admin_page: Page, tenant: Tenant, admin: Person
+) -> None:
+    dana = add_person(tenant, name="Dana Developer", role=Role.DEVELOPER)
+    seed_activity(tenant, dana)
+    admin_page.goto(f"{tenant.stack.base_url}/ui/activity")
+    query = "action:UPDATE,DELETE -resource:USER"
+    admin_page.get_by_label("Search", exact=True).fill(query)
+    admin_page.get_by_role("button", name="Apply").click()
+    admin_page.wait_for_load_state()
+    expected = from_api(tenant, {"q": query, "start_date": week_ago()})
+    assert 0 < expected["total"] < api_everything(tenant)
+    assert shown(admin_page) == expected
+
+    # The help lists every field with an example.
+    admin_page.get_by_role("button", name="How to search").click()
+    help_box = admin_page.get_by_role("dialog", name="How to search")
+    expect(help_box).to_be_visible()
+    expect(help_box).to_contain_text("details.reason:\"invalid credentials\"")
+    expect(help_box).to_contain_text("ip:10.0.0.0/8")
+    admin_page.keyboard.press("Escape")
+
+    # A mistake: the message under the box says what and where; the box keeps the text.
+    typo = 'resource:ENDPOINT action:DELET "production'
+    admin_page.get_by_label("Search", exact=True).fill(typo)
+    admin_page.get_by_role("button", name="Apply").click()
+    error = admin_page.locator("#q-error")
+    expect(error).to_contain_text("unknown value 'DELET' for action")
+    expect(error).to_contain_text("at character 26")
+    expect(error.locator("mark")).to_have_text("DELET")
+    expect(admin_page.get_by_label("Search", exact=True)).to_have_value(typo)
+    expect(admin_page.get_by_label("Search", exact=True)).to_have_attribute("aria-invalid", "true")
+    screenshot(admin_page, "activity-search-error")

@@ -57,8 +57,9 @@ def activity_context(
     }
     try:
         filters = view.event_filters(now, actor_id=actor_id)
-    except InvalidQuery as error:  # shown under the search box, which keeps the text
-        return {**base, "filter_error": error.reason, "query_error": error}
+    except InvalidQuery as error:  # shown under the filters; the box keeps the text
+        at = _split_at_token(view.q, error.position)
+        return {**base, "filter_error": error.reason, "query_error": error, "query_at": at}
     except InvalidInput as error:
         return {**base, "filter_error": f"{error.field}: {error.reason}"}
     tenant_id = me.principal.tenant_id
@@ -100,6 +101,14 @@ def activity_context(
         "export_json": "/audit-logs/export?" + urlencode({**export_query, "format": "json"}),
         "export_ndjson": "/audit-logs/export?" + urlencode({**export_query, "format": "ndjson"}),
     }
+
+
+def _split_at_token(text: str, position: int) -> tuple[str, str, str]:
+    """``text`` before the word starting at ``position``, that word, and the rest."""
+    end = position
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[:position], text[position:end], text[end:]
 
 
 @router.get("/dashboard")

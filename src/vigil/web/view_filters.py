@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from vigil.core.errors import InvalidInput
+from vigil.core.errors import InvalidInput, InvalidQuery
 from vigil.events.filters import MAX_TEXT_QUERY, EventFilters, parse_filters
 from vigil.events.schemas import Action, ResourceType, Status
 
@@ -117,6 +117,8 @@ class ViewFilters:
                 start_date=params.get("start_date"),
                 end_date=params.get("end_date"),
             )
+        except InvalidQuery:
+            raise  # shown under the search box, with where it went wrong
         except InvalidInput as error:
             raise InvalidInput(_FORM_FIELDS.get(error.field, error.field), error.reason) from None
 
