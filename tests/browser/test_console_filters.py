@@ -259,7 +259,7 @@ def test_a_query_in_the_search_box_selects_what_the_api_does_and_errors_point_at
     admin_page.get_by_role("button", name="How to search").click()
     help_box = admin_page.get_by_role("dialog", name="How to search")
     expect(help_box).to_be_visible()
-    expect(help_box).to_contain_text("details.reason:\"invalid credentials\"")
+    expect(help_box).to_contain_text('details.reason:"invalid credentials"')
     expect(help_box).to_contain_text("ip:10.0.0.0/8")
     admin_page.keyboard.press("Escape")
 
