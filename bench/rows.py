@@ -19,13 +19,14 @@ from vigil.core.clock import from_micros
 from vigil.events.geo import Geolocator
 from vigil.events.ip_ranges import ip_key_of
 from vigil.events.schemas import dump_details
+from vigil.events.search_text import event_search_text
 from vigil.events.wire import format_time
 
 # The events table's columns, in the order every row tuple here uses.
 COLUMNS = (
     "tenant_id", "id", "timestamp", "action", "resource_type", "resource_id", "user_id",
     "user_email", "ip_address", "ip_key", "user_agent", "details", "status", "received_at",
-    "country", "seq",
+    "country", "seq", "search_text",
 )  # fmt: skip
 # What must match between a generated row and the server's stored row (ids, received_at
 # and the commit sequence are the server's to choose).
@@ -79,7 +80,7 @@ def sqlite_row(event: Event, tenant_id: bytes, seq: int) -> tuple[Any, ...]:
         tenant_id, event_id(event).bytes, event.ts, event.action, event.resource_type,
         event.resource_id, event.user_id, event.user_email, event.ip_address, _ip_key(event),
         event.user_agent, _details(event), event.status, _received_us(event), _country(event),
-        seq,
+        seq, _search_text(event),
     )  # fmt: skip
 
 
@@ -89,7 +90,7 @@ def postgres_row(event: Event, tenant_id: uuid.UUID, seq: int) -> tuple[Any, ...
         tenant_id, event_id(event), from_micros(event.ts), event.action, event.resource_type,
         event.resource_id, event.user_id, event.user_email, event.ip_address, _ip_key(event),
         event.user_agent, _details(event), event.status, from_micros(_received_us(event)),
-        _country(event), seq,
+        _country(event), seq, _search_text(event),
     )  # fmt: skip
 
 
@@ -98,7 +99,7 @@ def content(event: Event) -> tuple[Any, ...]:
     return (
         event.ts, event.action, event.resource_type, event.resource_id, event.user_id,
         event.user_email, event.ip_address, _ip_key(event), event.user_agent, _details(event),
-        event.status, _country(event),
+        event.status, _country(event), _search_text(event),
     )  # fmt: skip
 
 
@@ -110,6 +111,18 @@ def _ip_key(event: Event) -> bytes | None:
     # The server stores the sortable key beside the text; the baseline writes it too, so
     # both maintain the same index.
     return ip_key_of(event.ip_address) if event.ip_address else None
+
+
+def _search_text(event: Event) -> str:
+    # What free-text search reads, written with each event by the server; the baseline
+    # writes the same text, so both store the same bytes.
+    return event_search_text(
+        user_email=event.user_email,
+        user_id=event.user_id,
+        resource_id=event.resource_id,
+        user_agent=event.user_agent,
+        details=_details(event),
+    )
 
 
 _GEO = Geolocator(enabled=True)  # the server's default

@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, not_, or_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 
 from vigil.db.search import contains
 from vigil.events.ip_ranges import key_range
@@ -27,44 +38,90 @@ from vigil.search.lookup import IndexedMatches, text_matches, value_matches
 Clause = ColumnElement[bool]
 
 
-def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery) -> list[Clause]:
+@dataclass(frozen=True, slots=True)
+class SearchClauses:
+    """The clauses of a query's terms; ``keyed`` when one of them names its candidate
+    events by key (``events.rowid`` or ``seq``), the tenant's only."""
+
+    clauses: list[Clause]
+    keyed: bool
+
+
+def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery) -> SearchClauses:
     """One clause per term of ``query``, to be ANDed with the other filters; the search
     index is read (for free text and ``details.`` terms) to write them."""
     dialect = conn.dialect.name
     clauses: list[Clause] = []
+    keyed = False
     for term in query.terms:
         if isinstance(term, TextTerm):
             folded = search_terms_text(term.text)
-            found = contains(events.c.search_text, folded, dialect=dialect)
-            if not term.negated:  # an exclusion tests every event anyway
-                found = _narrowed(found, text_matches(conn, tenant_id=tenant_id, folded=folded))
+            test = _containing(folded, dialect)
+            if term.negated:  # an exclusion tests every event anyway
+                found = test(events)
+            else:
+                indexed = text_matches(conn, tenant_id=tenant_id, folded=folded)
+                found = _narrowed(conn, tenant_id, test, indexed)
+                keyed |= indexed is not None
         elif term.field is Field.DETAILS:
-            found = _any(term.values, partial(_details_clause, conn, tenant_id, term))
+            indexed_values = [
+                _details_matches(conn, tenant_id, term, value) for value in term.values
+            ]
+            found = _any(indexed_values, lambda pair: _narrowed(conn, tenant_id, *pair))
+            keyed |= not term.negated and all(i is not None for _, i in indexed_values)
         else:
             found = _field_clause(term)
         # NULL (a column the event lacks) counts as "no match", also under NOT.
         clauses.append(not_(func.coalesce(found, false())) if term.negated else found)
-    return clauses
+    return SearchClauses(clauses, keyed)
 
 
-def _narrowed(test: Clause, indexed: IndexedMatches | None) -> Clause:
-    """``test`` on the events the index has not reached, and the index's answer for the
-    rest; ``test`` on every event when the index has no answer."""
+# A test of one copy of the events table (the table itself, or an alias of it).
+TextTest = Callable[[FromClause], Clause]
+
+
+def _containing(folded: str, dialect: str) -> TextTest:
+    def test(table: FromClause) -> Clause:
+        return contains(table.c.search_text, folded, dialect=dialect)
+
+    return test
+
+
+def _narrowed(
+    conn: Connection, tenant_id: uuid.UUID, test: TextTest, indexed: IndexedMatches | None
+) -> Clause:
+    """The events the index names, and those it has not reached that pass ``test``;
+    ``test`` on every event when the index has no answer.
+
+    Written as ``key IN (SELECT … UNION ALL SELECT …)`` so that both databases start from
+    those few events and sort them, rather than walk every event newest first testing
+    each: SQLite's planner prefers any walk that spares it a sort, so there the key is
+    the row id."""
     if indexed is None:
-        return test
-    unindexed = and_(events.c.seq > indexed.through, test)
-    if not indexed.seqs:
-        return unindexed
-    return or_(events.c.seq.in_(sorted(indexed.seqs)), unindexed)
+        return test(events)
+    found = events.alias("found")
+    sqlite = conn.dialect.name == "sqlite"
+    key = literal_column("found.rowid") if sqlite else found.c.seq
+    mine = found.c.tenant_id == tenant_id
+    parts = [select(key).where(mine, found.c.seq > indexed.through, test(found))]
+    if indexed.seqs:
+        parts.append(select(key).where(mine, found.c.seq.in_(sorted(indexed.seqs))))
+    candidates = union_all(*parts) if len(parts) > 1 else parts[0]
+    outer = literal_column("events.rowid") if sqlite else events.c.seq
+    return outer.in_(candidates)
 
 
-def _details_clause(conn: Connection, tenant_id: uuid.UUID, term: FieldTerm, value: Any) -> Clause:
+def _details_matches(
+    conn: Connection, tenant_id: uuid.UUID, term: FieldTerm, value: Any
+) -> tuple[TextTest, IndexedMatches | None]:
+    """The test of one value of a ``details.`` term, and the index's answer for it (none
+    for an exclusion, which tests every event)."""
     segment = details_segment(term.path, str(value))
-    test = contains(events.c.search_text, segment, dialect=conn.dialect.name)
+    test = _containing(segment, conn.dialect.name)
     if term.negated:
-        return test
+        return test, None
     stored_value = segment[1:-1]  # the index holds values without their boundaries
-    return _narrowed(test, value_matches(conn, tenant_id=tenant_id, value=stored_value))
+    return test, value_matches(conn, tenant_id=tenant_id, value=stored_value)
 
 
 def _field_clause(term: FieldTerm) -> Clause:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from vigil.events.tables import EventRow
 from vigil.search.tables import search_terms
@@ -27,13 +27,15 @@ _LOOKUP_CHUNK = 500
 # Terms remembered per process (id, and whether common), so the values every event repeats
 # cost no query: about 100 bytes each.
 _CACHE_TERMS = 200_000
-_POSTGRES_COPY = "COPY search_postings (term_id, seq) FROM STDIN"
+_POSTGRES_COPY = "COPY search_postings (tenant_id, term_id, seq) FROM STDIN"
 
 
 @dataclass(frozen=True, slots=True)
 class _Known:
     id: int
-    events: int  # as last read or written; only ever grows
+    # Held by COMMON_AT events or more, as the database said: then it stays common (a
+    # purge leaves its count alone), so this may be remembered; a count may not.
+    common: bool
 
 
 @dataclass(slots=True)
@@ -90,38 +92,35 @@ class SearchIndexConsumer:
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: IndexPlan, now: datetime
     ) -> None:
-        """Add the new terms, the postings of terms not yet common, and the counts."""
+        """Add the new terms, and the postings and counts of those not yet common, judged by
+        their counts as this transaction reads them."""
         new = [key for key in plan.seqs if key not in plan.known]
-        if new:
-            rows = [
-                {
-                    "tenant_id": tenant_id,
-                    "digest": key,
-                    "text": plan.texts[key],
-                    "events": len(plan.seqs[key]),
-                }
-                for key in new
-            ]
-            inserted = conn.execute(
-                search_terms.insert().returning(search_terms.c.id, search_terms.c.digest),
-                rows,
-            ).all()
-            for term_id, key in inserted:
-                plan.known[bytes(key)] = _Known(int(term_id), 0)
+        for key, term_id in _insert_terms(conn, tenant_id, new, plan):
+            plan.known[key] = _Known(term_id, common=False)
+        inserted_now = set(new)
+        counted = _counts(conn, tenant_id, [k.id for k in plan.known.values() if not k.common])
         postings: list[tuple[int, int]] = []
         counts: list[dict[str, int]] = []
         for key, seqs in plan.seqs.items():
             known = plan.known[key]
-            if known.events < COMMON_AT:
-                postings.extend((known.id, seq) for seq in seqs)
-            if known.events:  # a new term was inserted with its count
+            if known.common:
+                continue
+            before = 0 if key in inserted_now else counted[known.id]
+            if before >= COMMON_AT:
+                plan.learned.append((key, _Known(known.id, common=True)))
+                continue
+            postings.extend((known.id, seq) for seq in seqs)
+            if key not in inserted_now:  # a new term was inserted with its count
                 counts.append({"term": known.id, "more": len(seqs)})
-            plan.learned.append((key, _Known(known.id, known.events + len(seqs))))
-        _insert_postings(conn, sorted(postings))
+            common = before + len(seqs) >= COMMON_AT
+            plan.learned.append((key, _Known(known.id, common=common)))
+        _insert_postings(conn, tenant_id, sorted(postings))
         if counts:
             conn.execute(
                 update(search_terms)
-                .where(search_terms.c.id == bindparam("term"))
+                .where(
+                    search_terms.c.tenant_id == tenant_id, search_terms.c.id == bindparam("term")
+                )
                 .values(events=search_terms.c.events + bindparam("more")),
                 counts,
             )
@@ -146,19 +145,58 @@ def _stored_terms(
             t.tenant_id == tenant_id, t.digest.in_(chunk)
         )
         for key, term_id, events in conn.execute(query):
-            yield bytes(key), _Known(int(term_id), int(events))
+            yield bytes(key), _Known(int(term_id), common=events >= COMMON_AT)
 
 
-def _insert_postings(conn: Connection, postings: list[tuple[int, int]]) -> None:
+def _insert_terms(
+    conn: Connection, tenant_id: uuid.UUID, keys: Sequence[bytes], plan: IndexPlan
+) -> list[tuple[bytes, int]]:
+    """Add the terms ``keys`` (with their counts in the pass); each key with its new id.
+    PostgreSQL numbers them from the column's identity; SQLite, where one writer at a
+    time holds the database, from the largest id there is."""
+    if not keys:
+        return []
+    rows: list[dict[str, Any]] = [
+        {"tenant_id": tenant_id, "digest": k, "text": plan.texts[k], "events": len(plan.seqs[k])}
+        for k in keys
+    ]
+    if conn.dialect.name == "postgresql":
+        insert = search_terms.insert().returning(search_terms.c.digest, search_terms.c.id)
+        return [(bytes(key), int(term_id)) for key, term_id in conn.execute(insert, rows)]
+    last = conn.execute(select(func.max(search_terms.c.id))).scalar_one() or 0
+    for number, row in enumerate(rows, start=int(last) + 1):
+        row["id"] = number
+    conn.execute(search_terms.insert(), rows)
+    return [(row["digest"], row["id"]) for row in rows]
+
+
+def _counts(conn: Connection, tenant_id: uuid.UUID, ids: Sequence[int]) -> dict[int, int]:
+    """The current count of each term in ``ids``."""
+    t = search_terms.c
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.id.in_(chunk))
+        found.update((int(term_id), int(events)) for term_id, events in conn.execute(query))
+    return found
+
+
+def _insert_postings(
+    conn: Connection, tenant_id: uuid.UUID, postings: list[tuple[int, int]]
+) -> None:
     if not postings:
         return
     if conn.dialect.name == "postgresql":
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(_POSTGRES_COPY) as copy:
-                for posting in postings:
-                    copy.write_row(posting)
+                for term_id, seq in postings:
+                    copy.write_row((tenant_id, term_id, seq))
         finally:
             cursor.close()
     else:
-        conn.exec_driver_sql("INSERT INTO search_postings (term_id, seq) VALUES (?, ?)", postings)
+        tenant = tenant_id.bytes  # as UUIDType stores it
+        conn.exec_driver_sql(
+            "INSERT INTO search_postings (tenant_id, term_id, seq) VALUES (?, ?, ?)",
+            [(tenant, term_id, seq) for term_id, seq in postings],
+        )

@@ -26,8 +26,11 @@ from vigil.spine.service import cursor_position
 MIN_TRIGRAM = 3  # characters: a trigram index cannot look up less
 MAX_VALUES = 2_000  # values a term may match and still be looked up by its postings
 _SQLITE_MATCH = text(
-    "SELECT t.id, t.events FROM search_terms_fts AS f JOIN search_terms AS t ON t.id = f.rowid "
-    "WHERE search_terms_fts MATCH :phrase AND t.tenant_id = :tenant LIMIT :limit"
+    # CROSS JOIN keeps SQLite from putting search_terms first and running the full-text
+    # query once for each of the tenant's terms (seconds, instead of a millisecond).
+    "SELECT t.id, t.events FROM search_terms_fts AS f "
+    "CROSS JOIN search_terms AS t ON t.tenant_id = :tenant AND t.id = f.rowid "
+    "WHERE search_terms_fts MATCH :phrase LIMIT :limit"
 )
 _POSTINGS_CHUNK: Final = 500
 
@@ -61,7 +64,7 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Inde
             .limit(MAX_VALUES + 1)
         )
         terms = conn.execute(query).all()
-    return _matches(conn, through, [(int(i), int(n)) for i, n in terms])
+    return _matches(conn, tenant_id, through, [(int(i), int(n)) for i, n in terms])
 
 
 def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> IndexedMatches | None:
@@ -70,10 +73,12 @@ def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> Inde
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     t = search_terms.c
     query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.digest == digest(value))
-    return _matches(conn, through, [(int(i), int(n)) for i, n in conn.execute(query)])
+    return _matches(conn, tenant_id, through, [(int(i), int(n)) for i, n in conn.execute(query)])
 
 
-def _matches(conn: Connection, through: int, terms: list[tuple[int, int]]) -> IndexedMatches | None:
+def _matches(
+    conn: Connection, tenant_id: uuid.UUID, through: int, terms: list[tuple[int, int]]
+) -> IndexedMatches | None:
     if len(terms) > MAX_VALUES or any(events >= COMMON_AT for _, events in terms):
         return None
     if sum(events for _, events in terms) > MAX_CANDIDATES:
@@ -82,6 +87,7 @@ def _matches(conn: Connection, through: int, terms: list[tuple[int, int]]) -> In
     ids = [term_id for term_id, _ in terms]
     for start in range(0, len(ids), _POSTINGS_CHUNK):
         chunk = ids[start : start + _POSTINGS_CHUNK]
-        query = select(search_postings.c.seq).where(search_postings.c.term_id.in_(chunk))
+        p = search_postings.c
+        query = select(p.seq).where(p.tenant_id == tenant_id, p.term_id.in_(chunk))
         seqs.update(int(seq) for (seq,) in conn.execute(query))
     return IndexedMatches(frozenset(seqs), through)

@@ -105,7 +105,8 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
     postings: dict[int, set[int]] = {}
     ids = [term_id for term_id, _, _ in stored_terms.values()]
     for start in range(0, len(ids), 500):
-        query = select(p.term_id, p.seq).where(p.term_id.in_(ids[start : start + 500]))
+        chunk = ids[start : start + 500]
+        query = select(p.term_id, p.seq).where(p.tenant_id == tenant_id, p.term_id.in_(chunk))
         for term_id, seq in conn.execute(query):
             postings.setdefault(term_id, set()).add(seq)
     difference = IndexDifference(through=through)
@@ -115,7 +116,7 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
             difference.missing.extend((value, seq) for seq in sorted(seqs))
             continue
         term_id, _, count = stored
-        if count != len(seqs) and not len(seqs) <= count >= COMMON_AT:  # common stays common
+        if count < COMMON_AT and count != len(seqs):  # a common count stays as it was
             difference.miscounted.append(value)
         posted = postings.get(term_id, set())
         if len(seqs) <= COMMON_AT:  # a common value's postings stop once it is common

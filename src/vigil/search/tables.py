@@ -14,8 +14,8 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ForeignKeyConstraint,
+    Identity,
     Index,
-    Integer,
     LargeBinary,
     PrimaryKeyConstraint,
     Table,
@@ -25,34 +25,39 @@ from sqlalchemy import (
 from vigil.db.metadata import metadata
 from vigil.db.types import UUIDType
 
-# BIGINT on PostgreSQL; on SQLite the INTEGER PRIMARY KEY that is the rowid, which the
-# trigram index (FTS5, external content) refers to.
-TermId = BigInteger().with_variant(Integer(), "sqlite")
-
 search_terms = Table(
     "search_terms",
     metadata,
-    Column("id", TermId, primary_key=True, autoincrement=True),
     Column("tenant_id", UUIDType(), nullable=False),
+    # Unique in the whole installation, never reused: the trigram index's row id on SQLite
+    # (FTS5 keys every row by one integer), where ``search.consumer`` gives the next one.
+    Column("id", BigInteger, Identity(), nullable=False),
     # BLAKE2b-128 of ``text``: the unique key (a long value would not fit a B-tree entry).
     Column("digest", LargeBinary(16), nullable=False),
     Column("text", Text, nullable=False),
     # How many events held it when they were indexed: once it reaches ``COMMON_AT`` its
     # postings stop, and a search for it reads events in time order instead.
     Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index("ux_search_terms_tenant_digest", "tenant_id", "digest", unique=True),
-    # Never reuse an id: postings of a deleted term must not come to mean a new one.
-    sqlite_autoincrement=True,
+    Index("ix_search_terms_id", "id"),
+    # PostgreSQL's trigram index (``pg_trgm``); SQLite's is the FTS5 table the migration makes.
+    Index(
+        "ix_search_terms_text_trgm",
+        "text",
+        postgresql_using="gin",
+        postgresql_ops={"text": "gin_trgm_ops"},
+    ),
 )
 
-# Which events (by their tenant's ``seq``; the term says which tenant) hold a term. A
-# posting whose event is gone (retention) is harmless: a search joins it with events.
+# Which of the tenant's events (by ``seq``) hold a term.
 search_postings = Table(
     "search_postings",
     metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
     Column("term_id", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=False),
-    PrimaryKeyConstraint("term_id", "seq"),
+    PrimaryKeyConstraint("tenant_id", "term_id", "seq"),
     sqlite_with_rowid=False,
 )

@@ -51,27 +51,24 @@ def upgrade() -> None:
             raise RuntimeError(f"{PG_TRGM_MISSING} ({error.orig})") from None
     op.create_table(
         "search_terms",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
         sa.Column("tenant_id", UUIDType(), nullable=False),
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
         sa.Column("digest", sa.LargeBinary(16), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "id"),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
-        sqlite_autoincrement=True,
     )
     op.create_index(
         "ux_search_terms_tenant_digest", "search_terms", ["tenant_id", "digest"], unique=True
     )
+    op.create_index("ix_search_terms_id", "search_terms", ["id"])
     op.create_table(
         "search_postings",
+        sa.Column("tenant_id", UUIDType(), nullable=False),
         sa.Column("term_id", sa.BigInteger(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("term_id", "seq"),
+        sa.PrimaryKeyConstraint("tenant_id", "term_id", "seq"),
         sqlite_with_rowid=False,
     )
     if bind.dialect.name == "postgresql":
