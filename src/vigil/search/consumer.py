@@ -55,9 +55,11 @@ class SearchIndexConsumer:
     """Keeps ``search_terms`` and ``search_postings`` up with committed events."""
 
     name = CONSUMER_NAME
-    # A search reads what the index has not reached yet, so the index need not hurry:
-    # larger passes share the per-pass costs among more events.
+    # A search reads what the index has not reached yet, so the index need not hurry: it
+    # waits for a lull in ingest (or 30 s at most), so it never takes CPU, or SQLite's one
+    # write lock, from a burst of events; larger passes share their costs among more events.
     gather_seconds = 0.25
+    quiet_seconds = 0.5
     batch_limit = 20_000
 
     def __init__(self) -> None:

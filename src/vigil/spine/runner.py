@@ -35,6 +35,8 @@ FIRST_RETRY_SECONDS = 1.0
 BUSY_EVENTS = 1000
 BUSY_GATHER_SECONDS = 0.25
 LONGEST_RETRY_SECONDS = 300.0
+# The longest a consumer with ``quiet_seconds`` waits for a lull before it works anyway.
+QUIET_LONGEST_SECONDS = 30.0
 
 
 class ConsumerRunner:
@@ -91,11 +93,26 @@ class ConsumerRunner:
                 gather = max(gather, BUSY_GATHER_SECONDS)
             if gather:
                 self._stop.wait(gather)
+            self._wait_for_a_lull()
+            if self._stop.is_set():
+                return
             try:
                 last_done = self.catch_up()
             except Exception:  # the database is away, say: look again soon
                 log.exception("consumer %s could not look for work", self.name)
                 self._stop.wait(FIRST_RETRY_SECONDS)
+
+    def _wait_for_a_lull(self) -> None:
+        """For a consumer that asks for it: wait until no commit has woken this runner for
+        ``quiet_seconds``, or ``QUIET_LONGEST_SECONDS`` have gone by."""
+        quiet = self._consumer.quiet_seconds
+        if not quiet:
+            return
+        deadline = time.monotonic() + QUIET_LONGEST_SECONDS
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self._wake.clear()
+            if not self._wake.wait(min(quiet, max(deadline - time.monotonic(), 0.0))):
+                return
 
     def _next_look(self) -> float:
         if not self._retry_at:
