@@ -32,6 +32,8 @@ from vigil.events import service
 from vigil.events.filters import parse_filters
 from vigil.events.ip_ranges import ip_key_of
 from vigil.events.tables import event_sequences, events
+from vigil.search.consumer import SearchIndexConsumer
+from vigil.spine.runner import ConsumerRunner
 from vigil.tenants import service as tenants
 from vigil.testing.server import live_server
 
@@ -292,3 +294,22 @@ def test_old_events_become_searchable_once_filled(old_database: OldDatabase) -> 
     assert searched("école") == EVENTS_PER_TENANT[1]
     assert searched('details.school:"ÉCOLE N°7"') == 1
     assert searched("old-7@") == 1
+
+
+def test_the_index_fills_the_search_text_of_old_events_it_reaches(
+    old_database: OldDatabase,
+) -> None:
+    db = old_database
+    tenant_id = db.tenant_ids[1]
+    ConsumerRunner(db.engine, SearchIndexConsumer()).catch_up()  # before any backfill
+
+    def searched(q: str) -> int:
+        with db.engine.connect() as conn:
+            return service.count_events(conn, tenant_id=tenant_id, filters=parse_filters(q=q))
+
+    assert searched("ÉCOLE") == EVENTS_PER_TENANT[1]  # found by the index
+    assert searched("cole n") == EVENTS_PER_TENANT[1]  # and by reading the filled text
+    assert searched("-école") == 0  # an exclusion agrees
+    with db.engine.connect() as conn:
+        empty = conn.execute(select(func.count()).where(events.c.search_text.is_(None)))
+        assert empty.scalar_one() == 0

@@ -168,3 +168,36 @@ def test_short_terms_are_found_by_reading(tenant: Tenant, term: str) -> None:
     ingest(tenant.writer, [make_event(details={"code": f"x{term.upper()}y"}), make_event()])
     caught_up(tenant.stack, tenant.id)
     assert len(list_all(tenant.reader, q=term)) == 1
+
+
+def test_a_query_listing_more_events_than_a_statement_takes_still_answers(tenant: Tenant) -> None:
+    # Four values, each under the common threshold, together over 65,535: more event
+    # numbers than PostgreSQL takes as parameters in one statement.
+    teams = ["amber", "birch", "cedar", "dune"]
+    for team in teams:
+        ingest(tenant.writer, [make_event(details={"team": team}) for _ in range(16_500)])
+    caught_up(tenant.stack, tenant.id)
+    answer = tenant.reader.get("/audit-logs/", params={"q": "details.team:" + ",".join(teams)})
+    assert answer.status_code == 200, answer.text
+    page = answer.json()
+    assert (page["total"], page["total_exact"]) == (10_000, False)
+    assert {item["details"]["team"] for item in page["items"]} <= set(teams)
+    one = tenant.reader.get("/audit-logs/", params={"q": "details.team:dune", "limit": 1}).json()
+    assert (one["total"], one["total_exact"]) == (10_000, False)
+
+
+def test_nul_and_private_use_characters_reach_no_key(tenant: Tenant) -> None:
+    stored = ingest(
+        tenant.writer,
+        [
+            make_event(details={"reason": "abc\u0000defgh"}),
+            make_event(details={"note": "\U000f0072\U000f0065ason"}),
+        ],
+    )
+    caught_up(tenant.stack, tenant.id)
+    assert [e["id"] for e in list_all(tenant.reader, q="efg")] == [stored[0]]
+    assert [e["id"] for e in list_all(tenant.reader, q='"abc def"')] == [stored[0]]
+    # A key path typed in the private-use characters it is stored in matches nothing.
+    typed_key = "".join(chr(0xF0000 + ord(c)) for c in "reason")
+    assert list_all(tenant.reader, q=typed_key) == []
+    assert list_all(tenant.reader, q="reason") == []

@@ -3,7 +3,6 @@ over generated queries (canonical text reads back, arbitrary text never breaks t
 
 from __future__ import annotations
 
-import string
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vigil.events.countries import COUNTRY_CODES
 from vigil.events.schemas import Action, ResourceType, Status, normalise_email
 from vigil.events.search_query import (
     MAX_TERMS,
@@ -175,6 +175,12 @@ def test_ip_takes_addresses_and_networks_with_mapped_ipv6_as_ipv4(
 
 def test_country_is_two_letters_in_upper_case() -> None:
     assert terms("country:de,Fr") == (FieldTerm(Field.COUNTRY, ("DE", "FR")),)
+
+
+def test_country_is_a_known_code() -> None:
+    with pytest.raises(SearchQueryError, match="'UK' is not an ISO 3166-1 alpha-2 code") as error:
+        parse_search_query("country:UK")
+    assert error.value.position == 8
 
 
 def test_email_is_normalised() -> None:
@@ -366,7 +372,7 @@ VALUES = {
     ),
     Field.EMAIL: _values(st.emails().map(normalise_email).filter(lambda e: len(e) <= 200)),
     Field.IP: _values(NETWORKS.filter(_is_stored_form)),
-    Field.COUNTRY: _values(st.text(string.ascii_uppercase, min_size=2, max_size=2)),
+    Field.COUNTRY: _values(st.sampled_from(sorted(COUNTRY_CODES))),
     Field.DETAILS: _values(TEXT),
 }
 FIELD_TERMS = st.sampled_from(Field).flatmap(

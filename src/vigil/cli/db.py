@@ -30,7 +30,8 @@ app = typer.Typer(help="Look after the database.", no_args_is_help=True)
 BACKFILL_HELP = (
     "Columns added by an upgrade are filled for the events stored before it in short"
     " transactions, so Vigil keeps serving meanwhile; until its turn comes, an older event"
-    " matches no ip_address filter. Interrupted, a later run goes on where this one stopped."
+    " matches no ip_address filter, free text or details. term. Interrupted, a later run goes"
+    " on where this one stopped."
 )
 
 

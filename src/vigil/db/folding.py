@@ -11,8 +11,11 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
+# Values that repeat (emails, user agents, resource ids) are short: only those are kept, so
+# distinct long values cannot fill the memory.
+_CACHED_LENGTH = 256
 
-@lru_cache(maxsize=65536)  # emails, user agents and resource ids repeat
+
 def fold(text: str) -> str:
     """``text`` for caseless matching: NFKC, then Unicode full case folding, then NFKC
     again (the Unicode Standard §3.13, "caseless matching", with compatibility
@@ -20,4 +23,15 @@ def fold(text: str) -> str:
     ``fold("Østergård") == fold("østergård")``; ``fold("Straße") == "strasse"``."""
     if text.isascii():
         return text.lower()
+    if len(text) <= _CACHED_LENGTH:
+        return _fold_cached(text)
+    return _fold(text)
+
+
+@lru_cache(maxsize=16384)
+def _fold_cached(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())

@@ -72,7 +72,14 @@ class ActivityQuery(BaseModel):
         ),
     )
     status: StatusName = Field(default=None, description="SUCCESS or FAILED")
-    q: str | None = Field(default=None, description="Free text in email, resource id and details")
+    q: str | None = Field(
+        default=None,
+        description=(
+            "A search: free text (email, user id, resource id, user agent, details values), "
+            '"phrases", field:value terms (action, resource, resource_id, user, email, ip, '
+            "status, country, details.key), -exclusions; see the README's Search"
+        ),
+    )
     start_date: DateText = Field(default=None, description=_DATE)
     end_date: DateText = Field(default=None, description=_DATE)
 

@@ -53,6 +53,7 @@ def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery)
     dialect = conn.dialect.name
     clauses: list[Clause] = []
     keyed = False
+    budget = _Budget(MAX_LISTED)
     for term in query.terms:
         if isinstance(term, TextTerm):
             folded = search_terms_text(term.text)
@@ -60,12 +61,15 @@ def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery)
             if term.negated:  # an exclusion tests every event anyway
                 found = test(events)
             else:
-                indexed = text_matches(conn, tenant_id=tenant_id, folded=folded)
+                indexed = budget.take(text_matches(conn, tenant_id=tenant_id, folded=folded))
                 found = _narrowed(conn, tenant_id, test, indexed)
                 keyed |= indexed is not None
         elif term.field is Field.DETAILS:
             indexed_values = [
-                _details_matches(conn, tenant_id, term, value) for value in term.values
+                (test, budget.take(indexed))
+                for test, indexed in (
+                    _details_matches(conn, tenant_id, term, value) for value in term.values
+                )
             ]
             found = _any(indexed_values, lambda pair: _narrowed(conn, tenant_id, *pair))
             keyed |= not term.negated and all(i is not None for _, i in indexed_values)
@@ -74,6 +78,26 @@ def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery)
         # NULL (a column the event lacks) counts as "no match", also under NOT.
         clauses.append(not_(func.coalesce(found, false())) if term.negated else found)
     return SearchClauses(clauses, keyed)
+
+
+# Event numbers a query may list, over all its terms: every one is a bound parameter, and
+# SQLite takes 32,766 of them in a statement (PostgreSQL 65,535).
+MAX_LISTED = 20_000
+
+
+class _Budget:
+    """What is left of ``MAX_LISTED`` as a query's terms are written."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def take(self, indexed: IndexedMatches | None) -> IndexedMatches | None:
+        """``indexed`` if its events fit in what is left (then taken), else None: the
+        term is tested on every event instead."""
+        if indexed is None or len(indexed.seqs) > self.left:
+            return None
+        self.left -= len(indexed.seqs)
+        return indexed
 
 
 # A test of one copy of the events table (the table itself, or an alias of it).

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from vigil.events.countries import normalise_country
 from vigil.events.schemas import Action, ResourceType, Status, normalise_email
 from vigil.events.search_tokens import Piece, SearchQueryError, Word, split_words
 
@@ -309,7 +310,7 @@ def _as_stored(network: Network) -> Network:
 
 def _country(text: str) -> str:
     if len(text) == 2 and text.isascii() and text.isalpha():
-        return text.upper()
+        return normalise_country(text)  # a known code, as the country filter takes
     raise ValueError(f"{text!r} is not a two-letter country code (ISO 3166-1 alpha-2, like DE)")
 
 

@@ -21,6 +21,7 @@ term can match across two segments.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -31,7 +32,10 @@ SEGMENT = "\x1f"
 PATH_END = "\x1d"
 # Control characters that mean something in the stored text; in values and search terms
 # alike they become spaces, so nothing typed can reach across a boundary.
-_STRUCTURE = str.maketrans({SEGMENT: " ", PATH_END: " ", "\x1e": " "})
+_STRUCTURE = str.maketrans({SEGMENT: " ", PATH_END: " ", "\x1e": " ", "\x00": " "})
+# Key paths are written in the private-use planes (below); the same characters in a value
+# or a search term become U+FFFD, so nothing typed or sent can reach a key.
+_PRIVATE_PLANES = re.compile("[\U000f0000-\U0010ffff]")
 # A key path's characters are written from here on (the Supplementary Private Use Area-A
 # and -B, which no text a producer sends is expected to use).
 _PRIVATE_USE_A = 0xF0000
@@ -41,8 +45,10 @@ _PLANE = 0xFFFE  # code points U+xFFFE and U+xFFFF are not characters in any pla
 
 def search_terms_text(text: str) -> str:
     """A free-text search term as it is compared with the stored text: folded, with the
-    stored text's separators made spaces."""
-    return fold(text).translate(_STRUCTURE)
+    stored text's separators (and NUL) made spaces and private-use characters U+FFFD."""
+    if text.isascii():
+        return text.lower().translate(_STRUCTURE)
+    return _PRIVATE_PLANES.sub("\ufffd", fold(text).translate(_STRUCTURE))
 
 
 def details_segment(path: tuple[str, ...], value: str) -> str:
@@ -85,7 +91,7 @@ def _searchable(value: str) -> str:
     """``search_terms_text``, faster for the common case of printable ASCII."""
     if value.isascii() and value.isprintable():
         return value.lower()
-    return fold(value).translate(_STRUCTURE)
+    return search_terms_text(value)
 
 
 class _Inexact(Exception):

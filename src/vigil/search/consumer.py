@@ -19,8 +19,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from vigil.events.tables import EventRow
+from vigil.events.tables import events as events_table
 from vigil.search.tables import search_terms
-from vigil.search.terms import COMMON_AT, digest, event_values
+from vigil.search.terms import COMMON_AT, digest, event_values, stored_search_text
 
 CONSUMER_NAME: Final = "search_index"
 _LOOKUP_CHUNK = 500
@@ -49,6 +50,9 @@ class IndexPlan:
     known: dict[bytes, _Known] = field(default_factory=dict)
     # What the cache learns once (and only if) the pass commits.
     learned: list[tuple[bytes, _Known]] = field(default_factory=list)
+    # Events stored before the search text existed, with theirs: written with the pass, so
+    # that reading an event and its postings never disagree.
+    unfilled: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SearchIndexConsumer:
@@ -73,6 +77,9 @@ class SearchIndexConsumer:
         keys: dict[str, bytes] = {}
         for row in events:
             seq = row["seq"]
+            if row["search_text"] is None:
+                text = stored_search_text(row)
+                plan.unfilled.append({"seq_of": seq, "text": text})
             for value in event_values(row):
                 key = keys.get(value)
                 if key is None:
@@ -89,7 +96,7 @@ class SearchIndexConsumer:
                 plan.known[key] = known
         for found in _stored_terms(conn, tenant_id, missing):
             plan.known[found[0]] = found[1]
-        return plan if plan.seqs else None
+        return plan if plan.seqs or plan.unfilled else None
 
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: IndexPlan, now: datetime
@@ -112,11 +119,19 @@ class SearchIndexConsumer:
                 plan.learned.append((key, _Known(known.id, common=True)))
                 continue
             postings.extend((known.id, seq) for seq in seqs)
-            if key not in inserted_now:  # a new term was inserted with its count
+            if key in inserted_now:  # inserted with its count
+                plan.learned.append((key, _Known(known.id, common=len(seqs) >= COMMON_AT)))
+            else:
                 counts.append({"term": known.id, "more": len(seqs)})
-            common = before + len(seqs) >= COMMON_AT
-            plan.learned.append((key, _Known(known.id, common=common)))
         _insert_postings(conn, tenant_id, sorted(postings))
+        if plan.unfilled:
+            e = events_table.c
+            conn.execute(
+                update(events_table)
+                .where(e.tenant_id == tenant_id, e.seq == bindparam("seq_of"))
+                .values(search_text=bindparam("text")),
+                plan.unfilled,
+            )
         if counts:
             conn.execute(
                 update(search_terms)
@@ -126,6 +141,14 @@ class SearchIndexConsumer:
                 .values(events=search_terms.c.events + bindparam("more")),
                 counts,
             )
+            # Whether each is common now, as the rows just written say: a purge may have
+            # lowered a count since it was read (it leaves a common count alone).
+            now_counted = _counts(conn, tenant_id, [count["term"] for count in counts])
+            for key in plan.seqs:
+                known = plan.known[key]
+                if known.id in now_counted:
+                    common = now_counted[known.id] >= COMMON_AT
+                    plan.learned.append((key, _Known(known.id, common=common)))
 
     def after_commit(self, plan: IndexPlan) -> None:
         """Remember the pass's terms: they are in the database now."""
@@ -146,8 +169,8 @@ def _stored_terms(
         query = select(t.digest, t.id, t.events).where(
             t.tenant_id == tenant_id, t.digest.in_(chunk)
         )
-        for key, term_id, events in conn.execute(query):
-            yield bytes(key), _Known(int(term_id), common=events >= COMMON_AT)
+        for key, term_id, count in conn.execute(query):
+            yield bytes(key), _Known(int(term_id), common=count >= COMMON_AT)
 
 
 def _insert_terms(

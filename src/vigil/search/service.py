@@ -48,16 +48,18 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     keys = list(held)
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = keys[start : start + _LOOKUP_CHUNK]
-        query = select(t.id, t.digest, t.events).where(
-            t.tenant_id == tenant_id, t.digest.in_(chunk)
-        )
-        for term_id, key, count in conn.execute(query).all():
+        query = select(t.id, t.digest).where(t.tenant_id == tenant_id, t.digest.in_(chunk))
+        for term_id, key in conn.execute(query).all():
             seqs = held[bytes(key)]
-            conn.execute(delete(search_postings).where(p.term_id == term_id, p.seq.in_(seqs)))
-            if count < COMMON_AT:
-                conn.execute(
-                    update(search_terms).where(t.id == term_id).values(events=t.events - len(seqs))
-                )
+            mine = p.tenant_id == tenant_id
+            conn.execute(delete(search_postings).where(mine, p.term_id == term_id, p.seq.in_(seqs)))
+            # Checked as the row is updated, not as read above: an indexer may have made it
+            # common meanwhile, and a common value's count must not come down again.
+            conn.execute(
+                update(search_terms)
+                .where(t.tenant_id == tenant_id, t.id == term_id, t.events < COMMON_AT)
+                .values(events=t.events - len(seqs))
+            )
 
 
 @dataclass(slots=True)

@@ -21,9 +21,9 @@ def digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def event_values(row: EventRow) -> Iterator[str]:
-    """The distinct values of an event's search text (computed from its columns when it
-    was stored before the search text existed), each once."""
+def stored_search_text(row: EventRow) -> str:
+    """The event's search text; computed from its columns when it was stored before the
+    search text existed (and the backfill has not reached it)."""
     text = row["search_text"]
     if text is None:
         text = event_search_text(
@@ -33,6 +33,12 @@ def event_values(row: EventRow) -> Iterator[str]:
             user_agent=row["user_agent"],
             details=row["details"],
         )
+    return text
+
+
+def event_values(row: EventRow) -> Iterator[str]:
+    """The distinct values of an event's search text, each once."""
+    text = stored_search_text(row)
     seen: set[str] = set()
     for value in text.split(SEGMENT):
         if value and value not in seen:
