@@ -102,10 +102,11 @@ ERRORS = [
     ("details..a:x", "has an empty key", 0),
     ('""', "empty phrase", 0),
     (" ".join(["w"] * 21), "more than 20 terms", 40),
+    ("x" * 1001, "at most 1000 characters", 1000),
 ]
 
 
-@pytest.mark.parametrize(("q", "message", "position"), ERRORS, ids=[e[0] for e in ERRORS])
+@pytest.mark.parametrize(("q", "message", "position"), ERRORS, ids=[e[0][:30] for e in ERRORS])
 def test_a_bad_query_names_the_problem_and_where(
     tenant: Tenant, q: str, message: str, position: int
 ) -> None:

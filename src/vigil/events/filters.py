@@ -138,7 +138,7 @@ def _parse_choices(values: list[str] | None, enum: type[E], *, field_name: str) 
 
 def _parse_query(raw: str | None) -> SearchQuery:
     if raw is not None and len(raw) > MAX_TEXT_QUERY:
-        raise InvalidInput("q", f"at most {MAX_TEXT_QUERY} characters")
+        raise InvalidQuery(f"at most {MAX_TEXT_QUERY} characters", position=MAX_TEXT_QUERY)
     try:
         return parse_search_query(raw or "")
     except SearchQueryError as error:

@@ -61,7 +61,8 @@ class ViewFilters:
             action=text("action", 40).upper(),
             resource=text("resource", 40).upper(),
             status=text("status", 16).upper(),
-            q=text("q", MAX_TEXT_QUERY),
+            # One character over, so a longer query is refused, not cut short.
+            q=text("q", MAX_TEXT_QUERY + 1),
             user=text("user"),
             resource_id=text("resource_id", 255),
             ip=text("ip", 64),
