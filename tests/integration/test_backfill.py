@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import Engine, func, literal_column, select, text
 
 from tests.conftest import Stack, make_database_url
@@ -27,7 +26,7 @@ from vigil.core.clock import new_id, utcnow
 from vigil.core.permissions import Permission
 from vigil.db.backfill import BACKFILL_LOCK_KEY, BACKFILLS, BackfillProgress, run_backfills
 from vigil.db.engine import build_engine, write_transaction
-from vigil.db.migrate import alembic_config, upgrade_to_head
+from vigil.db.migrate import upgrade_to, upgrade_to_head
 from vigil.events import service
 from vigil.events.filters import parse_filters
 from vigil.events.ip_ranges import ip_key_of
@@ -68,12 +67,7 @@ def old_database(
 ) -> Iterator[OldDatabase]:
     url = make_database_url(stack.backend, request, tmp_root)
     engine = build_engine(url)
-    config = alembic_config()
-    with engine.connect() as conn:
-        conn.execution_options(vigil_write=True)
-        with conn.begin():
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0009")
+    upgrade_to(engine, "0009")
     now = utcnow()
     with write_transaction(engine) as conn:
         made = [
@@ -257,7 +251,8 @@ def test_a_starting_server_fills_old_events_while_it_serves(
             lambda page: page["total"] == 201,
             what="the old events in 10.1.2.0/24, and the new one",
         )
-    assert unfilled(db.engine) == 0
+        # The other tenant's turn comes after this one's: the server goes on to it.
+        eventually(lambda: unfilled(db.engine), lambda n: n == 0, what="every old event filled")
 
 
 # SQLite has no advisory locks; a second run there only repeats the reads.

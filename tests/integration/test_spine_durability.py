@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import Engine, func, select
 
 from tests.conftest import Stack
@@ -22,7 +21,7 @@ from tests.integration.test_spine import night_work
 from tests.nodes import Node
 from vigil.core.clock import new_id, utcnow
 from vigil.db.engine import build_engine, write_transaction
-from vigil.db.migrate import alembic_config, upgrade_to_head
+from vigil.db.migrate import upgrade_to, upgrade_to_head
 from vigil.detections.tables import alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox
@@ -151,12 +150,7 @@ def test_events_from_before_the_spine_keep_their_order_and_are_not_judged_again(
 ) -> None:
     with durable_database(stack.backend, tmp_path) as url:
         engine = build_engine(url)
-        config = alembic_config()
-        with engine.connect() as conn:
-            conn.execution_options(vigil_write=True)
-            with conn.begin():
-                config.attributes["connection"] = conn
-                command.upgrade(config, "0008")
+        upgrade_to(engine, "0008")
         now = utcnow()
         with write_transaction(engine) as conn:
             tenants = [

@@ -24,6 +24,12 @@ def alembic_config() -> Config:
 
 def upgrade_to_head(engine: Engine) -> None:
     """Bring the schema up to date; a no-op when it already is."""
+    upgrade_to(engine, "head")
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    """Bring the schema up to ``revision`` (``"head"``, or ``"0009"`` for a test that needs a
+    database as an older Vigil left it)."""
     config = alembic_config()
     with engine.connect() as conn:
         conn.execution_options(vigil_write=True)
@@ -34,7 +40,7 @@ def upgrade_to_head(engine: Engine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
 
 def is_up_to_date(engine: Engine) -> bool:

@@ -234,7 +234,9 @@ def list_events(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, page: PageRequest
 ) -> EventPageResult:
     """A newest-first page of matching events."""
-    query = _ordered(conn, tenant_id=tenant_id, filters=filters)
+    # Once for the page and the total: a search reads the search index to write them.
+    where = match(conn, tenant_id=tenant_id, filters=filters)
+    query = _ordered(where)
     if page.cursor is not None:
         query = query.where(_older_than(page.cursor))
     else:
@@ -248,7 +250,7 @@ def list_events(
     if not page.include_total:
         return EventPageResult(rows=rows, total=None, next_cursor=next_cursor)
     cap = SEARCH_TOTAL_CAP if filters.query.terms else None
-    total = count_events(conn, tenant_id=tenant_id, filters=filters, cap=cap)
+    total = _count(conn, where, cap)
     if cap is not None and total > cap:
         return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)
     return EventPageResult(rows=rows, total=total, next_cursor=next_cursor)
@@ -259,7 +261,10 @@ def count_events(
 ) -> int:
     """The number of matching events; with ``cap``, counting stops past it, so any answer
     above ``cap`` (it is then ``cap + 1``) means "more than ``cap``"."""
-    where = match(conn, tenant_id=tenant_id, filters=filters)
+    return _count(conn, match(conn, tenant_id=tenant_id, filters=filters), cap)
+
+
+def _count(conn: Connection, where: list[ColumnElement[bool]], cap: int | None) -> int:
     if cap is None:
         query = select(func.count()).select_from(events).where(*where)
     else:
@@ -277,7 +282,7 @@ def iter_events(
     chunk_size: int = 2000,
 ) -> Iterator[Sequence[Any]]:
     """Every matching event, newest first, as tuples of ``columns``, streamed."""
-    query = _ordered(conn, tenant_id=tenant_id, filters=filters).with_only_columns(
+    query = _ordered(match(conn, tenant_id=tenant_id, filters=filters)).with_only_columns(
         *(events.c[name] for name in columns)
     )
     streaming = conn.execution_options(stream_results=True, yield_per=chunk_size)
@@ -285,12 +290,8 @@ def iter_events(
         yield tuple(row)
 
 
-def _ordered(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> Select[Any]:
-    return (
-        select(events)
-        .where(*match(conn, tenant_id=tenant_id, filters=filters))
-        .order_by(events.c.timestamp.desc(), events.c.id.desc())
-    )
+def _ordered(where: list[ColumnElement[bool]]) -> Select[Any]:
+    return select(events).where(*where).order_by(events.c.timestamp.desc(), events.c.id.desc())
 
 
 def _older_than(cursor: Cursor) -> ColumnElement[bool]:

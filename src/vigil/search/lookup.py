@@ -18,6 +18,7 @@ from typing import Final
 
 from sqlalchemy import Connection, select, text
 
+from vigil.db.search import contains
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_postings, search_terms
 from vigil.search.terms import COMMON_AT, MAX_CANDIDATES, digest
@@ -57,12 +58,8 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Inde
         terms = conn.execute(_SQLITE_MATCH, params).all()
     else:
         t = search_terms.c
-        pattern = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = (
-            select(t.id, t.events)
-            .where(t.tenant_id == tenant_id, t.text.like(pattern, escape="\\"))
-            .limit(MAX_VALUES + 1)
-        )
+        found = contains(t.text, folded, dialect="postgresql")  # LIKE, which pg_trgm serves
+        query = select(t.id, t.events).where(t.tenant_id == tenant_id, found).limit(MAX_VALUES + 1)
         terms = conn.execute(query).all()
     return _matches(conn, tenant_id, through, [(int(i), int(n)) for i, n in terms])
 
