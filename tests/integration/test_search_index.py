@@ -23,6 +23,8 @@ from vigil.db.engine import write_transaction
 from vigil.events import service as events
 from vigil.events.geo import NO_GEOLOCATION
 from vigil.events.schemas import EventIn
+from vigil.events.search_clauses import query_clauses
+from vigil.events.search_query import parse_search_query
 from vigil.events.search_text import event_search_text, search_terms_text
 from vigil.jobs import JOBS, run_job_once
 from vigil.search.consumer import CONSUMER_NAME
@@ -112,6 +114,49 @@ def test_an_event_just_committed_is_found_before_the_index_has_it(tenant: Tenant
         )
     assert [e["id"] for e in list_all(tenant.reader, q="quokka")] == [str(row["id"])]
     assert [e["id"] for e in list_all(tenant.reader, q="details.note:QUOKKA")] == [str(row["id"])]
+
+
+@pytest.mark.parametrize(
+    ("band", "share", "form"),
+    [("scarce", 100, "keyed"), ("middling", 8, "walking"), ("frequent", 2, "scanning")],
+)
+def test_every_page_of_a_term_is_what_reading_every_event_would_give(
+    tenant: Tenant, band: str, share: int, form: str
+) -> None:
+    # One event in ``share`` holds the term; pages of 50 are read however suits the term
+    # best: from its events, or walking all of them testing each against the postings
+    # or the text. Every way finds the same events, in the same order.
+    rng = random.Random(share)
+    batch = varied_events(rng, 1_200)
+    for n, event in enumerate(batch):
+        event["details"]["band"] = band if n % share == 0 else "other"
+    ingest(tenant.writer, batch)
+    caught_up(tenant.stack, tenant.id)
+    with write_transaction(tenant.stack.engine) as conn:  # past the index, as just committed
+        for _ in range(3):
+            events.record(
+                conn,
+                tenant_id=tenant.id,
+                event=EventIn(action="UPDATE", resource_type="MODEL", details={"band": band}),
+                geo=NO_GEOLOCATION,
+            )
+    with tenant.stack.engine.connect() as conn:
+        query = parse_search_query(band)
+        assert query_clauses(conn, tenant_id=tenant.id, query=query).page_form(51) == form
+
+    expected = [e["id"] for e in list_all(tenant.reader) if e["details"]["band"] == band]
+    paged: list[str] = []
+    params: dict[str, Any] = {"q": band, "limit": 50, "include_total": "true"}
+    while True:
+        page = tenant.reader.get("/audit-logs/", params=params).json()
+        assert page["total"] == len(expected)
+        paged += [e["id"] for e in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert paged == expected
+    offset = tenant.reader.get("/audit-logs/", params={"q": band, "limit": 50, "offset": 7})
+    assert [e["id"] for e in offset.json()["items"]] == expected[7:57]
 
 
 def test_the_index_stays_equal_to_the_events_through_ingest_purges_and_a_restart(

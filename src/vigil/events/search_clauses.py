@@ -1,11 +1,17 @@
 """What a parsed search query (``events.search_query``) selects, as WHERE clauses on events.
 
 Free text and ``details.`` terms are looked up in the search index (``search.lookup``):
-the events it names, and those it has not reached yet tested on ``events.search_text``;
-when the index cannot narrow a term down, every event is tested on its text. The other
-fields compare their own columns, so they use the same indexes as the list filters. An
-excluded term (``-…``) selects every event the term does not match, those without the
-field included: ``-user:bot`` keeps events with no actor.
+the events its postings name, and those it has not reached yet tested on
+``events.search_text``; when the index cannot narrow a term down, every event is tested on
+its text. The other fields compare their own columns, so they use the same indexes as the
+list filters. An excluded term (``-…``) selects every event the term does not match, those
+without the field included: ``-user:bot`` keeps events with no actor.
+
+An indexed term is written two ways. To find every match (a count, an export) the
+database starts from the postings' events and sorts them. For one newest-first page of a
+frequent term it is cheaper to walk the events in time order and keep those the postings
+name, as a set built once: a term in 1 event of 100 fills a page of 50 within 5,000 rows,
+where starting from its 10,000 events would fetch and sort them all.
 """
 
 from __future__ import annotations
@@ -13,12 +19,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
+    Select,
+    and_,
+    any_,
     false,
     func,
     literal_column,
@@ -38,50 +49,123 @@ from vigil.search.lookup import IndexedMatches, text_matches, value_matches
 Clause = ColumnElement[bool]
 
 
-@dataclass(frozen=True, slots=True)
-class SearchClauses:
-    """The clauses of a query's terms; ``keyed`` when one of them names its candidate
-    events by key (``events.rowid`` or ``seq``), the tenant's only."""
+# A test of one copy of the events table (the table itself, or an alias of it).
+TextTest = Callable[[FromClause], Clause]
+# One value of a text or ``details.`` term: its test, and what the index says of it.
+Lookup = tuple[TextTest, "IndexedMatches | None"]
 
-    clauses: list[Clause]
-    keyed: bool
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    negated: bool
+    lookups: list[Lookup]  # any of them matches; none for a column's field
+    column_clause: Clause | None = None
+
+    def form(self, write: Callable[[Lookup], Clause]) -> Clause:
+        found = self.column_clause if not self.lookups else _any(self.lookups, write)
+        assert found is not None
+        # NULL (a column the event lacks) counts as "no match", also under NOT.
+        return not_(func.coalesce(found, false())) if self.negated else found
+
+    @property
+    def candidates(self) -> int | None:
+        """How many events may match at most, when the index names them all."""
+        found = [indexed for _, indexed in self.lookups if indexed is not None]
+        if self.negated or not self.lookups or len(found) < len(self.lookups):
+            return None
+        return sum(indexed.candidates for indexed in found)
+
+
+PageForm = Literal["keyed", "walking", "scanning"]
+
+
+class SearchClauses:
+    """A query's terms as WHERE clauses, to be ANDed with the other filters, in three forms.
+
+    ``clauses`` select every match; when ``keyed``, one of them names its candidate events
+    by key (``events.rowid`` or ``seq``), the tenant's only. ``for_page`` may choose a
+    walk in time order instead (see the module's docstring), testing each event's ``seq``
+    against the postings, or its text."""
+
+    def __init__(self, conn: Connection, terms: list[_Term]) -> None:
+        self._conn = conn
+        self._terms = terms
+        counted = [n for n in (term.candidates for term in terms) if n is not None]
+        self.keyed = bool(counted)
+        # The fewest events a keyed term may match, out of about ``_indexed_through``.
+        self._candidates = min(counted) if counted else 0
+        self._indexed_through = max(
+            (i.through for term in terms for _, i in term.lookups if i is not None), default=0
+        )
+
+    @cached_property
+    def clauses(self) -> list[Clause]:
+        """Every match, keyed where the index can (PostgreSQL reads the postings here)."""
+        return [term.form(lambda lookup: _narrowed(self._conn, *lookup)) for term in self._terms]
+
+    def for_page(self, wanted: int) -> tuple[list[Clause], bool]:
+        """The clauses of ``page_form(wanted)``, and whether they are keyed."""
+        form = self.page_form(wanted)
+        if form == "keyed":
+            return self.clauses, self.keyed
+        if form == "walking":
+            return [term.form(lambda lookup: _member(*lookup)) for term in self._terms], False
+        return [term.form(lambda lookup: lookup[0](events)) for term in self._terms], False
+
+    def page_form(self, wanted: int) -> PageForm:
+        """The form that finds the newest ``wanted`` matches fastest by the costs below:
+        keyed, or a walk that reads about ``wanted * events / candidates`` events (the
+        matches spread evenly in time). Keyed when no term is."""
+        if not self.keyed:
+            return "keyed"
+        candidates = max(self._candidates, 1)
+        walked = wanted * max(self._indexed_through, candidates) / candidates
+        costs: dict[PageForm, float] = {
+            "keyed": KEYED_US_PER_CANDIDATE * candidates,
+            "walking": POSTINGS_SET_US_PER_CANDIDATE * candidates + WALKED_US_PER_EVENT * walked,
+            "scanning": SCANNED_US_PER_EVENT * walked,
+        }
+        return min(costs, key=lambda form: costs[form])
+
+
+# What each form costs, in µs, as measured on 1M events (SQLite and PostgreSQL alike within
+# a factor of two): a candidate fetched by key and sorted; the set of the postings' events,
+# built once per query; an event walked in time order (in index order, mostly cached) and
+# tested against that set; or tested on its text.
+KEYED_US_PER_CANDIDATE = 6.0
+POSTINGS_SET_US_PER_CANDIDATE = 0.4
+WALKED_US_PER_EVENT = 1.0
+SCANNED_US_PER_EVENT = 2.0
 
 
 def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery) -> SearchClauses:
-    """One clause per term of ``query``, to be ANDed with the other filters; the search
-    index is read (for free text and ``details.`` terms) to write them."""
+    """The clauses of the terms of ``query``; the search index's dictionary is read (for
+    free text and ``details.`` terms) to write them."""
     dialect = conn.dialect.name
-    clauses: list[Clause] = []
-    keyed = False
+    terms: list[_Term] = []
     budget = _Budget(MAX_LISTED)
     for term in query.terms:
         if isinstance(term, TextTerm):
             folded = search_terms_text(term.text)
-            test = _containing(folded, dialect)
-            if term.negated:  # an exclusion tests every event anyway
-                found = test(events)
-            else:
+            indexed = None
+            if not term.negated:  # an exclusion tests every event anyway
                 indexed = budget.take(text_matches(conn, tenant_id=tenant_id, folded=folded))
-                found = _narrowed(conn, tenant_id, test, indexed)
-                keyed |= indexed is not None
+            terms.append(_Term(term.negated, [(_containing(folded, dialect), indexed)]))
         elif term.field is Field.DETAILS:
-            indexed_values = [
+            lookups = [
                 (test, budget.take(indexed))
                 for test, indexed in (
                     _details_matches(conn, tenant_id, term, value) for value in term.values
                 )
             ]
-            found = _any(indexed_values, lambda pair: _narrowed(conn, tenant_id, *pair))
-            keyed |= not term.negated and all(i is not None for _, i in indexed_values)
+            terms.append(_Term(term.negated, lookups))
         else:
-            found = _field_clause(term)
-        # NULL (a column the event lacks) counts as "no match", also under NOT.
-        clauses.append(not_(func.coalesce(found, false())) if term.negated else found)
-    return SearchClauses(clauses, keyed)
+            terms.append(_Term(term.negated, [], _field_clause(term)))
+    return SearchClauses(conn, terms)
 
 
-# Event numbers a query may list, over all its terms: every one is a bound parameter, and
-# SQLite takes 32,766 of them in a statement (PostgreSQL 65,535).
+# Dictionary values a query may name, over all its terms: every one is a bound parameter,
+# and SQLite takes 32,766 of them in a statement (PostgreSQL 65,535).
 MAX_LISTED = 20_000
 
 
@@ -92,16 +176,12 @@ class _Budget:
         self.left = left
 
     def take(self, indexed: IndexedMatches | None) -> IndexedMatches | None:
-        """``indexed`` if its events fit in what is left (then taken), else None: the
+        """``indexed`` if its values fit in what is left (then taken), else None: the
         term is tested on every event instead."""
-        if indexed is None or len(indexed.seqs) > self.left:
+        if indexed is None or len(indexed.term_ids) > self.left:
             return None
-        self.left -= len(indexed.seqs)
+        self.left -= len(indexed.term_ids)
         return indexed
-
-
-# A test of one copy of the events table (the table itself, or an alias of it).
-TextTest = Callable[[FromClause], Clause]
 
 
 def _containing(folded: str, dialect: str) -> TextTest:
@@ -111,28 +191,46 @@ def _containing(folded: str, dialect: str) -> TextTest:
     return test
 
 
-def _narrowed(
-    conn: Connection, tenant_id: uuid.UUID, test: TextTest, indexed: IndexedMatches | None
-) -> Clause:
-    """The events the index names, and those it has not reached that pass ``test``;
-    ``test`` on every event when the index has no answer.
+def _narrowed(conn: Connection, test: TextTest, indexed: IndexedMatches | None) -> Clause:
+    """Every match, keyed: the events the index names, and those it has not reached that
+    pass ``test``; ``test`` on every event when the index has no answer.
 
-    Written as ``key IN (SELECT … UNION ALL SELECT …)`` so that both databases start from
-    those few events and sort them, rather than walk every event newest first testing
-    each: SQLite's planner prefers any walk that spares it a sort, so there the key is
-    the row id."""
+    Both databases read those events once, as the query starts, and start from them:
+    SQLite into the set an ``IN (SELECT …)`` builds, written as ``rowid IN (SELECT …
+    UNION ALL SELECT …)`` since its planner prefers any walk that spares it a sort;
+    PostgreSQL into an array (``seq = ANY(ARRAY(SELECT …))``), which its planner takes
+    for a short list whatever its statistics say (a join to the postings, planned on
+    statistics that lag a table just filled, can cost seconds)."""
     if indexed is None:
         return test(events)
     found = events.alias("found")
     sqlite = conn.dialect.name == "sqlite"
     key = literal_column("found.rowid") if sqlite else found.c.seq
-    mine = found.c.tenant_id == tenant_id
-    parts = [select(key).where(mine, found.c.seq > indexed.through, test(found))]
-    if indexed.seqs:
-        parts.append(select(key).where(mine, found.c.seq.in_(sorted(indexed.seqs))))
-    candidates = union_all(*parts) if len(parts) > 1 else parts[0]
+    mine = found.c.tenant_id == indexed.tenant_id
+    unindexed = select(key).where(mine, found.c.seq > indexed.through, test(found))
+    candidates: Select[Any] | CompoundSelect[Any] = unindexed
+    if indexed.term_ids and not sqlite:
+        every = union_all(unindexed, indexed.postings()).scalar_subquery()
+        return events.c.seq == any_(func.array(every))
+    if indexed.term_ids:
+        posted = select(key).where(mine, found.c.seq.in_(indexed.postings()))
+        candidates = union_all(unindexed, posted)
     outer = literal_column("events.rowid") if sqlite else events.c.seq
     return outer.in_(candidates)
+
+
+def _member(test: TextTest, indexed: IndexedMatches | None) -> Clause:
+    """Every match, tested on each event walked: its ``seq`` among the postings' (a set
+    the database builds once), or past the index and passing ``test``.
+
+    ``seq + 0`` is no column, so neither database can start from the postings' events:
+    they walk the events in the order asked for, which is the point."""
+    if indexed is None:
+        return test(events)
+    unindexed = and_(events.c.seq > indexed.through, test(events))
+    if not indexed.term_ids:
+        return unindexed
+    return or_((events.c.seq + 0).in_(indexed.postings()), unindexed)
 
 
 def _details_matches(

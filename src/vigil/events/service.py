@@ -24,7 +24,7 @@ from vigil.events.geo import Geolocator
 from vigil.events.ip_ranges import IPNetwork, key_range
 from vigil.events.prepare import PreparedEvent, prepare_event
 from vigil.events.schemas import EventIn
-from vigil.events.search_clauses import query_clauses
+from vigil.events.search_clauses import SearchClauses, query_clauses
 from vigil.events.sequence import number_events
 from vigil.events.tables import EventRow, event_row, events
 from vigil.events.wire import PUBLIC_FIELDS
@@ -235,8 +235,9 @@ def list_events(
 ) -> EventPageResult:
     """A newest-first page of matching events."""
     # Once for the page and the total: a search reads the search index to write them.
-    where = match(conn, tenant_id=tenant_id, filters=filters)
-    query = _ordered(where)
+    clauses, search = _matching(conn, tenant_id=tenant_id, filters=filters)
+    wanted = page.limit + 1 + (0 if page.cursor is not None else page.offset)
+    query = _ordered(_with_search(conn, clauses, *search.for_page(wanted)))
     if page.cursor is not None:
         query = query.where(_older_than(page.cursor))
     else:
@@ -250,7 +251,7 @@ def list_events(
     if not page.include_total:
         return EventPageResult(rows=rows, total=None, next_cursor=next_cursor)
     cap = SEARCH_TOTAL_CAP if filters.query.terms else None
-    total = _count(conn, where, cap)
+    total = _count(conn, _with_search(conn, clauses, search.clauses, search.keyed), cap)
     if cap is not None and total > cap:
         return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)
     return EventPageResult(rows=rows, total=total, next_cursor=next_cursor)
@@ -304,6 +305,14 @@ def match(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
 ) -> list[ColumnElement[bool]]:
     """WHERE clauses selecting the tenant's events that pass ``filters``."""
+    clauses, search = _matching(conn, tenant_id=tenant_id, filters=filters)
+    return _with_search(conn, clauses, search.clauses, search.keyed)
+
+
+def _matching(
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
+) -> tuple[list[ColumnElement[bool]], SearchClauses]:
+    """The clauses of every filter but ``q`` (the tenant's first), and those of ``q``."""
     c = events.c
     tenant = c.tenant_id == tenant_id
     clauses: list[ColumnElement[bool]] = [tenant]
@@ -325,13 +334,21 @@ def match(
         clauses.append(c.timestamp >= filters.start)
     if filters.end is not None:
         clauses.append(c.timestamp < filters.end)
-    search = query_clauses(conn, tenant_id=tenant_id, query=filters.query)
-    clauses += search.clauses
-    if search.keyed and conn.dialect.name == "sqlite":
+    return clauses, query_clauses(conn, tenant_id=tenant_id, query=filters.query)
+
+
+def _with_search(
+    conn: Connection,
+    clauses: list[ColumnElement[bool]],
+    search: list[ColumnElement[bool]],
+    keyed: bool,
+) -> list[ColumnElement[bool]]:
+    """``clauses`` (the tenant's first) and then the search's, ``keyed`` or not."""
+    if keyed and conn.dialect.name == "sqlite":
         # A search already names the tenant's candidate rows by row id; SQLite, also given
         # the tenant, would walk the tenant's index newest first testing every row instead.
-        clauses.remove(tenant)
-    return clauses
+        return [*clauses[1:], *search]
+    return [*clauses, *search]
 
 
 def _in_network(network: IPNetwork) -> ColumnElement[bool]:

@@ -2,10 +2,12 @@
 
 A free-text term is looked up in the tenant's dictionary by the trigram index (FTS5 on
 SQLite, ``pg_trgm`` on PostgreSQL); a ``details.`` term, being a whole value, by its digest.
-When the values found are few and none is common, their postings are the complete answer
-for every event the index has reached; the events after it (those committed since its
-last pass) are read directly, so a search always sees every committed event. Otherwise —
-a term shorter than three characters, or one in thousands of values or events — the
+When the values found are not too many and none is common, their postings are the complete
+answer for every event the index has reached: the answer names those values, and a query
+reads their postings itself (``IndexedMatches.postings``), so no list of events passes
+through Python. The events after the index's cursor (those committed since its last pass)
+are read directly, so a search always sees every committed event. Otherwise — a term
+shorter than three characters, or one in thousands of values or a great many events — the
 answer is None and the search reads events in time order, where such a term is frequent
 enough to turn up fast.
 """
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Select, select, text
 
 from vigil.db.search import contains
 from vigil.search.consumer import CONSUMER_NAME
@@ -33,16 +35,26 @@ _SQLITE_MATCH = text(
     "CROSS JOIN search_terms AS t ON t.tenant_id = :tenant AND t.id = f.rowid "
     "WHERE search_terms_fts MATCH :phrase LIMIT :limit"
 )
-_POSTINGS_CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedMatches:
-    """The ``seq`` of every event up to ``through`` that holds the term; events after
-    ``through`` are not indexed yet."""
+    """The dictionary's values holding a term, whose postings name every event up to
+    ``through`` that holds it; events after ``through`` are not indexed yet.
 
-    seqs: frozenset[int]
+    ``candidates`` is the sum of the values' event counts: no fewer than the events the
+    postings name (an event holding two of the values is counted twice)."""
+
+    tenant_id: uuid.UUID
+    term_ids: tuple[int, ...]
+    candidates: int
     through: int
+
+    def postings(self) -> Select[Any]:
+        """``SELECT seq`` of every indexed event holding one of the values (an event may
+        come more than once); nothing when no value holds the term."""
+        p = search_postings.c
+        return select(p.seq).where(p.tenant_id == self.tenant_id, p.term_id.in_(self.term_ids))
 
 
 def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> IndexedMatches | None:
@@ -61,7 +73,7 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Inde
         found = contains(t.text, folded, dialect="postgresql")  # LIKE, which pg_trgm serves
         query = select(t.id, t.events).where(t.tenant_id == tenant_id, found).limit(MAX_VALUES + 1)
         terms = conn.execute(query).all()
-    return _matches(conn, tenant_id, through, [(int(i), int(n)) for i, n in terms])
+    return _matches(tenant_id, through, [(int(i), int(n)) for i, n in terms])
 
 
 def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> IndexedMatches | None:
@@ -70,21 +82,15 @@ def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> Inde
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     t = search_terms.c
     query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.digest == digest(value))
-    return _matches(conn, tenant_id, through, [(int(i), int(n)) for i, n in conn.execute(query)])
+    return _matches(tenant_id, through, [(int(i), int(n)) for i, n in conn.execute(query)])
 
 
 def _matches(
-    conn: Connection, tenant_id: uuid.UUID, through: int, terms: list[tuple[int, int]]
+    tenant_id: uuid.UUID, through: int, terms: list[tuple[int, int]]
 ) -> IndexedMatches | None:
     if len(terms) > MAX_VALUES or any(events >= COMMON_AT for _, events in terms):
         return None
-    if sum(events for _, events in terms) > MAX_CANDIDATES:
+    candidates = sum(events for _, events in terms)
+    if candidates > MAX_CANDIDATES:
         return None
-    seqs: set[int] = set()
-    ids = [term_id for term_id, _ in terms]
-    for start in range(0, len(ids), _POSTINGS_CHUNK):
-        chunk = ids[start : start + _POSTINGS_CHUNK]
-        p = search_postings.c
-        query = select(p.seq).where(p.tenant_id == tenant_id, p.term_id.in_(chunk))
-        seqs.update(int(seq) for (seq,) in conn.execute(query))
-    return IndexedMatches(frozenset(seqs), through)
+    return IndexedMatches(tenant_id, tuple(term_id for term_id, _ in terms), candidates, through)

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from vigil.events.search_text import SEGMENT, event_search_text
 from vigil.events.tables import EventRow
 
-# The search index's bounds. A term held by this many events is common: its postings stop,
+# The search index's bounds. A value held by this many events is common: its postings stop,
 # and a search for it reads events newest first, where it turns up every few hundred rows
-# at most. Above this many candidate events, a search reads events in order too.
+# at most. A term whose values are held by more than ``MAX_CANDIDATES`` events in all is
+# searched that way too: it is frequent enough to turn up fast, and reading its postings
+# would cost more than the events they spare.
 COMMON_AT = 20_000
-MAX_CANDIDATES = 20_000
+MAX_CANDIDATES = 100_000
 
 
 def digest(text: str) -> bytes:
