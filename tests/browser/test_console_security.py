@@ -84,6 +84,12 @@ def test_settings_channels_test_message_and_rules(admin_page: Page, tenant: Tena
         form = page.locator("form[action='/ui/settings/rules']")
         form.get_by_label("Name").fill("many_exports")
         form.get_by_label("Action").select_option("EXPORT")
+        form.get_by_label("Search query").fill("ip:10.0.0.0/33")
+        form.get_by_role("button", name="Add rule").click()
+        expect(page.get_by_role("alert")).to_contain_text("at character 4")
+        expect(form.get_by_label("Search query")).to_have_value("ip:10.0.0.0/33")
+        form.get_by_label("Search query").fill("-user:deploy-bot")
+        form.get_by_label("Action").select_option("EXPORT")
         form.get_by_label("Threshold (events)").fill("3")
         form.get_by_label("Window (minutes)").fill("60")
         form.get_by_label("Count per").select_option("user")
@@ -91,6 +97,9 @@ def test_settings_channels_test_message_and_rules(admin_page: Page, tenant: Tena
         expect(page.get_by_role("status")).to_contain_text("Rule added.")
         expect(page.locator("tr[data-rule='many_exports']")).to_contain_text(
             "3 in 60 min, per user"
+        )
+        expect(page.locator("tr[data-rule='many_exports']")).to_contain_text(
+            "Matching -user:deploy-bot"
         )
         screenshot(page, "settings-notifications")
 
@@ -103,6 +112,7 @@ def test_settings_channels_test_message_and_rules(admin_page: Page, tenant: Tena
         assert rules["brute_force"]["threshold"] == 8
         assert rules["many_exports"]["filter"]["action"] == ["EXPORT"]
         assert rules["many_exports"]["group_by"] == "user"
+        assert rules["many_exports"]["filter"]["query"] == "-user:deploy-bot"
     finally:
         slack.close()
 

@@ -68,6 +68,57 @@ def test_a_rule_of_ones_own_raises_alerts(tenant: Tenant) -> None:
     assert created["details"]["threshold"] == 3
 
 
+def test_a_rule_counts_only_the_events_its_search_query_matches(tenant: Tenant) -> None:
+    query = 'resource:ENDPOINT ip:10.0.0.0/8 -user:deploy-bot "production-api"'
+    rule = {
+        "name": "prod_endpoint_deletes",
+        "filter": {"action": ["DELETE"], "query": query},
+        "threshold": 3,
+        "window_minutes": 60,
+        "group_by": "none",
+        "channels": ["in_app"],
+    }
+    made = tenant.admin.post("/security/rules", json=rule)
+    assert made.status_code == 201, made.text
+    assert made.json()["filter"]["query"] == query
+
+    def deletion(**fields: object) -> dict[str, object]:
+        wanted = {"action": "DELETE", "resource_type": "ENDPOINT", "user_id": "alice",
+                  "resource_id": "endpoint-production-api-7", "ip_address": "10.4.5.6"}  # fmt: skip
+        return make_event(**{**wanted, **fields})
+
+    # Each misses one part of the query, twice over: none of them counts.
+    near_misses = [
+        deletion(ip_address="192.168.1.10"),
+        deletion(user_id="deploy-bot"),
+        deletion(resource_id="endpoint-staging-api-7"),
+        deletion(resource_type="MODEL"),
+    ]
+    matching = ingest(tenant.writer, [*near_misses, *near_misses, deletion(), deletion()])[-2:]
+    control(tenant)
+    assert listed_alerts(tenant, "prod_endpoint_deletes") == []
+    matching += ingest(tenant.writer, [deletion(details={"note": "cleanup"})])
+    (alert,) = alerts_of(tenant, "prod_endpoint_deletes")
+    assert alert["count"] == 3
+    assert sorted(alert["evidence_ids"]) == sorted(matching)
+
+    bad = tenant.admin.patch(
+        "/security/rules/prod_endpoint_deletes", json={"filter": {"query": "ip:10.0.0.0/33"}}
+    )
+    assert bad.status_code == 422
+    (error,) = bad.json()["errors"]
+    assert error["field"] == "filter.query"
+    assert "at character 4" in error["message"], error
+    changed = tenant.admin.patch(
+        "/security/rules/prod_endpoint_deletes", json={"filter": {"query": "staging-api"}}
+    )
+    assert changed.json()["filter"] == {
+        **made.json()["filter"],
+        "action": [],
+        "query": "staging-api",
+    }
+
+
 def test_a_preset_is_changed_the_same_way(tenant: Tenant) -> None:
     changed = tenant.admin.patch("/security/rules/brute_force", json={"threshold": 3})
     assert changed.status_code == 200, changed.text

@@ -7,6 +7,7 @@ per user or overall. The other kinds look at one event against the user's histor
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from enum import StrEnum
@@ -21,7 +22,9 @@ from pydantic import (
     field_validator,
 )
 
+from vigil.events.filters import MAX_TEXT_QUERY
 from vigil.events.schemas import Action, ResourceType, Status, normalise_email, normalise_ip
+from vigil.events.search_query import SearchQuery, SearchQueryError, parse_search_query
 from vigil.notifications.channel import ChannelName
 
 
@@ -64,6 +67,18 @@ class EventFilter(BaseModel):
     ip_address: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None, description="IPv4 or IPv6, normalised as events' addresses are"
     )
+    query: Annotated[str, StringConstraints(max_length=MAX_TEXT_QUERY)] | None = Field(
+        default=None,
+        description=(
+            "A search query the events must match too, in the language of the event list's "
+            '``q``: ``ip:10.0.0.0/8 -user:deploy-bot "production-api"``'
+        ),
+    )
+
+    @property
+    def search(self) -> SearchQuery:
+        """``query`` parsed; no terms without one."""
+        return _parsed(self.query or "")
 
     # A filter is compared with stored events, so it is normalised as they were at
     # ingest; one that no event could ever match is refused. Rules stored before this
@@ -80,6 +95,20 @@ class EventFilter(BaseModel):
     def _normalise_ip(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _normalised(value, normalise_ip, info)
 
+    @field_validator("query")
+    @classmethod
+    def _parse_query(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            _parsed(value)
+        except SearchQueryError as error:
+            raise ValueError(f"{error.message} (at character {error.position + 1})") from None
+        return value
+
+
+# Rules are judged on every pass over new events: each query is parsed once.
+_parsed = functools.lru_cache(maxsize=1024)(parse_search_query)
 
 # Validation context for a rule read back from storage (see ``EventFilter``).
 STORED_RULE = {"stored": True}

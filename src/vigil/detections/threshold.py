@@ -21,6 +21,7 @@ from vigil.events import windows
 from vigil.events.filters import EventFilters
 from vigil.events.ip_ranges import parse_network
 from vigil.events.schemas import Action
+from vigil.events.search_match import query_matches
 from vigil.events.tables import EventRow
 from vigil.events.windows import SubjectColumn, WindowEvent
 from vigil.tenants.tables import TenantRow
@@ -40,7 +41,9 @@ def _matches(rule: Rule, event: EventRow) -> bool:
         return False
     if wanted.user and wanted.user not in (event["user_id"], event["user_email"]):
         return False
-    return not (wanted.ip_address and event["ip_address"] != wanted.ip_address)
+    if wanted.ip_address and event["ip_address"] != wanted.ip_address:
+        return False
+    return query_matches(wanted.search, event)
 
 
 def _subject(rule: Rule, event: EventRow) -> str | None:
@@ -69,6 +72,7 @@ def _window_filters(
         ip_networks=(parse_network(by_ip),) if by_ip else (),
         user_email=user_email,
         user_id=user_id,
+        query=wanted.search,
         start=start,
         end=end + timedelta(microseconds=1),  # the newest event itself is in the window
     )

@@ -138,9 +138,12 @@ WALKED_US_PER_EVENT = 1.0
 SCANNED_US_PER_EVENT = 2.0
 
 
-def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery) -> SearchClauses:
+def query_clauses(
+    conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery, use_index: bool = True
+) -> SearchClauses:
     """The clauses of the terms of ``query``; the search index's dictionary is read (for
-    free text and ``details.`` terms) to write them."""
+    free text and ``details.`` terms) to write them, unless ``use_index`` is false: then
+    those terms are tested on the text of each event the other filters let through."""
     dialect = conn.dialect.name
     terms: list[_Term] = []
     budget = _Budget(MAX_LISTED)
@@ -148,14 +151,15 @@ def query_clauses(conn: Connection, *, tenant_id: uuid.UUID, query: SearchQuery)
         if isinstance(term, TextTerm):
             folded = search_terms_text(term.text)
             indexed = None
-            if not term.negated:  # an exclusion tests every event anyway
+            if use_index and not term.negated:  # an exclusion tests every event anyway
                 indexed = budget.take(text_matches(conn, tenant_id=tenant_id, folded=folded))
             terms.append(_Term(term.negated, [(_containing(folded, dialect), indexed)]))
         elif term.field is Field.DETAILS:
             lookups = [
                 (test, budget.take(indexed))
                 for test, indexed in (
-                    _details_matches(conn, tenant_id, term, value) for value in term.values
+                    _details_matches(conn, tenant_id, term, value, use_index)
+                    for value in term.values
                 )
             ]
             terms.append(_Term(term.negated, lookups))
@@ -234,13 +238,13 @@ def _member(test: TextTest, indexed: IndexedMatches | None) -> Clause:
 
 
 def _details_matches(
-    conn: Connection, tenant_id: uuid.UUID, term: FieldTerm, value: Any
+    conn: Connection, tenant_id: uuid.UUID, term: FieldTerm, value: Any, use_index: bool
 ) -> tuple[TextTest, IndexedMatches | None]:
     """The test of one value of a ``details.`` term, and the index's answer for it (none
-    for an exclusion, which tests every event)."""
+    for an exclusion, which tests every event, or without ``use_index``)."""
     segment = details_segment(term.path, str(value))
     test = _containing(segment, conn.dialect.name)
-    if term.negated:
+    if term.negated or not use_index:
         return test, None
     stored_value = segment[1:-1]  # the index holds values without their boundaries
     return test, value_matches(conn, tenant_id=tenant_id, value=stored_value)

@@ -302,15 +302,17 @@ def _older_than(cursor: Cursor) -> ColumnElement[bool]:
 
 
 def match(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, window: bool = False
 ) -> list[ColumnElement[bool]]:
-    """WHERE clauses selecting the tenant's events that pass ``filters``."""
-    clauses, search = _matching(conn, tenant_id=tenant_id, filters=filters)
+    """WHERE clauses selecting the tenant's events that pass ``filters``. A ``window`` (a
+    detection's few minutes of events) tests the terms of ``q`` on each event in it
+    rather than look them up in the search index, whose candidates span all time."""
+    clauses, search = _matching(conn, tenant_id=tenant_id, filters=filters, use_index=not window)
     return _with_search(conn, clauses, search.clauses, search.keyed)
 
 
 def _matching(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, use_index: bool = True
 ) -> tuple[list[ColumnElement[bool]], SearchClauses]:
     """The clauses of every filter but ``q`` (the tenant's first), and those of ``q``."""
     c = events.c
@@ -334,7 +336,8 @@ def _matching(
         clauses.append(c.timestamp >= filters.start)
     if filters.end is not None:
         clauses.append(c.timestamp < filters.end)
-    return clauses, query_clauses(conn, tenant_id=tenant_id, query=filters.query)
+    search = query_clauses(conn, tenant_id=tenant_id, query=filters.query, use_index=use_index)
+    return clauses, search
 
 
 def _with_search(

@@ -56,7 +56,7 @@ class SignIn(NamedTuple):
 
 def count_window(conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters) -> WindowCount:
     """How many of the tenant's events pass ``filters``, and when the first was."""
-    where = match(conn, tenant_id=tenant_id, filters=filters)
+    where = match(conn, tenant_id=tenant_id, filters=filters, window=True)
     count, first = conn.execute(
         select(func.count(), func.min(events.c.timestamp)).select_from(events).where(*where)
     ).one()
@@ -67,7 +67,7 @@ def count_window_sources(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters
 ) -> WindowCount:
     """``count_window``, with how many distinct IP addresses the events came from."""
-    where = match(conn, tenant_id=tenant_id, filters=filters)
+    where = match(conn, tenant_id=tenant_id, filters=filters, window=True)
     count, sources, first = conn.execute(
         select(
             func.count(),
@@ -87,7 +87,7 @@ def sightings(
     oldest first."""
     query = (
         select(events.c.timestamp, events.c.ip_address)
-        .where(*match(conn, tenant_id=tenant_id, filters=filters))
+        .where(*match(conn, tenant_id=tenant_id, filters=filters, window=True))
         .order_by(events.c.timestamp)
         .limit(limit)
     )
@@ -100,7 +100,7 @@ def newest_in_window(
     """The newest ``limit`` events passing ``filters``, newest first."""
     query = (
         select(events.c.id, events.c.user_id, events.c.user_email, events.c.details)
-        .where(*match(conn, tenant_id=tenant_id, filters=filters))
+        .where(*match(conn, tenant_id=tenant_id, filters=filters, window=True))
         .order_by(events.c.timestamp.desc(), events.c.id.desc())
         .limit(limit)
     )
@@ -134,7 +134,7 @@ def subjects_reaching(
     grouped = events.c.ip_key if by_address else events.c[column]
     where = [
         clause
-        for clause in match(conn, tenant_id=tenant_id, filters=filters)
+        for clause in match(conn, tenant_id=tenant_id, filters=filters, window=True)
         if not _mentions(clause, grouped.name)
     ]
     reaching: list[str] = []

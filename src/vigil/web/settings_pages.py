@@ -130,6 +130,7 @@ async def add_rule(
             "action": [action] if action else [],
             "resource_type": [resource] if resource else [],
             "status": status or None,
+            "query": str(form.get("query", "")) or None,
         },
     }
     try:
