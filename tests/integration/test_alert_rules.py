@@ -4,6 +4,7 @@ every change recorded."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, update
 
 from tests.conftest import Tenant, TenantFactory
 from tests.helpers import ingest, make_event, own_details
@@ -14,6 +15,8 @@ from tests.integration.test_detections import (
     failed_login,
     listed_alerts,
 )
+from vigil.db.engine import write_transaction
+from vigil.detections.tables import alert_rules
 
 BUILTIN = [
     "brute_force",
@@ -109,6 +112,10 @@ def test_a_rule_counts_only_the_events_its_search_query_matches(tenant: Tenant) 
     (error,) = bad.json()["errors"]
     assert error["field"] == "filter.query"
     assert "at character 4" in error["message"], error
+    too_long = tenant.admin.patch(
+        "/security/rules/prod_endpoint_deletes", json={"filter": {"query": "x" * 1001}}
+    )
+    assert "at character 1001" in too_long.json()["errors"][0]["message"]
     changed = tenant.admin.patch(
         "/security/rules/prod_endpoint_deletes", json={"filter": {"query": "staging-api"}}
     )
@@ -117,6 +124,38 @@ def test_a_rule_counts_only_the_events_its_search_query_matches(tenant: Tenant) 
         "action": [],
         "query": "staging-api",
     }
+
+
+def test_a_stored_query_the_language_no_longer_takes_counts_nothing_until_fixed(
+    tenant: Tenant,
+) -> None:
+    rule = {"name": "any_delete", "filter": {"action": ["DELETE"], "query": "country:DE"},
+            "threshold": 1, "group_by": "none", "channels": ["in_app"]}  # fmt: skip
+    assert tenant.admin.post("/security/rules", json=rule).status_code == 201
+    # As if saved by a version of Vigil that took this code (ZZ is no country).
+    with write_transaction(tenant.stack.engine) as conn:
+        stored = alert_rules.c
+        where = (stored.tenant_id == tenant.id, stored.name == "any_delete")
+        definition = conn.execute(select(stored.definition).where(*where)).scalar_one()
+        conn.execute(
+            update(alert_rules)
+            .where(*where)
+            .values(definition=definition.replace("country:DE", "country:ZZ"))
+        )
+    listed = {r["name"]: r for r in tenant.reader.get("/security/rules").json()["items"]}
+    assert listed["any_delete"]["filter"]["query"] == "country:ZZ"
+    ingest(tenant.writer, [make_event(action="DELETE")])
+    control(tenant)
+    assert listed_alerts(tenant, "any_delete") == []
+    kept = tenant.admin.patch("/security/rules/any_delete", json={"threshold": 2})
+    assert kept.status_code == 422
+    assert kept.json()["errors"][0]["field"] == "filter.query"
+    fixed = tenant.admin.patch(
+        "/security/rules/any_delete", json={"filter": {"action": ["DELETE"]}, "threshold": 1}
+    )
+    assert fixed.status_code == 200, fixed.text
+    ingest(tenant.writer, [make_event(action="DELETE")])
+    alerts_of(tenant, "any_delete")
 
 
 def test_a_preset_is_changed_the_same_way(tenant: Tenant) -> None:
@@ -159,6 +198,20 @@ def test_a_rule_turned_off_stays_quiet(tenant: Tenant) -> None:
             {"name": "y_rule", "filter": {"action": ["DANCE"]}},
             422,
             "filter.action[0]",
+        ),
+        (
+            "POST",
+            "/security/rules",
+            {"name": "q_rule", "filter": {"query": "-"}},
+            422,
+            "filter.query",
+        ),
+        (
+            "PATCH",
+            "/security/rules/unexpected_location",
+            {"filter": {"query": "ip:10.0.0.0/8"}},
+            422,
+            "filter",
         ),
     ],
 )

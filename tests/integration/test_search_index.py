@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Stack, Tenant
+from tests.conftest import Stack, Tenant, TenantFactory
 from tests.helpers import eventually, ingest, list_all, make_event
 from vigil.accounts import service as accounts
 from vigil.app import create_app
@@ -157,6 +157,29 @@ def test_every_page_of_a_term_is_what_reading_every_event_would_give(
     assert paged == expected
     offset = tenant.reader.get("/audit-logs/", params={"q": band, "limit": 50, "offset": 7})
     assert [e["id"] for e in offset.json()["items"]] == expected[7:57]
+
+
+@pytest.mark.parametrize(("share", "form"), [(100, "keyed"), (8, "walking"), (2, "scanning")])
+def test_every_form_finds_only_the_tenants_own_events(
+    tenant_factory: TenantFactory, share: int, form: str
+) -> None:
+    # Two tenants with the same events, so the same event numbers hold the same term.
+    mine, theirs = tenant_factory(), tenant_factory()
+    for tenant in (mine, theirs):
+        batch = varied_events(random.Random(share), 1_200)
+        for n, event in enumerate(batch):
+            event["details"]["band"] = "shared" if n % share == 0 else "other"
+        ingest(tenant.writer, batch)
+        caught_up(tenant.stack, tenant.id)
+    with mine.stack.engine.connect() as conn:
+        query = parse_search_query("shared")
+        assert query_clauses(conn, tenant_id=mine.id, query=query).page_form(51) == form
+    for tenant in (mine, theirs):
+        expected = [e["id"] for e in list_all(tenant.reader) if e["details"]["band"] == "shared"]
+        params = {"q": "shared", "limit": 50, "include_total": "true"}
+        page = tenant.reader.get("/audit-logs/", params=params).json()
+        assert [e["id"] for e in page["items"]] == expected[:50]
+        assert page["total"] == len(expected)
 
 
 def test_the_index_stays_equal_to_the_events_through_ingest_purges_and_a_restart(

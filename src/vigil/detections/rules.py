@@ -52,6 +52,9 @@ class Kind(StrEnum):
     PRIVILEGE_ESCALATION = "privilege_escalation"
 
 
+_LONGEST_QUERY_READ = 10 * MAX_TEXT_QUERY
+
+
 class EventFilter(BaseModel):
     """Which events a threshold rule counts; every part optional, combined with AND."""
 
@@ -67,7 +70,9 @@ class EventFilter(BaseModel):
     ip_address: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         default=None, description="IPv4 or IPv6, normalised as events' addresses are"
     )
-    query: Annotated[str, StringConstraints(max_length=MAX_TEXT_QUERY)] | None = Field(
+    # The validator names a query over MAX_TEXT_QUERY characters, as ``q`` does; past this,
+    # the text is refused before anything reads it.
+    query: Annotated[str, StringConstraints(max_length=_LONGEST_QUERY_READ)] | None = Field(
         default=None,
         description=(
             "A search query the events must match too, in the language of the event list's "
@@ -76,9 +81,14 @@ class EventFilter(BaseModel):
     )
 
     @property
-    def search(self) -> SearchQuery:
-        """``query`` parsed; no terms without one."""
-        return _parsed(self.query or "")
+    def search(self) -> SearchQuery | None:
+        """``query`` parsed (no terms without one); None when a stored query no longer
+        parses, the language having changed since it was saved: the rule then counts
+        nothing until it is given a query that does."""
+        try:
+            return _parsed(self.query or "")
+        except SearchQueryError:
+            return None
 
     # A filter is compared with stored events, so it is normalised as they were at
     # ingest; one that no event could ever match is refused. Rules stored before this
@@ -97,14 +107,20 @@ class EventFilter(BaseModel):
 
     @field_validator("query")
     @classmethod
-    def _parse_query(cls, value: str | None) -> str | None:
+    def _parse_query(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not value.strip():
             return None
-        try:
-            _parsed(value)
-        except SearchQueryError as error:
-            raise ValueError(f"{error.message} (at character {error.position + 1})") from None
-        return value
+        if len(value) > MAX_TEXT_QUERY:
+            problem = f"at most {MAX_TEXT_QUERY} characters (at character {MAX_TEXT_QUERY + 1})"
+        else:
+            try:
+                _parsed(value)
+                return value
+            except SearchQueryError as error:
+                problem = f"{error.message} (at character {error.position + 1})"
+        if info.context and info.context.get("stored"):
+            return value  # kept as saved, so the rule can still be listed and changed
+        raise ValueError(problem)
 
 
 # Rules are judged on every pass over new events: each query is parsed once.
@@ -156,6 +172,16 @@ class Rule(BaseModel):
     @classmethod
     def _lowercase(cls, value: str) -> str:
         return value.lower()
+
+    @field_validator("filter")
+    @classmethod
+    def _query_only_counted(cls, value: EventFilter, info: ValidationInfo) -> EventFilter:
+        # Only a threshold rule counts the events its filter selects; the other kinds
+        # judge one event against a person's history, whatever the filter says.
+        kind = info.data.get("kind", Kind.THRESHOLD)
+        if value.query is not None and kind is not Kind.THRESHOLD:
+            raise ValueError(f"a query counts events, which a {kind.value} rule does not")
+        return value
 
     def notifies(self, severity: str) -> bool:
         """Whether its alert of ``severity`` tells anyone: ``min_severity`` or worse."""

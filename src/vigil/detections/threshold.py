@@ -7,6 +7,7 @@ several nodes looking at each other's events agree (DESIGN §6).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -22,16 +23,19 @@ from vigil.events.filters import EventFilters
 from vigil.events.ip_ranges import parse_network
 from vigil.events.schemas import Action
 from vigil.events.search_match import query_matches
+from vigil.events.search_query import SearchQuery
 from vigil.events.tables import EventRow
 from vigil.events.windows import SubjectColumn, WindowEvent
 from vigil.tenants.tables import TenantRow
+
+log = logging.getLogger(__name__)
 
 # Events of one subject read to find its busiest window among a pass's new events; past
 # this, only the window ending at its newest event is judged.
 MAX_SCANNED = 100_000
 
 
-def _matches(rule: Rule, event: EventRow) -> bool:
+def _matches(rule: Rule, search: SearchQuery, event: EventRow) -> bool:
     wanted = rule.filter
     if wanted.action and event["action"] not in wanted.action:
         return False
@@ -43,7 +47,7 @@ def _matches(rule: Rule, event: EventRow) -> bool:
         return False
     if wanted.ip_address and event["ip_address"] != wanted.ip_address:
         return False
-    return query_matches(wanted.search, event)
+    return query_matches(search, event)
 
 
 def _subject(rule: Rule, event: EventRow) -> str | None:
@@ -55,7 +59,7 @@ def _subject(rule: Rule, event: EventRow) -> str | None:
 
 
 def _window_filters(
-    rule: Rule, subject: str, by_email: bool, start: datetime, end: datetime
+    rule: Rule, search: SearchQuery, subject: str, by_email: bool, start: datetime, end: datetime
 ) -> EventFilters:
     """``by_email``: a user subject is an email (the events named no user id)."""
     wanted = rule.filter
@@ -72,7 +76,7 @@ def _window_filters(
         ip_networks=(parse_network(by_ip),) if by_ip else (),
         user_email=user_email,
         user_id=user_id,
-        query=wanted.search,
+        query=search,
         start=start,
         end=end + timedelta(microseconds=1),  # the newest event itself is in the window
     )
@@ -91,23 +95,29 @@ def threshold(
     timestamp in each remaining subject's window, and that window's newest events as evidence.
     """
     tenant_id = tenant["id"]
+    search = rule.filter.search
+    if search is None:  # a stored query the language no longer takes: it counts nothing
+        log.warning("rule %s of tenant %s: its query no longer parses", rule.name, tenant_id)
+        return []
     new_times: dict[str, list[datetime]] = {}
     by_email: dict[str, bool] = {}
     for event in live:
-        subject = _subject(rule, event) if _matches(rule, event) else None
+        subject = _subject(rule, event) if _matches(rule, search, event) else None
         if subject is not None:
             new_times.setdefault(subject, []).append(event["timestamp"])
             by_email[subject] = not event["user_id"]
     newest = {subject: max(times) for subject, times in new_times.items()}
     window = timedelta(minutes=rule.window_minutes)
     found = []
-    for subject in _possible(conn, tenant_id, rule, newest, by_email, window):
+    for subject in _possible(conn, tenant_id, rule, search, newest, by_email, window):
         ends = sorted(new_times[subject])
-        span_filters = _window_filters(rule, subject, by_email[subject], ends[0] - window, ends[-1])
+        span_filters = _window_filters(
+            rule, search, subject, by_email[subject], ends[0] - window, ends[-1]
+        )
         last = _window_end(conn, tenant_id, span_filters, ends, window, threshold=rule.threshold)
         if last is None:
             continue
-        filters = _window_filters(rule, subject, by_email[subject], last - window, last)
+        filters = _window_filters(rule, search, subject, by_email[subject], last - window, last)
         counted = windows.count_window(conn, tenant_id=tenant_id, filters=filters)
         count, first = counted.events, counted.first
         if count < rule.threshold or first is None:
@@ -194,6 +204,7 @@ def _possible(
     conn: Connection,
     tenant_id: uuid.UUID,
     rule: Rule,
+    search: SearchQuery,
     newest: dict[str, datetime],
     by_email: dict[str, bool],
     window: timedelta,
@@ -219,7 +230,7 @@ def _possible(
             if rule.group_by == "ip" or by_email[subject] == (name == "user_email")
         ]
         # The subject column holds a placeholder here; the subjects take its place.
-        filters = _window_filters(rule, "", name == "user_email", start, end)
+        filters = _window_filters(rule, search, "", name == "user_email", start, end)
         possible += windows.subjects_reaching(
             conn,
             tenant_id=tenant_id,
