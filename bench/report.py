@@ -139,6 +139,10 @@ def show(results: dict[str, Any], console: Console) -> None:
     if all("export" in result and "ingest" not in result for result in backends.values()):
         console.print(_export_table(backends))  # an export-only run (``--only export``)
         return
+    if all("queries" in result and "ingest" not in result for result in backends.values()):
+        for name, result in backends.items():  # a query-only run (``--only queries``)
+            console.print(_query_table(name, result["queries"]))
+        return
     console.print(_batch_table(backends))
     console.print(_single_table(backends))
     if any("queries" not in result for result in backends.values()):
