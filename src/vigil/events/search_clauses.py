@@ -255,7 +255,7 @@ def _field_clause(term: FieldTerm) -> Clause:
         return _any(term.values, _user_clause)
     if term.field is Field.IP:
         return _any(term.values, lambda network: events.c.ip_key.between(*key_range(network)))
-    column = _COLUMNS[term.field]
+    column = FIELD_COLUMNS[term.field]
     values = [getattr(value, "value", value) for value in term.values]
     return column.in_(values)
 
@@ -271,7 +271,8 @@ def _any(values: Sequence[Any], clause: Callable[[Any], Clause]) -> Clause:
     return found[0] if len(found) == 1 else or_(*found)
 
 
-_COLUMNS = {
+# The column each plain field compares (``user`` and ``ip`` have clauses of their own).
+FIELD_COLUMNS = {
     Field.ACTION: events.c.action,
     Field.RESOURCE: events.c.resource_type,
     Field.RESOURCE_ID: events.c.resource_id,

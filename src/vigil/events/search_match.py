@@ -13,19 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from vigil.events.ip_ranges import key_range
+from vigil.events.search_clauses import FIELD_COLUMNS
 from vigil.events.search_query import Field, FieldTerm, SearchQuery, Term, TextTerm, UserValue
 from vigil.events.search_text import details_segment, search_terms_text
 from vigil.events.tables import EventRow
 from vigil.search.terms import stored_search_text
 
-_COLUMNS = {
-    Field.ACTION: "action",
-    Field.RESOURCE: "resource_type",
-    Field.RESOURCE_ID: "resource_id",
-    Field.EMAIL: "user_email",
-    Field.STATUS: "status",
-    Field.COUNTRY: "country",
-}
+_COLUMNS = {field: column.name for field, column in FIELD_COLUMNS.items()}
 
 
 def query_matches(query: SearchQuery, event: EventRow) -> bool:
