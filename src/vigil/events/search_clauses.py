@@ -7,11 +7,12 @@ its text. The other fields compare their own columns, so they use the same index
 list filters. An excluded term (``-…``) selects every event the term does not match, those
 without the field included: ``-user:bot`` keeps events with no actor.
 
-An indexed term is written two ways. To find every match (a count, an export) the
-database starts from the postings' events and sorts them. For one newest-first page of a
-frequent term it is cheaper to walk the events in time order and keep those the postings
-name, as a set built once: a term in 1 event of 100 fills a page of 50 within 5,000 rows,
-where starting from its 10,000 events would fetch and sort them all.
+An indexed term is written three ways (``SearchClauses``). To find every match (a count, an
+export) the database starts from the postings' events and sorts them (keyed). For one
+newest-first page of a frequent term it is cheaper to walk the events in time order and
+keep those the postings name, as a set built once (walking), or those whose text holds the
+term (scanning): a term in 1 event of 100 fills a page of 50 within 5,000 rows, where
+starting from its 10,000 events would fetch and sort them all.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Connection,
     FromClause,
     Select,
@@ -211,16 +211,14 @@ def _narrowed(conn: Connection, test: TextTest, indexed: IndexedMatches | None) 
     sqlite = conn.dialect.name == "sqlite"
     key = literal_column("found.rowid") if sqlite else found.c.seq
     mine = found.c.tenant_id == indexed.tenant_id
-    unindexed = select(key).where(mine, found.c.seq > indexed.through, test(found))
-    candidates: Select[Any] | CompoundSelect[Any] = unindexed
-    if indexed.term_ids and not sqlite:
-        every = union_all(unindexed, indexed.postings()).scalar_subquery()
-        return events.c.seq == any_(func.array(every))
+    parts: list[Select[Any]] = [select(key).where(mine, found.c.seq > indexed.through, test(found))]
     if indexed.term_ids:
         posted = select(key).where(mine, found.c.seq.in_(indexed.postings()))
-        candidates = union_all(unindexed, posted)
-    outer = literal_column("events.rowid") if sqlite else events.c.seq
-    return outer.in_(candidates)
+        parts.append(posted if sqlite else indexed.postings())
+    candidates = union_all(*parts) if len(parts) > 1 else parts[0]
+    if sqlite:
+        return literal_column("events.rowid").in_(candidates)
+    return events.c.seq == any_(func.array(candidates.scalar_subquery()))
 
 
 def _member(test: TextTest, indexed: IndexedMatches | None) -> Clause:
