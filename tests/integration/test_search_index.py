@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import Stack, Tenant, TenantFactory
 from tests.helpers import eventually, ingest, list_all, make_event
@@ -29,6 +30,7 @@ from vigil.events.search_text import event_search_text, search_terms_text
 from vigil.jobs import JOBS, run_job_once
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.service import compare_index
+from vigil.search.tables import search_terms
 from vigil.search.terms import COMMON_AT
 from vigil.spine.service import cursor_position, last_seq
 from vigil.tenants.service import change_tenant_settings
@@ -217,8 +219,14 @@ def test_the_index_stays_equal_to_the_events_through_ingest_purges_and_a_restart
     assert_index_agrees(tenant.stack, tenant.id)
 
 
-def test_a_common_value_is_still_found_everywhere(tenant: Tenant) -> None:
-    shared = [make_event(details={"team": "platform"}) for _ in range(COMMON_AT + 5)]
+def test_a_common_value_is_still_found_everywhere_and_counted_after_a_purge(
+    tenant: Tenant,
+) -> None:
+    old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    shared = [
+        make_event(details={"team": "platform"}, **({"timestamp": old} if n < 15_000 else {}))
+        for n in range(COMMON_AT + 5)
+    ]
     ingest(tenant.writer, shared)
     ingest(tenant.writer, [make_event(details={"team": "platformers"})])
     caught_up(tenant.stack, tenant.id)
@@ -228,6 +236,51 @@ def test_a_common_value_is_still_found_everywhere(tenant: Tenant) -> None:
     assert (exact.json()["total"], exact.json()["total_exact"]) == (10_000, False)
     rarer = tenant.reader.get("/audit-logs/", params={"q": "platformers"}).json()
     assert rarer["total"] == 1
+    assert_index_agrees(tenant.stack, tenant.id)
+
+    # A purge takes the common value under the cap: its total is exact again, though it
+    # stays common (read from the events, its postings having stopped).
+    with write_transaction(tenant.stack.engine) as conn:
+        change_tenant_settings(conn, tenant_id=tenant.id, retention_days=30)
+    run_job_once(tenant.stack.engine, PURGE)
+    answer = tenant.reader.get("/audit-logs/", params={"q": "platform", "limit": 3}).json()
+    assert (answer["total"], answer["total_exact"]) == (COMMON_AT + 5 - 15_000 + 1, True)
+    exact = tenant.reader.get("/audit-logs/", params={"q": "details.team:platform", "limit": 1})
+    assert (exact.json()["total"], exact.json()["total_exact"]) == (COMMON_AT + 5 - 15_000, True)
+    assert_index_agrees(tenant.stack, tenant.id)
+
+
+def dictionary(stack: Stack, tenant_id: uuid.UUID, folded: str) -> list[tuple[int, int]]:
+    """The (id, count) of the tenant's dictionary values holding ``folded``."""
+    with stack.engine.connect() as conn:
+        t = search_terms.c
+        query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.text.contains(folded))
+        return [(int(i), int(n)) for i, n in conn.execute(query)]
+
+
+def test_a_purge_takes_values_no_event_holds_out_of_the_dictionary(tenant: Tenant) -> None:
+    old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    ingest(
+        tenant.writer,
+        [make_event(details={"request": f"req-{n:04d}"}, timestamp=old) for n in range(300)]
+        + [make_event(details={"request": "req-kept"})],
+    )
+    caught_up(tenant.stack, tenant.id)
+    assert len(dictionary(tenant.stack, tenant.id, "req-")) == 301
+    with write_transaction(tenant.stack.engine) as conn:
+        change_tenant_settings(conn, tenant_id=tenant.id, retention_days=30)
+    run_job_once(tenant.stack.engine, PURGE)
+    left = dictionary(tenant.stack, tenant.id, "req-")
+    # SQLite keeps its newest term, whose id numbers the next; nothing else stays.
+    assert [n for _, n in left] in ([1], [0, 1], [1, 0])
+    with tenant.stack.engine.connect() as conn:
+        assert len(compare_index(conn, tenant_id=tenant.id).emptied) == len(left) - 1
+
+    # A purged value seen again is indexed anew (the indexer had its old term in memory).
+    again = ingest(tenant.writer, [make_event(details={"request": "req-0007"})])
+    caught_up(tenant.stack, tenant.id)
+    assert [e["id"] for e in list_all(tenant.reader, q="req-0007")] == again
+    assert len(dictionary(tenant.stack, tenant.id, "req-0007")) == 1
     assert_index_agrees(tenant.stack, tenant.id)
 
 

@@ -44,7 +44,7 @@ from vigil.events.ip_ranges import key_range
 from vigil.events.search_query import Field, FieldTerm, SearchQuery, TextTerm, UserValue
 from vigil.events.search_text import details_segment, search_terms_text
 from vigil.events.tables import events
-from vigil.search.lookup import IndexedMatches, text_matches, value_matches
+from vigil.search.lookup import IndexedMatches, TermLookup, text_matches, value_matches
 
 Clause = ColumnElement[bool]
 
@@ -60,6 +60,7 @@ class _Term:
     negated: bool
     lookups: list[Lookup]  # any of them matches; none for a column's field
     column_clause: Clause | None = None
+    held_by: int = 0  # so many events match at least, as the index's counts say
 
     def form(self, write: Callable[[Lookup], Clause]) -> Clause:
         found = self.column_clause if not self.lookups else _any(self.lookups, write)
@@ -92,6 +93,9 @@ class SearchClauses:
         self._terms = terms
         counted = [n for n in (term.candidates for term in terms) if n is not None]
         self.keyed = bool(counted)
+        # A query of one term matches at least as many events as its busiest value holds;
+        # with more terms, all must hold, which no count says.
+        self.matched_at_least = terms[0].held_by if len(terms) == 1 else 0
         # The fewest events a keyed term may match, out of about ``_indexed_through``.
         self._candidates = min(counted) if counted else 0
         self._indexed_through = max(
@@ -150,19 +154,18 @@ def query_clauses(
     for term in query.terms:
         if isinstance(term, TextTerm):
             folded = search_terms_text(term.text)
-            indexed = None
+            found = TermLookup(None)
             if use_index and not term.negated:  # an exclusion tests every event anyway
-                indexed = budget.take(text_matches(conn, tenant_id=tenant_id, folded=folded))
-            terms.append(_Term(term.negated, [(_containing(folded, dialect), indexed)]))
+                found = text_matches(conn, tenant_id=tenant_id, folded=folded)
+            lookup = (_containing(folded, dialect), budget.take(found.indexed))
+            terms.append(_Term(term.negated, [lookup], held_by=found.held_by))
         elif term.field is Field.DETAILS:
-            lookups = [
-                (test, budget.take(indexed))
-                for test, indexed in (
-                    _details_matches(conn, tenant_id, term, value, use_index)
-                    for value in term.values
-                )
+            tests = [
+                _details_matches(conn, tenant_id, term, value, use_index) for value in term.values
             ]
-            terms.append(_Term(term.negated, lookups))
+            lookups = [(test, budget.take(found.indexed)) for test, found in tests]
+            held_by = max(found.held_by for _, found in tests)
+            terms.append(_Term(term.negated, lookups, held_by=held_by))
         else:
             terms.append(_Term(term.negated, [], _field_clause(term)))
     return SearchClauses(conn, terms)
@@ -237,13 +240,13 @@ def _member(test: TextTest, indexed: IndexedMatches | None) -> Clause:
 
 def _details_matches(
     conn: Connection, tenant_id: uuid.UUID, term: FieldTerm, value: Any, use_index: bool
-) -> tuple[TextTest, IndexedMatches | None]:
+) -> tuple[TextTest, TermLookup]:
     """The test of one value of a ``details.`` term, and the index's answer for it (none
     for an exclusion, which tests every event, or without ``use_index``)."""
     segment = details_segment(term.path, str(value))
     test = _containing(segment, conn.dialect.name)
     if term.negated or not use_index:
-        return test, None
+        return test, TermLookup(None)
     stored_value = segment[1:-1]  # the index holds values without their boundaries
     return test, value_matches(conn, tenant_id=tenant_id, value=stored_value)
 

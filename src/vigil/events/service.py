@@ -251,6 +251,9 @@ def list_events(
     if not page.include_total:
         return EventPageResult(rows=rows, total=None, next_cursor=next_cursor)
     cap = SEARCH_TOTAL_CAP if filters.query.terms else None
+    if cap is not None and len(clauses) == 1 and search.matched_at_least > cap:
+        # One term and no other filter: the index's counts already say "more than the cap".
+        return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)
     total = _count(conn, _with_search(conn, clauses, search.clauses, search.keyed), cap)
     if cap is not None and total > cap:
         return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)

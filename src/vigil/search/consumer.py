@@ -25,18 +25,10 @@ from vigil.search.terms import COMMON_AT, digest, event_values, stored_search_te
 
 CONSUMER_NAME: Final = "search_index"
 _LOOKUP_CHUNK = 500
-# Terms remembered per process (id, and whether common), so the values every event repeats
-# cost no query: about 100 bytes each.
+# Term ids remembered per process, so the values every event repeats need no lookup by
+# digest: about 100 bytes each.
 _CACHE_TERMS = 200_000
 _POSTGRES_COPY = "COPY search_postings (tenant_id, term_id, seq) FROM STDIN"
-
-
-@dataclass(frozen=True, slots=True)
-class _Known:
-    id: int
-    # Held by COMMON_AT events or more, as the database said: then it stays common (a
-    # purge leaves its count alone), so this may be remembered; a count may not.
-    common: bool
 
 
 @dataclass(slots=True)
@@ -47,9 +39,10 @@ class IndexPlan:
 
     seqs: dict[bytes, list[int]] = field(default_factory=dict)
     texts: dict[bytes, str] = field(default_factory=dict)
-    known: dict[bytes, _Known] = field(default_factory=dict)
+    # The term id of each value the dictionary held, as far as this process knows.
+    known: dict[bytes, int] = field(default_factory=dict)
     # What the cache learns once (and only if) the pass commits.
-    learned: list[tuple[bytes, _Known]] = field(default_factory=list)
+    learned: list[tuple[bytes, int]] = field(default_factory=list)
     # Events stored before the search text existed, with theirs: written with the pass, so
     # that reading an event and its postings never disagree.
     unfilled: list[dict[str, Any]] = field(default_factory=list)
@@ -67,7 +60,7 @@ class SearchIndexConsumer:
     batch_limit = 20_000
 
     def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[uuid.UUID, bytes], _Known] = OrderedDict()
+        self._cache: OrderedDict[tuple[uuid.UUID, bytes], int] = OrderedDict()
 
     def plan(
         self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
@@ -101,29 +94,43 @@ class SearchIndexConsumer:
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: IndexPlan, now: datetime
     ) -> None:
-        """Add the new terms, and the postings and counts of those not yet common, judged by
-        their counts as this transaction reads them."""
-        new = [key for key in plan.seqs if key not in plan.known]
-        for key, term_id in _insert_terms(conn, tenant_id, new, plan):
-            plan.known[key] = _Known(term_id, common=False)
-        inserted_now = set(new)
-        counted = _counts(conn, tenant_id, [k.id for k in plan.known.values() if not k.common])
+        """Add each value's events to its count, the values the dictionary lacks to it, and
+        postings for the values that were not common before this pass.
+
+        The known values' rows are read as they are now, and on PostgreSQL locked, in the
+        order of their ids, as a purge (``search.service.forget_events``) locks them: a
+        purge cannot delete one between this read and the write, and neither waits for
+        the other in a circle. A value a purge deleted before (its last event gone) is
+        added again, as new."""
+        known = {key: plan.known[key] for key in plan.seqs if key in plan.known}
+        stored = _locked_terms(conn, tenant_id, sorted(set(known.values())))
+        fresh = [key for key in plan.seqs if known.get(key) not in stored]
         postings: list[tuple[int, int]] = []
-        counts: list[dict[str, int]] = []
-        for key, seqs in plan.seqs.items():
-            known = plan.known[key]
-            if known.common:
+        for key, term_id in _insert_terms(conn, tenant_id, fresh, plan):
+            postings.extend((term_id, seq) for seq in plan.seqs[key])
+            plan.learned.append((key, term_id))
+        changes: list[dict[str, Any]] = []
+        for key, term_id in known.items():
+            if term_id not in stored:
                 continue
-            before = 0 if key in inserted_now else counted[known.id]
-            if before >= COMMON_AT:
-                plan.learned.append((key, _Known(known.id, common=True)))
-                continue
-            postings.extend((known.id, seq) for seq in seqs)
-            if key in inserted_now:  # inserted with its count
-                plan.learned.append((key, _Known(known.id, common=len(seqs) >= COMMON_AT)))
-            else:
-                counts.append({"term": known.id, "more": len(seqs)})
+            count, common = stored[term_id]
+            seqs = plan.seqs[key]
+            if not common:
+                postings.extend((term_id, seq) for seq in seqs)
+            count += len(seqs)
+            changes.append(
+                {"term": term_id, "count": count, "common": common or count >= COMMON_AT}
+            )
+            plan.learned.append((key, term_id))
         _insert_postings(conn, tenant_id, sorted(postings))
+        if changes:
+            t = search_terms.c
+            conn.execute(
+                update(search_terms)
+                .where(t.tenant_id == tenant_id, t.id == bindparam("term"))
+                .values(events=bindparam("count"), common=bindparam("common")),
+                changes,
+            )
         if plan.unfilled:
             e = events_table.c
             conn.execute(
@@ -132,29 +139,12 @@ class SearchIndexConsumer:
                 .values(search_text=bindparam("text")),
                 plan.unfilled,
             )
-        if counts:
-            conn.execute(
-                update(search_terms)
-                .where(
-                    search_terms.c.tenant_id == tenant_id, search_terms.c.id == bindparam("term")
-                )
-                .values(events=search_terms.c.events + bindparam("more")),
-                counts,
-            )
-            # Whether each is common now, as the rows just written say: a purge may have
-            # lowered a count since it was read (it leaves a common count alone).
-            now_counted = _counts(conn, tenant_id, [count["term"] for count in counts])
-            for key in plan.seqs:
-                known = plan.known[key]
-                if known.id in now_counted:
-                    common = now_counted[known.id] >= COMMON_AT
-                    plan.learned.append((key, _Known(known.id, common=common)))
 
     def after_commit(self, plan: IndexPlan) -> None:
         """Remember the pass's terms: they are in the database now."""
         cache = self._cache
-        for key, known in plan.learned:
-            cache[(plan.tenant_id, key)] = known
+        for key, term_id in plan.learned:
+            cache[(plan.tenant_id, key)] = term_id
             cache.move_to_end((plan.tenant_id, key))
         while len(cache) > _CACHE_TERMS:
             cache.popitem(last=False)
@@ -162,15 +152,14 @@ class SearchIndexConsumer:
 
 def _stored_terms(
     conn: Connection, tenant_id: uuid.UUID, keys: Sequence[bytes]
-) -> Iterable[tuple[bytes, _Known]]:
+) -> Iterable[tuple[bytes, int]]:
+    """The term id of each of ``keys`` the dictionary holds."""
     t = search_terms.c
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = list(keys[start : start + _LOOKUP_CHUNK])
-        query = select(t.digest, t.id, t.events).where(
-            t.tenant_id == tenant_id, t.digest.in_(chunk)
-        )
-        for key, term_id, count in conn.execute(query):
-            yield bytes(key), _Known(int(term_id), common=count >= COMMON_AT)
+        query = select(t.digest, t.id).where(t.tenant_id == tenant_id, t.digest.in_(chunk))
+        for key, term_id in conn.execute(query):
+            yield bytes(key), int(term_id)
 
 
 def _insert_terms(
@@ -178,11 +167,18 @@ def _insert_terms(
 ) -> list[tuple[bytes, int]]:
     """Add the terms ``keys`` (with their counts in the pass); each key with its new id.
     PostgreSQL numbers them from the column's identity; SQLite, where one writer at a
-    time holds the database, from the largest id there is."""
+    time holds the database, from the largest id there is (which a purge never deletes, so
+    no id is given twice)."""
     if not keys:
         return []
     rows: list[dict[str, Any]] = [
-        {"tenant_id": tenant_id, "digest": k, "text": plan.texts[k], "events": len(plan.seqs[k])}
+        {
+            "tenant_id": tenant_id,
+            "digest": k,
+            "text": plan.texts[k],
+            "events": len(plan.seqs[k]),
+            "common": len(plan.seqs[k]) >= COMMON_AT,
+        }
         for k in keys
     ]
     if conn.dialect.name == "postgresql":
@@ -195,14 +191,23 @@ def _insert_terms(
     return [(row["digest"], row["id"]) for row in rows]
 
 
-def _counts(conn: Connection, tenant_id: uuid.UUID, ids: Sequence[int]) -> dict[int, int]:
-    """The current count of each term in ``ids``."""
+def _locked_terms(
+    conn: Connection, tenant_id: uuid.UUID, ids: Sequence[int]
+) -> dict[int, tuple[int, bool]]:
+    """The count and ``common`` of each term of ``ids`` (ascending) that still exists,
+    its row locked until the transaction ends on PostgreSQL (SQLite's writer holds the
+    whole database already)."""
     t = search_terms.c
-    found: dict[int, int] = {}
+    found: dict[int, tuple[int, bool]] = {}
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
-        query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.id.in_(chunk))
-        found.update((int(term_id), int(events)) for term_id, events in conn.execute(query))
+        query = (
+            select(t.id, t.events, t.common)
+            .where(t.tenant_id == tenant_id, t.id.in_(chunk))
+            .order_by(t.id)
+            .with_for_update()
+        )
+        found.update((int(i), (int(n), bool(common))) for i, n, common in conn.execute(query))
     return found
 
 

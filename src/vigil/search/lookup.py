@@ -8,13 +8,15 @@ reads their postings itself (``IndexedMatches.postings``), so no list of events 
 through Python. The events after the index's cursor (those committed since its last pass)
 are read directly, so a search always sees every committed event. Otherwise — a term
 shorter than three characters, or one in thousands of values or a great many events — the
-answer is None and the search reads events in time order, where such a term is frequent
-enough to turn up fast.
+answer names no postings and the search reads events in time order, where such a term is
+frequent enough to turn up fast. Either way the values' counts, exact for the events the
+index has reached, say how many events hold the term at least.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from sqlalchemy import Connection, Select, select, text
 from vigil.db.search import contains
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_postings, search_terms
-from vigil.search.terms import COMMON_AT, MAX_CANDIDATES, digest
+from vigil.search.terms import MAX_CANDIDATES, digest
 from vigil.spine.service import cursor_position
 
 MIN_TRIGRAM = 3  # characters: a trigram index cannot look up less
@@ -31,7 +33,7 @@ MAX_VALUES = 2_000  # values a term may match and still be looked up by its post
 _SQLITE_MATCH = text(
     # CROSS JOIN keeps SQLite from putting search_terms first and running the full-text
     # query once for each of the tenant's terms (seconds, instead of a millisecond).
-    "SELECT t.id, t.events FROM search_terms_fts AS f "
+    "SELECT t.id, t.events, t.common FROM search_terms_fts AS f "
     "CROSS JOIN search_terms AS t ON t.tenant_id = :tenant AND t.id = f.rowid "
     "WHERE search_terms_fts MATCH :phrase LIMIT :limit"
 )
@@ -57,11 +59,22 @@ class IndexedMatches:
         return select(p.seq).where(p.tenant_id == self.tenant_id, p.term_id.in_(self.term_ids))
 
 
-def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> IndexedMatches | None:
-    """The indexed events holding ``folded`` (a folded free-text term) in any value; None
-    when the term is better found by reading events (see the module's docstring)."""
+@dataclass(frozen=True, slots=True)
+class TermLookup:
+    """What the dictionary says of a term: its postings when they answer it (``indexed``),
+    and ``held_by``, the most indexed events any one value holding it is held by: so many
+    events match the term at least (0 when no value was read)."""
+
+    indexed: IndexedMatches | None
+    held_by: int = 0
+
+
+def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> TermLookup:
+    """The indexed events holding ``folded`` (a folded free-text term) in any value; no
+    ``indexed`` when the term is better found by reading events (see the module's
+    docstring)."""
     if len(folded) < MIN_TRIGRAM:
-        return None
+        return TermLookup(None)
     # The cursor first: every event it covers has its values in the dictionary read after.
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     if conn.dialect.name == "sqlite":
@@ -71,26 +84,37 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Inde
     else:
         t = search_terms.c
         found = contains(t.text, folded, dialect="postgresql")  # LIKE, which pg_trgm serves
-        query = select(t.id, t.events).where(t.tenant_id == tenant_id, found).limit(MAX_VALUES + 1)
+        query = (
+            select(t.id, t.events, t.common)
+            .where(t.tenant_id == tenant_id, found)
+            .limit(MAX_VALUES + 1)
+        )
         terms = conn.execute(query).all()
-    return _matches(tenant_id, through, [(int(i), int(n)) for i, n in terms])
+    return _matches(tenant_id, through, [(int(i), int(n), bool(c)) for i, n, c in terms])
 
 
-def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> IndexedMatches | None:
+def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> TermLookup:
     """The indexed events holding exactly the value ``value`` (a segment of search text);
-    None when it is common."""
+    no ``indexed`` when it is common."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     t = search_terms.c
-    query = select(t.id, t.events).where(t.tenant_id == tenant_id, t.digest == digest(value))
-    return _matches(tenant_id, through, [(int(i), int(n)) for i, n in conn.execute(query)])
+    query = select(t.id, t.events, t.common).where(
+        t.tenant_id == tenant_id, t.digest == digest(value)
+    )
+    found = [(int(i), int(n), bool(c)) for i, n, c in conn.execute(query)]
+    return _matches(tenant_id, through, found)
 
 
 def _matches(
-    tenant_id: uuid.UUID, through: int, terms: list[tuple[int, int]]
-) -> IndexedMatches | None:
-    if len(terms) > MAX_VALUES or any(events >= COMMON_AT for _, events in terms):
-        return None
-    candidates = sum(events for _, events in terms)
+    tenant_id: uuid.UUID, through: int, terms: Sequence[tuple[int, int, bool]]
+) -> TermLookup:
+    """``terms``: (id, events, common) of each value holding the term."""
+    counts = [events for _, events, _ in terms]
+    held_by = max(counts, default=0)
+    if len(terms) > MAX_VALUES or any(common for _, _, common in terms):
+        return TermLookup(None, held_by)
+    candidates = sum(counts)
     if candidates > MAX_CANDIDATES:
-        return None
-    return IndexedMatches(tenant_id, tuple(term_id for term_id, _ in terms), candidates, through)
+        return TermLookup(None, held_by)
+    ids = tuple(term_id for term_id, _, _ in terms)
+    return TermLookup(IndexedMatches(tenant_id, ids, candidates, through), held_by)

@@ -4,11 +4,10 @@ exactly what the events say it should."""
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, update
 
 from vigil.events.commit_log import events_after
 from vigil.events.tables import EventRow
@@ -33,9 +32,13 @@ def events_to_index(engine: Engine) -> int:
 
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
     """Take deleted events (their rows as they were) out of the tenant's index, in the
-    caller's transaction: their postings go, and their values' counts go down, except a
-    common value's, which stays common (its later events have no postings to fall back on).
-    Events the index had not reached yet need nothing: it will not find them."""
+    caller's transaction: their postings go, their values' counts go down, and a value
+    left with no event is deleted, unless it is common (it stays so, since its later
+    events have no postings) or, on SQLite, the newest term (whose id numbers the next).
+    Events the index had not reached yet need nothing: it will not find them.
+
+    The terms are changed in the order of their ids, as the indexer locks them
+    (``search.consumer``), so neither waits for the other in a circle."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     held: dict[bytes, list[int]] = {}
     for row in rows:
@@ -46,20 +49,32 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
         return
     t, p = search_terms.c, search_postings.c
     keys = list(held)
+    terms: list[tuple[int, list[int]]] = []
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = keys[start : start + _LOOKUP_CHUNK]
         query = select(t.id, t.digest).where(t.tenant_id == tenant_id, t.digest.in_(chunk))
-        for term_id, key in conn.execute(query).all():
-            seqs = held[bytes(key)]
-            mine = p.tenant_id == tenant_id
-            conn.execute(delete(search_postings).where(mine, p.term_id == term_id, p.seq.in_(seqs)))
-            # Checked as the row is updated, not as read above: an indexer may have made it
-            # common meanwhile, and a common value's count must not come down again.
-            conn.execute(
-                update(search_terms)
-                .where(t.tenant_id == tenant_id, t.id == term_id, t.events < COMMON_AT)
-                .values(events=t.events - len(seqs))
-            )
+        terms.extend((int(term_id), held[bytes(key)]) for term_id, key in conn.execute(query))
+    terms.sort()
+    mine = p.tenant_id == tenant_id
+    for term_id, seqs in terms:
+        conn.execute(delete(search_postings).where(mine, p.term_id == term_id, p.seq.in_(seqs)))
+        conn.execute(
+            update(search_terms)
+            .where(t.tenant_id == tenant_id, t.id == term_id)
+            .values(events=t.events - len(seqs))
+        )
+    emptied: list[ColumnElement[bool]] = [
+        t.tenant_id == tenant_id,
+        t.events <= 0,
+        t.common.is_(False),
+    ]
+    if conn.dialect.name == "sqlite":
+        emptied.append(t.id < select(func.max(search_terms.c.id)).scalar_subquery())
+    ids = [term_id for term_id, _ in terms]
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        conn.execute(
+            delete(search_terms).where(t.id.in_(ids[start : start + _LOOKUP_CHUNK]), *emptied)
+        )
 
 
 @dataclass(slots=True)
@@ -68,12 +83,15 @@ class IndexDifference:
 
     ``missing``: (value, seq) the events hold but the postings lack; ``extra``: postings of
     events that do not hold the value (or no longer exist); ``miscounted``: values whose
-    count is not the number of indexed events holding them."""
+    count is not the number of indexed events holding them, or that are not marked common
+    though that many events hold them. ``emptied`` lists values no event holds any more
+    that a purge kept (on SQLite, the newest term): harmless, and not a disagreement."""
 
     through: int
     missing: list[tuple[str, int]] = field(default_factory=list)
     extra: list[tuple[str, int]] = field(default_factory=list)
     miscounted: list[str] = field(default_factory=list)
+    emptied: list[str] = field(default_factory=list)
 
     @property
     def agrees(self) -> bool:
@@ -99,13 +117,13 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
         position = rows[-1]["seq"]
     t, p = search_terms.c, search_postings.c
     stored_terms = {
-        bytes(key): (term_id, text, count)
-        for term_id, key, text, count in conn.execute(
-            select(t.id, t.digest, t.text, t.events).where(t.tenant_id == tenant_id)
+        bytes(key): (term_id, text, count, common)
+        for term_id, key, text, count, common in conn.execute(
+            select(t.id, t.digest, t.text, t.events, t.common).where(t.tenant_id == tenant_id)
         )
     }
     postings: dict[int, set[int]] = {}
-    ids = [term_id for term_id, _, _ in stored_terms.values()]
+    ids = [term_id for term_id, _, _, _ in stored_terms.values()]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         query = select(p.term_id, p.seq).where(p.tenant_id == tenant_id, p.term_id.in_(chunk))
@@ -117,15 +135,18 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
         if stored is None:
             difference.missing.extend((value, seq) for seq in sorted(seqs))
             continue
-        term_id, _, count = stored
-        if count < COMMON_AT and count != len(seqs):  # a common count stays as it was
+        term_id, _, count, common = stored
+        if count != len(seqs) or (not common and len(seqs) >= COMMON_AT):
             difference.miscounted.append(value)
         posted = postings.get(term_id, set())
-        if len(seqs) <= COMMON_AT:  # a common value's postings stop once it is common
+        if not common:  # a common value's postings stopped once it was common
             difference.missing.extend((value, seq) for seq in sorted(seqs - posted))
         difference.extra.extend((value, seq) for seq in sorted(posted - seqs))
-    counted = Counter(value for value in expected)
-    for term_id, text, _ in stored_terms.values():
-        if text not in counted:
+    for term_id, text, count, common in stored_terms.values():
+        if text not in expected:
             difference.extra.extend((text, seq) for seq in sorted(postings.get(term_id, ())))
+            if count != 0:
+                difference.miscounted.append(text)
+            elif not common:
+                difference.emptied.append(text)
     return difference

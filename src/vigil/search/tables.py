@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKeyConstraint,
     Identity,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    false,
 )
 
 from vigil.db.metadata import metadata
@@ -35,9 +37,12 @@ search_terms = Table(
     # BLAKE2b-128 of ``text``: the unique key (a long value would not fit a B-tree entry).
     Column("digest", LargeBinary(16), nullable=False),
     Column("text", Text, nullable=False),
-    # How many events held it when they were indexed: once it reaches ``COMMON_AT`` its
-    # postings stop, and a search for it reads events in time order instead.
+    # How many indexed events hold it: added to as events are indexed, taken from as they
+    # are purged; a value whose count comes to 0 is deleted (unless common).
     Column("events", BigInteger, nullable=False),
+    # Held by ``COMMON_AT`` events once: its postings stopped then, and a search for it reads
+    # events in time order instead. It stays common, since its later events have no postings.
+    Column("common", Boolean, nullable=False, server_default=false()),
     PrimaryKeyConstraint("tenant_id", "id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     Index("ux_search_terms_tenant_digest", "tenant_id", "digest", unique=True),
