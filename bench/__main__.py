@@ -30,6 +30,7 @@ from bench.world import build_world
 from vigil.testing.postgres import throwaway_cluster
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+PARTS = ("ingest", "queries", "summary", "export", "alerts")
 # A production-like PostgreSQL: durable commits (fsync on), memory for a 1M-row table,
 # and no checkpoint storms in the middle of a bulk load.
 POSTGRES_SETTINGS = ("-c shared_buffers=1GB", "-c max_wal_size=4GB", "-c effective_cache_size=8GB")
@@ -50,17 +51,33 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
         "--only",
-        choices=("ingest", "export", "queries"),
+        type=_parts,
         default=None,
-        help="run only this benchmark (ingest: 1 and 2; export: 4; queries: 3 and 7)",
+        help="run only these benchmarks, comma-separated, of "
+        + ", ".join(PARTS)
+        + " (ingest: 1 and 2; queries: 3 and 7; summary: 5; export: 4; alerts: 6)",
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated activity")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     return parser.parse_args(argv)
 
 
-def run_backend(name: str, sizes: Sizes, seed: int, *, only: str | None) -> dict[str, Any]:
-    """Every benchmark (or ``only`` the one named) on one backend, in its own scratch space."""
+def _parts(text: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = chosen - set(PARTS)
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PARTS)} (not {text!r})")
+    return chosen
+
+
+def run_backend(
+    name: str, sizes: Sizes, seed: int, *, only: frozenset[str] | None
+) -> dict[str, Any]:
+    """Every benchmark (or ``only`` those named) on one backend, in its own scratch space."""
+
+    def wanted(part: str) -> bool:
+        return only is None or part in only
+
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigil-bench-")))
         backend: Backend
@@ -73,9 +90,9 @@ def run_backend(name: str, sizes: Sizes, seed: int, *, only: str | None) -> dict
         ctx = Context(backend=backend, workdir=workdir, world=build_world(seed), seed=seed,
                       end=default_end(), sizes=sizes)  # fmt: skip
         result: dict[str, Any] = {}
-        if only in (None, "ingest"):
+        if wanted("ingest"):
             result["ingest"] = ingest.run(ctx, _log)
-        if only == "ingest":
+        if only is not None and not only - {"ingest"}:
             return result
 
         url = backend.new_database("query")
@@ -86,24 +103,22 @@ def run_backend(name: str, sizes: Sizes, seed: int, *, only: str | None) -> dict
         result["version"] = backend.version(conn)
         result["load"]["size_mb"] = backend.size_mb(conn)
         conn.close()
-        if only == "export":
+        if wanted("queries") or wanted("summary"):
+            with running_server(url, workdir) as server:
+                if wanted("queries"):
+                    result["queries"] = queries.run(ctx, server, tenant, url, _log)
+                if wanted("summary"):
+                    result["summary"] = summary.run(ctx, server, tenant, url, _log)
+                if wanted("queries"):
+                    result["queries"]["server_memory_after_mb"] = memory_mb(server.process)
+        if wanted("export"):
+            # A fresh server, so the export's memory is its own, not the query caches'.
             with running_server(url, workdir) as server:
                 result["export"] = export.run(ctx, server, tenant, url, _log)
-            return result
-        if only == "queries":
+        if wanted("alerts"):
+            # Last: its background load adds events the other benchmarks must not see.
             with running_server(url, workdir) as server:
-                result["queries"] = queries.run(ctx, server, tenant, url, _log)
-            return result
-        with running_server(url, workdir) as server:
-            result["queries"] = queries.run(ctx, server, tenant, url, _log)
-            result["summary"] = summary.run(ctx, server, tenant, url, _log)
-            result["queries"]["server_memory_after_mb"] = memory_mb(server.process)
-        # A fresh server, so the export's memory is its own, not the query caches'.
-        with running_server(url, workdir) as server:
-            result["export"] = export.run(ctx, server, tenant, url, _log)
-        # Last: its background load adds events the other benchmarks must not see.
-        with running_server(url, workdir) as server:
-            result["alerts"] = alerts.run(ctx, server, tenant, url, _log)
+                result["alerts"] = alerts.run(ctx, server, tenant, url, _log)
         return result
 
 

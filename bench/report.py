@@ -132,26 +132,26 @@ def _alerts_table(backends: dict[str, Any]) -> Table:
 
 
 def show(results: dict[str, Any], console: Console) -> None:
-    """Print a table per benchmark."""
+    """Print a table per benchmark that every backend ran (``--only`` may leave some out)."""
     backends = results["backends"]
     if not backends:
         return
-    if all("export" in result and "ingest" not in result for result in backends.values()):
-        console.print(_export_table(backends))  # an export-only run (``--only export``)
-        return
-    if all("queries" in result and "ingest" not in result for result in backends.values()):
-        for name, result in backends.items():  # a query-only run (``--only queries``)
-            console.print(_query_table(name, result["queries"]))
-        return
-    console.print(_batch_table(backends))
-    console.print(_single_table(backends))
-    if any("queries" not in result for result in backends.values()):
-        return  # an ingest-only run (``--only ingest``)
+
+    def everywhere(part: str) -> bool:
+        return all(part in result for result in backends.values())
+
+    if everywhere("ingest"):
+        console.print(_batch_table(backends))
+        console.print(_single_table(backends))
     for name, result in backends.items():
-        console.print(_query_table(name, result["queries"]))
-    console.print(_export_table(backends))
-    console.print(_summary_table(backends))
-    console.print(_alerts_table(backends))
+        if "queries" in result:
+            console.print(_query_table(name, result["queries"]))
+    if everywhere("export"):
+        console.print(_export_table(backends))
+    if everywhere("summary"):
+        console.print(_summary_table(backends))
+    if everywhere("alerts"):
+        console.print(_alerts_table(backends))
 
 
 def write(results: dict[str, Any], path: Path) -> None:
