@@ -9,6 +9,7 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,23 +18,33 @@ from sqlalchemy import select
 
 from tests.conftest import Stack, Tenant, TenantFactory
 from tests.helpers import eventually, ingest, list_all, make_event
+from tests.integration.test_spine import fresh_stack
 from vigil.accounts import service as accounts
 from vigil.app import create_app
 from vigil.core.permissions import Permission
 from vigil.db.engine import write_transaction
 from vigil.events import service as events
+from vigil.events.commit_log import events_after
 from vigil.events.geo import NO_GEOLOCATION
+from vigil.events.jobs import purge_expired
 from vigil.events.schemas import EventIn
 from vigil.events.search_clauses import query_clauses
 from vigil.events.search_query import parse_search_query
 from vigil.events.search_text import event_search_text, search_terms_text
 from vigil.jobs import JOBS, run_job_once
-from vigil.search.consumer import CONSUMER_NAME
+from vigil.search.consumer import CONSUMER_NAME, SearchIndexConsumer
 from vigil.search.service import compare_index
 from vigil.search.tables import search_terms
 from vigil.search.terms import COMMON_AT
-from vigil.spine.service import cursor_position, last_seq
-from vigil.tenants.service import change_tenant_settings
+from vigil.spine.runner import ConsumerRunner
+from vigil.spine.service import (
+    advance_cursor,
+    claim_cursor,
+    cursor_position,
+    ensure_cursor,
+    last_seq,
+)
+from vigil.tenants.service import change_tenant_settings, create_tenant
 from vigil.testing.server import live_server
 
 PURGE = next(job for job in JOBS if job.name == "purge_expired_events")
@@ -276,7 +287,7 @@ def test_a_purge_takes_values_no_event_holds_out_of_the_dictionary(tenant: Tenan
     with tenant.stack.engine.connect() as conn:
         assert len(compare_index(conn, tenant_id=tenant.id).emptied) == len(left) - 1
 
-    # A purged value seen again is indexed anew (the indexer had its old term in memory).
+    # A purged value seen again is indexed anew.
     again = ingest(tenant.writer, [make_event(details={"request": "req-0007"})])
     caught_up(tenant.stack, tenant.id)
     assert [e["id"] for e in list_all(tenant.reader, q="req-0007")] == again
@@ -322,3 +333,104 @@ def test_nul_and_private_use_characters_reach_no_key(tenant: Tenant) -> None:
     typed_key = "".join(chr(0xF0000 + ord(c)) for c in "reason")
     assert list_all(tenant.reader, q=typed_key) == []
     assert list_all(tenant.reader, q="reason") == []
+
+
+# --- a purge and the indexer, or two purges, at the same moment ---
+
+
+def store_old_and_new(stack: Stack) -> uuid.UUID:
+    """A tenant with 300 events past a 30-day retention and 100 within it, sharing values."""
+    old = datetime.now(UTC) - timedelta(days=40)
+    with write_transaction(stack.engine) as conn:
+        tenant_id = create_tenant(conn, name="racing", retention_days=30)["id"]
+        batch = [
+            EventIn.model_validate(
+                make_event(
+                    details={"request": f"req-{n}", "team": f"team-{n % 7}"},
+                    timestamp=old if n < 300 else datetime.now(UTC),
+                )
+            )
+            for n in range(400)
+        ]
+        events.record_many(conn, tenant_id=tenant_id, events=batch, geo=NO_GEOLOCATION)
+    return tenant_id
+
+
+def purge(stack: Stack, tenant_id: uuid.UUID) -> int:
+    with write_transaction(stack.engine) as conn:
+        return purge_expired(conn, tenant_id=tenant_id, retention_days=30, now=datetime.now(UTC))
+
+
+def waiting_for_a_lock(stack: Stack) -> bool:
+    with stack.engine.connect() as conn:
+        return bool(
+            conn.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar()
+        )
+
+
+def test_a_purge_while_the_indexer_has_read_the_events_leaves_exact_counts(
+    stack: Stack, request: pytest.FixtureRequest, tmp_root: Path
+) -> None:
+    fresh = fresh_stack(stack, request, tmp_root)  # no server: only the test's passes run
+    tenant_id = store_old_and_new(fresh)
+    consumer = SearchIndexConsumer()
+    now = datetime.now(UTC)
+    if fresh.backend == "sqlite":
+        # The runner's order on SQLite: plan in a read snapshot, then write. The purge
+        # commits in between, deleting events the plan holds, past the index's cursor.
+        with fresh.engine.connect() as conn:
+            batch = events_after(conn, tenant_id=tenant_id, after_seq=0, limit=1_000)
+            plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+        assert purge(fresh, tenant_id) == 300
+        with write_transaction(fresh.engine) as conn:
+            ensure_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
+            advance_cursor(
+                conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, expected=0, to=400, now=now
+            )
+            assert plan is not None
+            consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
+    else:
+        # PostgreSQL: the pass holds the index's cursor; a purge started meanwhile waits
+        # for it, then forgets what the pass indexed.
+        with write_transaction(fresh.engine) as conn:
+            ensure_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            with write_transaction(fresh.engine) as conn:
+                assert claim_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME) == 0
+                batch = events_after(conn, tenant_id=tenant_id, after_seq=0, limit=1_000)
+                plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+                assert plan is not None
+                purged = pool.submit(purge, fresh, tenant_id)
+                eventually(lambda: waiting_for_a_lock(fresh), what="the purge to wait")
+                consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
+                advance_cursor(
+                    conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, expected=0, to=400, now=now
+                )
+            assert purged.result(timeout=30) == 300
+    assert_index_agrees(fresh, tenant_id)
+    with fresh.engine.connect() as conn:
+        assert compare_index(conn, tenant_id=tenant_id).through == 400
+        kept = query_clauses(conn, tenant_id=tenant_id, query=parse_search_query("team-3"))
+        assert kept.matched_at_least == len([n for n in range(300, 400) if n % 7 == 3])
+    fresh.engine.dispose()
+
+
+@pytest.mark.parametrize("stack", ["postgresql"], indirect=True)
+def test_two_nodes_purging_at_once_forget_each_event_once(
+    stack: Stack, request: pytest.FixtureRequest, tmp_root: Path
+) -> None:
+    fresh = fresh_stack(stack, request, tmp_root)  # no server: only the test's passes run
+    tenant_id = store_old_and_new(fresh)
+    ConsumerRunner(fresh.engine, SearchIndexConsumer(), yield_to_writers=False).catch_up()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with write_transaction(fresh.engine) as conn:
+            now = datetime.now(UTC)
+            assert purge_expired(conn, tenant_id=tenant_id, retention_days=30, now=now) == 300
+            other = pool.submit(purge, fresh, tenant_id)
+            eventually(lambda: waiting_for_a_lock(fresh), what="the other purge to wait")
+        assert other.result(timeout=30) == 0
+    assert_index_agrees(fresh, tenant_id)
+    with fresh.engine.connect() as conn:
+        teams = query_clauses(conn, tenant_id=tenant_id, query=parse_search_query("team-3"))
+        assert teams.matched_at_least == len([n for n in range(300, 400) if n % 7 == 3])
+    fresh.engine.dispose()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, select
 
 from vigil.events.tables import event_row, events
-from vigil.search.service import forget_events
+from vigil.search.service import forget_events, hold_index
 
 PURGE_CHUNK = 5000
 
@@ -24,6 +24,9 @@ def purge_expired(
     """
     if retention_days <= 0:
         return 0
+    # Before any event: no pass of the search index over this tenant runs alongside, and
+    # another node's purge of the tenant waits for this one (so no event is forgotten twice).
+    hold_index(conn, tenant_id=tenant_id)
     cutoff = now - timedelta(days=retention_days)
     expired = [
         event_row(row)
@@ -35,10 +38,12 @@ def purge_expired(
     ]
     if not expired:
         return 0
-    result = conn.execute(
-        delete(events).where(
-            events.c.tenant_id == tenant_id, events.c.id.in_([row["id"] for row in expired])
-        )
+    deleted = set(
+        conn.execute(
+            delete(events)
+            .where(events.c.tenant_id == tenant_id, events.c.id.in_([row["id"] for row in expired]))
+            .returning(events.c.seq)
+        ).scalars()
     )
-    forget_events(conn, tenant_id=tenant_id, rows=expired)
-    return int(result.rowcount or 0)
+    forget_events(conn, tenant_id=tenant_id, rows=[row for row in expired if row["seq"] in deleted])
+    return len(deleted)

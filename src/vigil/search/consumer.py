@@ -10,13 +10,12 @@ same: events past the cursor are read directly (``search.lookup``).
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from vigil.events.tables import EventRow
 from vigil.events.tables import events as events_table
@@ -25,24 +24,19 @@ from vigil.search.terms import COMMON_AT, digest, event_values, stored_search_te
 
 CONSUMER_NAME: Final = "search_index"
 _LOOKUP_CHUNK = 500
-# Term ids remembered per process, so the values every event repeats need no lookup by
-# digest: about 100 bytes each.
-_CACHE_TERMS = 200_000
 _POSTGRES_COPY = "COPY search_postings (tenant_id, term_id, seq) FROM STDIN"
 
 
 @dataclass(slots=True)
 class IndexPlan:
-    """A pass's values: each one's text, the seqs holding it, and its term when known."""
+    """A pass's values: each one's text and the seqs holding it."""
 
     tenant_id: uuid.UUID
-
+    first_seq: int
+    last_seq: int
+    events: int
     seqs: dict[bytes, list[int]] = field(default_factory=dict)
     texts: dict[bytes, str] = field(default_factory=dict)
-    # The term id of each value the dictionary held, as far as this process knows.
-    known: dict[bytes, int] = field(default_factory=dict)
-    # What the cache learns once (and only if) the pass commits.
-    learned: list[tuple[bytes, int]] = field(default_factory=list)
     # Events stored before the search text existed, with theirs: written with the pass, so
     # that reading an event and its postings never disagree.
     unfilled: list[dict[str, Any]] = field(default_factory=list)
@@ -59,14 +53,13 @@ class SearchIndexConsumer:
     quiet_seconds = 0.5
     batch_limit = 20_000
 
-    def __init__(self) -> None:
-        self._cache: OrderedDict[tuple[uuid.UUID, bytes], int] = OrderedDict()
-
     def plan(
         self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
     ) -> IndexPlan | None:
-        """The pass's distinct values and the terms already in the dictionary."""
-        plan = IndexPlan(tenant_id)
+        """The pass's distinct values, each with the events holding it."""
+        if not events:
+            return None
+        plan = IndexPlan(tenant_id, events[0]["seq"], events[-1]["seq"], len(events))
         keys: dict[str, bytes] = {}
         for row in events:
             seq = row["seq"]
@@ -80,15 +73,6 @@ class SearchIndexConsumer:
                     plan.texts[key] = value
                     plan.seqs[key] = []
                 plan.seqs[key].append(seq)
-        missing = []
-        for key in plan.seqs:
-            known = self._cache.get((tenant_id, key))
-            if known is None:
-                missing.append(key)
-            else:
-                plan.known[key] = known
-        for found in _stored_terms(conn, tenant_id, missing):
-            plan.known[found[0]] = found[1]
         return plan if plan.seqs or plan.unfilled else None
 
     def apply(
@@ -97,23 +81,20 @@ class SearchIndexConsumer:
         """Add each value's events to its count, the values the dictionary lacks to it, and
         postings for the values that were not common before this pass.
 
-        The known values' rows are read as they are now, and on PostgreSQL locked, in the
-        order of their ids, as a purge (``search.service.forget_events``) locks them: a
-        purge cannot delete one between this read and the write, and neither waits for
-        the other in a circle. A value a purge deleted before (its last event gone) is
-        added again, as new."""
-        known = {key: plan.known[key] for key in plan.seqs if key in plan.known}
-        stored = _locked_terms(conn, tenant_id, sorted(set(known.values())))
-        fresh = [key for key in plan.seqs if known.get(key) not in stored]
+        Everything is read in this transaction, where no purge of the tenant's events can
+        run alongside (on SQLite the write lock; on PostgreSQL this pass holds the index's
+        cursor, which a purge locks first): the events a purge took since the pass read
+        them are left out, since the purge, seeing them past the cursor, left their
+        counts alone; and the dictionary's rows are as the last purge left them (a value
+        it deleted is added again, as new)."""
+        _drop_purged(conn, tenant_id, plan)
+        stored = _stored_terms(conn, tenant_id, list(plan.seqs))
+        fresh = [key for key in plan.seqs if key not in stored]
         postings: list[tuple[int, int]] = []
         for key, term_id in _insert_terms(conn, tenant_id, fresh, plan):
             postings.extend((term_id, seq) for seq in plan.seqs[key])
-            plan.learned.append((key, term_id))
         changes: list[dict[str, Any]] = []
-        for key, term_id in known.items():
-            if term_id not in stored:
-                continue
-            count, common = stored[term_id]
+        for key, (term_id, count, common) in stored.items():
             seqs = plan.seqs[key]
             if not common:
                 postings.extend((term_id, seq) for seq in seqs)
@@ -121,7 +102,6 @@ class SearchIndexConsumer:
             changes.append(
                 {"term": term_id, "count": count, "common": common or count >= COMMON_AT}
             )
-            plan.learned.append((key, term_id))
         _insert_postings(conn, tenant_id, sorted(postings))
         if changes:
             t = search_terms.c
@@ -141,25 +121,47 @@ class SearchIndexConsumer:
             )
 
     def after_commit(self, plan: IndexPlan) -> None:
-        """Remember the pass's terms: they are in the database now."""
-        cache = self._cache
-        for key, term_id in plan.learned:
-            cache[(plan.tenant_id, key)] = term_id
-            cache.move_to_end((plan.tenant_id, key))
-        while len(cache) > _CACHE_TERMS:
-            cache.popitem(last=False)
+        """Nothing: the pass's work is all in the database."""
+
+
+def _drop_purged(conn: Connection, tenant_id: uuid.UUID, plan: IndexPlan) -> None:
+    """Leave out of ``plan`` the events no longer stored (a retention purge took them)."""
+    e = events_table.c
+    query = select(func.count()).where(
+        e.tenant_id == tenant_id, e.seq.between(plan.first_seq, plan.last_seq)
+    )
+    if conn.execute(query).scalar_one() >= plan.events:
+        return
+    stored = set(
+        conn.execute(
+            select(e.seq).where(
+                e.tenant_id == tenant_id, e.seq.between(plan.first_seq, plan.last_seq)
+            )
+        ).scalars()
+    )
+    for key in list(plan.seqs):
+        kept = [seq for seq in plan.seqs[key] if seq in stored]
+        if kept:
+            plan.seqs[key] = kept
+        else:
+            del plan.seqs[key]
+    plan.unfilled = [row for row in plan.unfilled if row["seq_of"] in stored]
 
 
 def _stored_terms(
     conn: Connection, tenant_id: uuid.UUID, keys: Sequence[bytes]
-) -> Iterable[tuple[bytes, int]]:
-    """The term id of each of ``keys`` the dictionary holds."""
+) -> dict[bytes, tuple[int, int, bool]]:
+    """(id, count, common) of each of ``keys`` the dictionary holds."""
     t = search_terms.c
+    found: dict[bytes, tuple[int, int, bool]] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
         chunk = list(keys[start : start + _LOOKUP_CHUNK])
-        query = select(t.digest, t.id).where(t.tenant_id == tenant_id, t.digest.in_(chunk))
-        for key, term_id in conn.execute(query):
-            yield bytes(key), int(term_id)
+        query = select(t.digest, t.id, t.events, t.common).where(
+            t.tenant_id == tenant_id, t.digest.in_(chunk)
+        )
+        for key, term_id, count, common in conn.execute(query):
+            found[bytes(key)] = (int(term_id), int(count), bool(common))
+    return found
 
 
 def _insert_terms(
@@ -184,31 +186,15 @@ def _insert_terms(
     if conn.dialect.name == "postgresql":
         insert = search_terms.insert().returning(search_terms.c.digest, search_terms.c.id)
         return [(bytes(key), int(term_id)) for key, term_id in conn.execute(insert, rows)]
-    last = conn.execute(select(func.max(search_terms.c.id))).scalar_one() or 0
-    for number, row in enumerate(rows, start=int(last) + 1):
+    t = search_terms.c
+    last = int(conn.execute(select(func.max(t.id))).scalar_one() or 0)
+    for number, row in enumerate(rows, start=last + 1):
         row["id"] = number
     conn.execute(search_terms.insert(), rows)
+    # The newest term until now may be one a purge left with no event, unable to delete it
+    # then (see ``search.service.forget_events``); now that it is not the newest, it goes.
+    conn.execute(delete(search_terms).where(t.id == last, t.events <= 0, t.common.is_(False)))
     return [(row["digest"], row["id"]) for row in rows]
-
-
-def _locked_terms(
-    conn: Connection, tenant_id: uuid.UUID, ids: Sequence[int]
-) -> dict[int, tuple[int, bool]]:
-    """The count and ``common`` of each term of ``ids`` (ascending) that still exists,
-    its row locked until the transaction ends on PostgreSQL (SQLite's writer holds the
-    whole database already)."""
-    t = search_terms.c
-    found: dict[int, tuple[int, bool]] = {}
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        query = (
-            select(t.id, t.events, t.common)
-            .where(t.tenant_id == tenant_id, t.id.in_(chunk))
-            .order_by(t.id)
-            .with_for_update()
-        )
-        found.update((int(i), (int(n), bool(common))) for i, n, common in conn.execute(query))
-    return found
 
 
 def _insert_postings(

@@ -15,6 +15,7 @@ from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_postings, search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values
 from vigil.spine.service import cursor_position, tenants_behind
+from vigil.spine.tables import consumer_cursors
 
 _READ_CHUNK = 5_000
 _LOOKUP_CHUNK = 500
@@ -30,6 +31,22 @@ def events_to_index(engine: Engine) -> int:
         )
 
 
+def hold_index(conn: Connection, *, tenant_id: uuid.UUID) -> None:
+    """Lock the tenant's search index cursor until the caller's transaction ends, waiting
+    for a pass of the indexer that holds it (PostgreSQL, ``SELECT … FOR UPDATE``; on
+    SQLite the write lock keeps every writer apart already). A purge does this before it
+    deletes any event: the indexer, which claims the cursor first too, then never reads
+    events the purge deletes, and ``forget_events`` reads where the index stands."""
+    if conn.dialect.name != "postgresql":
+        return
+    c = consumer_cursors.c
+    conn.execute(
+        select(c.position)
+        .where(c.tenant_id == tenant_id, c.consumer == CONSUMER_NAME)
+        .with_for_update()
+    ).all()
+
+
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
     """Take deleted events (their rows as they were) out of the tenant's index, in the
     caller's transaction: their postings go, their values' counts go down, and a value
@@ -37,8 +54,7 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     events have no postings) or, on SQLite, the newest term (whose id numbers the next).
     Events the index had not reached yet need nothing: it will not find them.
 
-    The terms are changed in the order of their ids, as the indexer locks them
-    (``search.consumer``), so neither waits for the other in a circle."""
+    A purge calls ``hold_index`` first, so no pass of the indexer runs alongside."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     held: dict[bytes, list[int]] = {}
     for row in rows:
@@ -54,7 +70,6 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
         chunk = keys[start : start + _LOOKUP_CHUNK]
         query = select(t.id, t.digest).where(t.tenant_id == tenant_id, t.digest.in_(chunk))
         terms.extend((int(term_id), held[bytes(key)]) for term_id, key in conn.execute(query))
-    terms.sort()
     mine = p.tenant_id == tenant_id
     for term_id, seqs in terms:
         conn.execute(delete(search_postings).where(mine, p.term_id == term_id, p.seq.in_(seqs)))
@@ -123,12 +138,8 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
         )
     }
     postings: dict[int, set[int]] = {}
-    ids = [term_id for term_id, _, _, _ in stored_terms.values()]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        query = select(p.term_id, p.seq).where(p.tenant_id == tenant_id, p.term_id.in_(chunk))
-        for term_id, seq in conn.execute(query):
-            postings.setdefault(term_id, set()).add(seq)
+    for term_id, seq in conn.execute(select(p.term_id, p.seq).where(p.tenant_id == tenant_id)):
+        postings.setdefault(term_id, set()).add(seq)
     difference = IndexDifference(through=through)
     for value, seqs in expected.items():
         stored = stored_terms.get(digest(value))
@@ -142,11 +153,20 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
         if not common:  # a common value's postings stopped once it was common
             difference.missing.extend((value, seq) for seq in sorted(seqs - posted))
         difference.extra.extend((value, seq) for seq in sorted(posted - seqs))
+    kept = _newest_term(conn) if conn.dialect.name == "sqlite" else None
     for term_id, text, count, common in stored_terms.values():
         if text not in expected:
             difference.extra.extend((text, seq) for seq in sorted(postings.get(term_id, ())))
-            if count != 0:
-                difference.miscounted.append(text)
-            elif not common:
+            if count == 0 and (common or term_id == kept):
                 difference.emptied.append(text)
+            else:  # a purge should have deleted it
+                difference.miscounted.append(text)
+    for term_id in postings.keys() - {term_id for term_id, _, _, _ in stored_terms.values()}:
+        difference.extra.extend((f"<term {term_id}>", seq) for seq in sorted(postings[term_id]))
     return difference
+
+
+def _newest_term(conn: Connection) -> int | None:
+    """The largest term id in the installation (SQLite numbers the next one from it)."""
+    found = conn.execute(select(func.max(search_terms.c.id))).scalar_one_or_none()
+    return None if found is None else int(found)

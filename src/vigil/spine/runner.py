@@ -183,11 +183,11 @@ class ConsumerRunner:
             done += consumed
             if on_pass is not None:
                 on_pass(consumed)
-            if reached is None or reached >= head:
-                return done
-            if self._held_seconds and self._yield_share:
+            if self._held_seconds and self._yield_share:  # the next tenant's pass too
                 pause = min(self._held_seconds * self._yield_share, YIELD_LONGEST_SECONDS)
                 self._stop.wait(pause)
+            if reached is None or reached >= head:
+                return done
         return done
 
     def _pass(self, tenant_id: uuid.UUID, head: int) -> tuple[int, int | None]:

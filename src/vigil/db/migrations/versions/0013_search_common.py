@@ -63,8 +63,11 @@ def _empty_index() -> None:
         op.execute("DROP TRIGGER search_terms_fts_delete")
         op.execute("DROP TRIGGER search_terms_fts_insert")
         op.execute("DROP TABLE search_terms_fts")
-    op.execute("DELETE FROM search_postings")
-    op.execute("DELETE FROM search_terms")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("TRUNCATE search_postings, search_terms")
+    else:
+        op.execute("DELETE FROM search_postings")
+        op.execute("DELETE FROM search_terms")
     op.execute("UPDATE consumer_cursors SET position = 0 WHERE consumer = 'search_index'")
 
 
