@@ -39,7 +39,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from vigil.db.search import contains
+from vigil.db.search import holds
 from vigil.events.ip_ranges import key_range
 from vigil.events.search_query import Field, FieldTerm, SearchQuery, TextTerm, UserValue
 from vigil.events.search_text import details_segment, search_terms_text
@@ -193,7 +193,7 @@ class _Budget:
 
 def _containing(folded: str, dialect: str) -> TextTest:
     def test(table: FromClause) -> Clause:
-        return contains(table.c.search_text, folded, dialect=dialect)
+        return holds(table.c.search_text, folded, dialect=dialect)
 
     return test
 
