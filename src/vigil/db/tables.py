@@ -4,7 +4,7 @@ from vigil.accounts.tables import api_keys, users
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
-from vigil.search.tables import search_postings, search_terms
+from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.spine.tables import consumer_cursors
 from vigil.tenants.tables import tenants
 
@@ -18,6 +18,7 @@ __all__ = [
     "inbox",
     "notification_settings",
     "outbox",
+    "search_bitmaps",
     "search_postings",
     "search_terms",
     "tenants",

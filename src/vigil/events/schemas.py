@@ -251,8 +251,9 @@ class EventPage(BaseModel):
     items: list[EventOut]
     total: int | None = Field(
         description=(
-            "How many events match; null with include_total=false. A search (`q`) counts up "
-            "to 10,000: above that, `total` is 10000 and `total_exact` false."
+            "How many events match; null with include_total=false. Exact at any size when "
+            "the search index answers every filter; otherwise a search (`q`) counts up to "
+            "10,000: above that, `total` is 10000 and `total_exact` false."
         )
     )
     total_exact: bool = Field(

@@ -44,7 +44,9 @@ from vigil.events.ip_ranges import key_range
 from vigil.events.search_query import Field, FieldTerm, SearchQuery, TextTerm, UserValue
 from vigil.events.search_text import details_segment, search_terms_text
 from vigil.events.tables import events
+from vigil.search.bitmaps import FACET_COLUMNS, facet_key
 from vigil.search.lookup import IndexedMatches, TermLookup, text_matches, value_matches
+from vigil.search.terms import digest
 
 Clause = ColumnElement[bool]
 
@@ -61,6 +63,10 @@ class _Term:
     lookups: list[Lookup]  # any of them matches; none for a column's field
     column_clause: Clause | None = None
     held_by: int = 0  # so many events match at least, as the index's counts say
+    # The keys of the bitmaps (``search.bitmaps``) of every indexed event that matches:
+    # it holds one of them. None when no bitmaps answer the term.
+    keys: tuple[bytes, ...] | None = None
+    through: int | None = None  # the index's cursor when ``keys`` were read, if they were
 
     def form(self, write: Callable[[Lookup], Clause]) -> Clause:
         found = self.column_clause if not self.lookups else _any(self.lookups, write)
@@ -102,6 +108,29 @@ class SearchClauses:
             (i.through for term in terms for _, i in term.lookups if i is not None), default=0
         )
 
+    @property
+    def bitmap_sets(self) -> list[tuple[bool, tuple[bytes, ...]]] | None:
+        """Each term as (negated, keys): every indexed event it matches holds one of the
+        keys' bitmaps (none of them, when negated); None when a term has no bitmaps."""
+        sets = [(term.negated, term.keys) for term in self._terms]
+        if any(keys is None for _, keys in sets):
+            return None
+        return [(negated, keys) for negated, keys in sets if keys is not None]
+
+    @property
+    def bitmaps_through(self) -> int | None:
+        """The index's cursor as the dictionary was read for the terms' keys (the earliest
+        of their reads): their bitmaps answer for the events up to it; None when no term
+        read the dictionary."""
+        read = [term.through for term in self._terms if term.through is not None]
+        return min(read, default=None)
+
+    @property
+    def tested(self) -> list[Clause]:
+        """Every match, tested on each event's own columns and text (no index): for the
+        events past the index, which are few."""
+        return [term.form(lambda lookup: lookup[0](events)) for term in self._terms]
+
     @cached_property
     def clauses(self) -> list[Clause]:
         """Every match, keyed where the index can (PostgreSQL reads the postings here)."""
@@ -114,7 +143,7 @@ class SearchClauses:
             return self.clauses, self.keyed
         if form == "walking":
             return [term.form(lambda lookup: _member(*lookup)) for term in self._terms], False
-        return [term.form(lambda lookup: lookup[0](events)) for term in self._terms], False
+        return self.tested, False
 
     def page_form(self, wanted: int) -> PageForm:
         """The form that finds the newest ``wanted`` matches fastest by the costs below:
@@ -155,19 +184,26 @@ def query_clauses(
         if isinstance(term, TextTerm):
             folded = search_terms_text(term.text)
             found = TermLookup(None)
-            if use_index and not term.negated:  # an exclusion tests every event anyway
+            if use_index:
                 found = text_matches(conn, tenant_id=tenant_id, folded=folded)
-            lookup = (_containing(folded, dialect), budget.take(found.indexed))
-            terms.append(_Term(term.negated, [lookup], held_by=found.held_by))
+            # An exclusion tests every event's text: its postings would not narrow it down.
+            indexed = None if term.negated else budget.take(found.indexed)
+            lookup = (_containing(folded, dialect), indexed)
+            held_by = 0 if term.negated else found.held_by
+            through = found.through if use_index else None
+            terms.append(
+                _Term(term.negated, [lookup], held_by=held_by, keys=found.keys, through=through)
+            )
         elif term.field is Field.DETAILS:
             tests = [
                 _details_matches(conn, tenant_id, term, value, use_index) for value in term.values
             ]
-            lookups = [(test, budget.take(found.indexed)) for test, found in tests]
-            held_by = max(found.held_by for _, found in tests)
-            terms.append(_Term(term.negated, lookups, held_by=held_by))
+            lookups = [(test, budget.take(found.indexed)) for test, found, _ in tests]
+            held_by = max(found.held_by for _, found, _ in tests)
+            keys = tuple(digest(stored) for _, _, stored in tests)
+            terms.append(_Term(term.negated, lookups, held_by=held_by, keys=keys))
         else:
-            terms.append(_Term(term.negated, [], _field_clause(term)))
+            terms.append(_Term(term.negated, [], _field_clause(term), keys=_field_keys(term)))
     return SearchClauses(conn, terms)
 
 
@@ -240,15 +276,16 @@ def _member(test: TextTest, indexed: IndexedMatches | None) -> Clause:
 
 def _details_matches(
     conn: Connection, tenant_id: uuid.UUID, term: FieldTerm, value: Any, use_index: bool
-) -> tuple[TextTest, TermLookup]:
-    """The test of one value of a ``details.`` term, and the index's answer for it (none
-    for an exclusion, which tests every event, or without ``use_index``)."""
+) -> tuple[TextTest, TermLookup, str]:
+    """The test of one value of a ``details.`` term, the index's answer for it (none for
+    an exclusion, which tests every event, or without ``use_index``), and the value as
+    the index holds it."""
     segment = details_segment(term.path, str(value))
     test = _containing(segment, conn.dialect.name)
-    if term.negated or not use_index:
-        return test, TermLookup(None)
     stored_value = segment[1:-1]  # the index holds values without their boundaries
-    return test, value_matches(conn, tenant_id=tenant_id, value=stored_value)
+    if term.negated or not use_index:
+        return test, TermLookup(None), stored_value
+    return test, value_matches(conn, tenant_id=tenant_id, value=stored_value), stored_value
 
 
 def _field_clause(term: FieldTerm) -> Clause:
@@ -259,6 +296,22 @@ def _field_clause(term: FieldTerm) -> Clause:
     column = FIELD_COLUMNS[term.field]
     values = [getattr(value, "value", value) for value in term.values]
     return column.in_(values)
+
+
+def _field_keys(term: FieldTerm) -> tuple[bytes, ...] | None:
+    """The bitmaps' keys of a field term's values; None for a field without bitmaps."""
+    if term.field is Field.USER:
+        keys: list[bytes] = []
+        for value in term.values:
+            assert isinstance(value, UserValue)
+            keys.append(facet_key("user_id", value.text))
+            if value.email is not None:
+                keys.append(facet_key("user_email", value.email))
+        return tuple(keys)
+    column = FIELD_COLUMNS.get(term.field)
+    if column is None or column.name not in FACET_COLUMNS:
+        return None
+    return tuple(facet_key(column.name, str(getattr(v, "value", v))) for v in term.values)
 
 
 def _user_clause(value: Any) -> Clause:

@@ -27,6 +27,7 @@ from vigil.events.schemas import EventIn
 from vigil.events.search_clauses import SearchClauses, query_clauses
 from vigil.events.sequence import number_events
 from vigil.events.tables import EventRow, event_row, events
+from vigil.events.totals import bitmap_count, counted_total
 from vigil.events.wire import PUBLIC_FIELDS
 
 # The fields whose equality makes a repeated producer id a harmless retry.
@@ -251,6 +252,12 @@ def list_events(
     if not page.include_total:
         return EventPageResult(rows=rows, total=None, next_cursor=next_cursor)
     cap = SEARCH_TOTAL_CAP if filters.query.terms else None
+    counted = bitmap_count(filters, search)
+    if counted is not None:
+        total, exact = counted_total(
+            conn, tenant_id=tenant_id, counted=counted, clauses=clauses, search=search, cap=cap
+        )
+        return EventPageResult(rows, total=total, next_cursor=next_cursor, total_exact=exact)
     if cap is not None and len(clauses) == 1 and search.matched_at_least > cap:
         # One term and no other filter: the index's counts already say "more than the cap".
         return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)

@@ -1,6 +1,7 @@
 """The search index as a consumer of committed events (DESIGN §2): every event's values go
-into the tenant's dictionary, and its ``seq`` into the postings of each value not yet
-common, in the transaction that moves the consumer's cursor, so exactly once.
+into the tenant's dictionary, its ``seq`` into the postings of each value not yet common
+and into the bitmaps of its values and columns (``search.bitmaps``), in the transaction
+that moves the consumer's cursor, so exactly once.
 
 Indexing after the commit, not in the ingest transaction, keeps it off the ingest path:
 indexing an event costs several times what storing it does. A search stays exact all the
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from vigil.events.tables import EventRow
 from vigil.events.tables import events as events_table
+from vigil.search.bitmaps import add_events, event_facets
 from vigil.search.tables import search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values, stored_search_text
 
@@ -29,7 +31,8 @@ _POSTGRES_COPY = "COPY search_postings (tenant_id, term_id, seq) FROM STDIN"
 
 @dataclass(slots=True)
 class IndexPlan:
-    """A pass's values: each one's text and the seqs holding it."""
+    """A pass's values: each one's text and the seqs holding it; and the seqs holding each
+    of its columns' values (``search.bitmaps.event_facets``)."""
 
     tenant_id: uuid.UUID
     first_seq: int
@@ -37,6 +40,7 @@ class IndexPlan:
     events: int
     seqs: dict[bytes, list[int]] = field(default_factory=dict)
     texts: dict[bytes, str] = field(default_factory=dict)
+    facets: dict[bytes, list[int]] = field(default_factory=dict)
     # Events stored before the search text existed, with theirs: written with the pass, so
     # that reading an event and its postings never disagree.
     unfilled: list[dict[str, Any]] = field(default_factory=list)
@@ -66,6 +70,8 @@ class SearchIndexConsumer:
             if row["search_text"] is None:
                 text = stored_search_text(row)
                 plan.unfilled.append({"seq_of": seq, "text": text})
+            for facet in event_facets(row):
+                plan.facets.setdefault(facet, []).append(seq)
             for value in event_values(row):
                 key = keys.get(value)
                 if key is None:
@@ -73,13 +79,14 @@ class SearchIndexConsumer:
                     plan.texts[key] = value
                     plan.seqs[key] = []
                 plan.seqs[key].append(seq)
-        return plan if plan.seqs or plan.unfilled else None
+        return plan
 
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: IndexPlan, now: datetime
     ) -> None:
-        """Add each value's events to its count, the values the dictionary lacks to it, and
-        postings for the values that were not common before this pass.
+        """Add each value's events to its count, the values the dictionary lacks to it,
+        postings for the values that were not common before this pass, and every value's
+        and column's events to its bitmaps.
 
         Everything is read in this transaction, where no purge of the tenant's events can
         run alongside (on SQLite the write lock; on PostgreSQL this pass holds the index's
@@ -103,6 +110,7 @@ class SearchIndexConsumer:
                 {"term": term_id, "count": count, "common": common or count >= COMMON_AT}
             )
         _insert_postings(conn, tenant_id, sorted(postings))
+        add_events(conn, tenant_id=tenant_id, held={**plan.seqs, **plan.facets})
         if changes:
             t = search_terms.c
             conn.execute(
@@ -139,12 +147,13 @@ def _drop_purged(conn: Connection, tenant_id: uuid.UUID, plan: IndexPlan) -> Non
             )
         ).scalars()
     )
-    for key in list(plan.seqs):
-        kept = [seq for seq in plan.seqs[key] if seq in stored]
-        if kept:
-            plan.seqs[key] = kept
-        else:
-            del plan.seqs[key]
+    for held in (plan.seqs, plan.facets):
+        for key in list(held):
+            kept = [seq for seq in held[key] if seq in stored]
+            if kept:
+                held[key] = kept
+            else:
+                del held[key]
     plan.unfilled = [row for row in plan.unfilled if row["seq_of"] in stored]
 
 

@@ -33,7 +33,7 @@ MAX_VALUES = 2_000  # values a term may match and still be looked up by its post
 _SQLITE_MATCH = text(
     # CROSS JOIN keeps SQLite from putting search_terms first and running the full-text
     # query once for each of the tenant's terms (seconds, instead of a millisecond).
-    "SELECT t.id, t.events, t.common FROM search_terms_fts AS f "
+    "SELECT t.id, t.events, t.common, t.digest FROM search_terms_fts AS f "
     "CROSS JOIN search_terms AS t ON t.tenant_id = :tenant AND t.id = f.rowid "
     "WHERE search_terms_fts MATCH :phrase LIMIT :limit"
 )
@@ -63,10 +63,16 @@ class IndexedMatches:
 class TermLookup:
     """What the dictionary says of a term: its postings when they answer it (``indexed``),
     and ``held_by``, the most indexed events any one value holding it is held by: so many
-    events match the term at least (0 when no value was read)."""
+    events match the term at least (0 when no value was read). ``keys`` are the digests of
+    every value holding it, whose bitmaps (``search.bitmaps``) hold every indexed event
+    up to ``through`` that does (the index's cursor, read before the dictionary: values
+    added since may be missing); None when they were not read or are more than
+    ``MAX_VALUES``."""
 
     indexed: IndexedMatches | None
     held_by: int = 0
+    keys: tuple[bytes, ...] | None = None
+    through: int = 0
 
 
 def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> TermLookup:
@@ -85,12 +91,14 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Term
         t = search_terms.c
         found = contains(t.text, folded, dialect="postgresql")  # LIKE, which pg_trgm serves
         query = (
-            select(t.id, t.events, t.common)
+            select(t.id, t.events, t.common, t.digest)
             .where(t.tenant_id == tenant_id, found)
             .limit(MAX_VALUES + 1)
         )
         terms = conn.execute(query).all()
-    return _matches(tenant_id, through, [(int(i), int(n), bool(c)) for i, n, c in terms])
+    return _matches(
+        tenant_id, through, [(int(i), int(n), bool(c), bytes(k)) for i, n, c, k in terms]
+    )
 
 
 def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> TermLookup:
@@ -98,23 +106,28 @@ def value_matches(conn: Connection, *, tenant_id: uuid.UUID, value: str) -> Term
     no ``indexed`` when it is common."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     t = search_terms.c
-    query = select(t.id, t.events, t.common).where(
-        t.tenant_id == tenant_id, t.digest == digest(value)
+    key = digest(value)
+    query = select(t.id, t.events, t.common, t.digest).where(
+        t.tenant_id == tenant_id, t.digest == key
     )
-    found = [(int(i), int(n), bool(c)) for i, n, c in conn.execute(query)]
-    return _matches(tenant_id, through, found)
+    found = [(int(i), int(n), bool(c), bytes(k)) for i, n, c, k in conn.execute(query)]
+    lookup = _matches(tenant_id, through, found)
+    # Its bitmaps are under its digest whether or not the dictionary holds it (then none).
+    return TermLookup(lookup.indexed, lookup.held_by, (key,), through)
 
 
 def _matches(
-    tenant_id: uuid.UUID, through: int, terms: Sequence[tuple[int, int, bool]]
+    tenant_id: uuid.UUID, through: int, terms: Sequence[tuple[int, int, bool, bytes]]
 ) -> TermLookup:
-    """``terms``: (id, events, common) of each value holding the term."""
-    counts = [events for _, events, _ in terms]
+    """``terms``: (id, events, common, digest) of each value holding the term."""
+    counts = [events for _, events, _, _ in terms]
     held_by = max(counts, default=0)
-    if len(terms) > MAX_VALUES or any(common for _, _, common in terms):
-        return TermLookup(None, held_by)
+    if len(terms) > MAX_VALUES:
+        return TermLookup(None, held_by, through=through)
+    keys = tuple(key for _, _, _, key in terms)
     candidates = sum(counts)
-    if candidates > MAX_CANDIDATES:
-        return TermLookup(None, held_by)
-    ids = tuple(term_id for term_id, _, _ in terms)
-    return TermLookup(IndexedMatches(tenant_id, ids, candidates, through), held_by)
+    if any(common for _, _, common, _ in terms) or candidates > MAX_CANDIDATES:
+        return TermLookup(None, held_by, keys, through)
+    ids = tuple(term_id for term_id, _, _, _ in terms)
+    indexed = IndexedMatches(tenant_id, ids, candidates, through)
+    return TermLookup(indexed, held_by, keys, through)

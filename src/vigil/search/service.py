@@ -7,12 +7,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pyroaring import BitMap
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, update
 
 from vigil.events.commit_log import events_after
 from vigil.events.tables import EventRow
+from vigil.search.bitmaps import (
+    ALL_EVENTS,
+    FACET_COLUMNS,
+    event_facets,
+    facet_key,
+    remove_events,
+    seqs_in,
+)
 from vigil.search.consumer import CONSUMER_NAME
-from vigil.search.tables import search_postings, search_terms
+from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values
 from vigil.spine.service import cursor_position, tenants_behind
 from vigil.spine.tables import consumer_cursors
@@ -49,7 +58,7 @@ def hold_index(conn: Connection, *, tenant_id: uuid.UUID) -> None:
 
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
     """Take deleted events (their rows as they were) out of the tenant's index, in the
-    caller's transaction: their postings go, their values' counts go down, and a value
+    caller's transaction: their postings and bits go, their values' counts go down, and a value
     left with no event is deleted, unless it is common (it stays so, since its later
     events have no postings) or, on SQLite, the newest term (whose id numbers the next).
     Events the index had not reached yet need nothing: it will not find them.
@@ -57,10 +66,14 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     A purge calls ``hold_index`` first, so no pass of the indexer runs alongside."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     held: dict[bytes, list[int]] = {}
+    facets: dict[bytes, list[int]] = {}
     for row in rows:
         if row["seq"] <= through:
             for value in event_values(row):
                 held.setdefault(digest(value), []).append(row["seq"])
+            for facet in event_facets(row):
+                facets.setdefault(facet, []).append(row["seq"])
+    remove_events(conn, tenant_id=tenant_id, held={**held, **facets})
     if not held:
         return
     t, p = search_terms.c, search_postings.c
@@ -99,19 +112,22 @@ class IndexDifference:
     ``missing``: (value, seq) the events hold but the postings lack; ``extra``: postings of
     events that do not hold the value (or no longer exist); ``miscounted``: values whose
     count is not the number of indexed events holding them, or that are not marked common
-    though that many events hold them. ``emptied`` lists values no event holds any more
-    that a purge kept (on SQLite, the newest term): harmless, and not a disagreement."""
+    though that many events hold them; ``bitmaps``: keys (a value, ``column=value``, or a
+    digest no event has) whose bitmaps are not exactly the indexed events holding them.
+    ``emptied`` lists values no event holds any more that a purge kept (on SQLite, the
+    newest term): harmless, and not a disagreement."""
 
     through: int
     missing: list[tuple[str, int]] = field(default_factory=list)
     extra: list[tuple[str, int]] = field(default_factory=list)
     miscounted: list[str] = field(default_factory=list)
+    bitmaps: list[str] = field(default_factory=list)
     emptied: list[str] = field(default_factory=list)
 
     @property
     def agrees(self) -> bool:
         """True when the index is exactly what the events say."""
-        return not (self.missing or self.extra or self.miscounted)
+        return not (self.missing or self.extra or self.miscounted or self.bitmaps)
 
 
 def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
@@ -120,6 +136,8 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
     not for the request path."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     expected: dict[str, set[int]] = {}
+    expected_bits: dict[bytes, set[int]] = {}
+    names: dict[bytes, str] = {}
     position = 0
     while position < through:
         rows = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=_READ_CHUNK)
@@ -129,7 +147,13 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
         for row in rows:
             for value in event_values(row):
                 expected.setdefault(value, set()).add(row["seq"])
+            for column, key in _facets_named(row):
+                names[key] = column
+                expected_bits.setdefault(key, set()).add(row["seq"])
         position = rows[-1]["seq"]
+    for value, seqs in expected.items():
+        names[digest(value)] = value
+        expected_bits[digest(value)] = seqs
     t, p = search_terms.c, search_postings.c
     stored_terms = {
         bytes(key): (term_id, text, count, common)
@@ -163,7 +187,33 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
                 difference.miscounted.append(text)
     for term_id in postings.keys() - {term_id for term_id, _, _, _ in stored_terms.values()}:
         difference.extra.extend((f"<term {term_id}>", seq) for seq in sorted(postings[term_id]))
+    stored_bits = _stored_bitmaps(conn, tenant_id)
+    for key in expected_bits.keys() | stored_bits.keys():
+        if expected_bits.get(key, set()) != stored_bits.get(key, set()):
+            difference.bitmaps.append(names.get(key, f"<key {key.hex()}>"))
     return difference
+
+
+def _facets_named(row: EventRow) -> list[tuple[str, bytes]]:
+    """``("column=value", key)`` of each of the event's bitmaps but its values'."""
+    named = [("*", ALL_EVENTS)]
+    for column in FACET_COLUMNS:
+        value = row[column]
+        if value is not None:
+            named.append((f"{column}={value}", facet_key(column, str(value))))
+    return named
+
+
+def _stored_bitmaps(conn: Connection, tenant_id: uuid.UUID) -> dict[bytes, set[int]]:
+    """Every seq each of the tenant's bitmaps holds, by key."""
+    b = search_bitmaps.c
+    found: dict[bytes, set[int]] = {}
+    query = select(b.key, b.chunk, b.bits).where(b.tenant_id == tenant_id)
+    for key, chunk, bits in conn.execute(query):
+        found.setdefault(bytes(key), set()).update(
+            seqs_in(int(chunk), BitMap.deserialize(bytes(bits)))
+        )
+    return found
 
 
 def _newest_term(conn: Connection) -> int | None:

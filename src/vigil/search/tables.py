@@ -1,5 +1,6 @@
 """The search index's tables (``search``): a dictionary of each tenant's distinct values,
-and postings from each value to the events that hold it.
+postings from each value to the events that hold it, and bitmaps of the events holding
+each value or column value, which totals are counted from.
 
 A value is one segment of an event's ``search_text`` (``events.search_text``): an email, a
 user agent, ``⟨path⟩␝value`` of details, … An audit log repeats its values endlessly (the
@@ -64,5 +65,22 @@ search_postings = Table(
     Column("term_id", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "term_id", "seq"),
+    sqlite_with_rowid=False,
+)
+
+# Which of the tenant's events hold a key (``search.bitmaps``): a dictionary value (keyed by
+# its digest) or a column's value (an action, a person, …), as one Roaring bitmap for each
+# ``chunk`` of 65,536 seqs, of the seqs' low 16 bits. A chunk no event holds has no row.
+search_bitmaps = Table(
+    "search_bitmaps",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("key", LargeBinary(16), nullable=False),
+    Column("chunk", BigInteger, nullable=False),
+    Column("bits", LargeBinary, nullable=False),
+    # Chunk before key: a pass of the indexer writes to one or two chunks, whose rows lie
+    # together instead of one per page across the table (at 1M events that cut the pages a
+    # pass dirties from thousands to hundreds).
+    PrimaryKeyConstraint("tenant_id", "chunk", "key"),
     sqlite_with_rowid=False,
 )
