@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from bench import dataset
 from bench.context import Context
+from vigil.cli.db import INDEXER_CACHE_MIB
 from vigil.core.clock import utcnow
 from vigil.db.engine import build_engine, write_transaction
 from vigil.events.tables import event_sequences
@@ -59,7 +60,7 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
 def _indexed(url: str) -> float:
     """Bring the search index up to the loaded events, as ``vigil db index`` does (a server
     would in the background); how long it took, in seconds."""
-    engine = build_engine(url, pool_size=1)
+    engine = build_engine(url, pool_size=1, cache_mib=INDEXER_CACHE_MIB)
     try:
         started = time.perf_counter()
         ConsumerRunner(engine, SearchIndexConsumer(), yield_to_writers=False).catch_up()

@@ -21,11 +21,14 @@ from sqlalchemy import Engine
 
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.db.backfill import BackfillBusy, BackfillProgress, run_backfills
+from vigil.db.engine import build_engine
 from vigil.search.consumer import SearchIndexConsumer
 from vigil.search.service import events_to_index
 from vigil.spine.runner import ConsumerRunner
 
 app = typer.Typer(help="Look after the database.", no_args_is_help=True)
+
+INDEXER_CACHE_MIB = 64  # SQLite's page cache for a catch-up of the search index
 
 BACKFILL_HELP = (
     "Columns added by an upgrade are filled for the events stored before it in short"
@@ -111,16 +114,25 @@ def index_with_progress(engine: Engine) -> None:
     if not behind:
         stderr.print("search index: up to date")
         return
+    # A page cache of its own: a pass's postings and bitmaps land on pages all over their
+    # tables, which 8 MiB could not keep between passes (a rebuild at 1M events: 161 s,
+    # 137 s with 64 MiB).
+    url = engine.url.render_as_string(hide_password=False)
+    indexing = build_engine(url, pool_size=1, cache_mib=INDEXER_CACHE_MIB)
     # Faster without pauses; a server beside it still gets in between short passes.
-    runner = ConsumerRunner(engine, SearchIndexConsumer(), yield_to_writers=False)
-    with Progress(*_progress_columns(), console=stderr) as progress:
-        task = progress.add_task("Indexing for search", total=behind)
-        try:
-            done = runner.catch_up(on_pass=lambda n: progress.advance(task, n))
-        except KeyboardInterrupt:
-            fail(
-                "interrupted; what was indexed is kept, and a new run goes on from there", code=130
-            )
+    runner = ConsumerRunner(indexing, SearchIndexConsumer(), yield_to_writers=False)
+    try:
+        with Progress(*_progress_columns(), console=stderr) as progress:
+            task = progress.add_task("Indexing for search", total=behind)
+            try:
+                done = runner.catch_up(on_pass=lambda n: progress.advance(task, n))
+            except KeyboardInterrupt:
+                fail(
+                    "interrupted; what was indexed is kept, and a new run goes on from there",
+                    code=130,
+                )
+    finally:
+        indexing.dispose()
     stderr.print(f"search index: {done:,} events indexed")
 
 
