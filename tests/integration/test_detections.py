@@ -281,6 +281,41 @@ def test_a_burst_followed_by_a_later_event_in_one_batch_is_caught(tenant: Tenant
     assert alert["summary"].startswith("12 deletions by alice@company.com in ")
 
 
+def test_a_burst_is_caught_among_other_people_s_later_events_in_one_batch(
+    tenant: Tenant,
+) -> None:
+    """With more than three people in a pass, those who cannot reach the threshold are ruled
+    out by one grouped count; that count spans every window the pass can judge, so a burst an
+    hour before its author's (and everyone's) newest event still counts."""
+    burst = [
+        make_event(
+            action="DELETE",
+            resource_id=f"old-{i}",
+            resource_type="MODEL",
+            timestamp=ago(60 - i / 10),
+        )
+        for i in range(12)
+    ]
+    own_later = make_event(
+        action="DELETE", resource_id="later", resource_type="MODEL", timestamp=ago(1)
+    )
+    others = [
+        make_event(
+            action="DELETE",
+            resource_type="MODEL",
+            resource_id=f"later-{name}",
+            user_id=name,
+            user_email=f"{name}@company.com",
+            timestamp=ago(1),
+        )
+        for name in ("bob", "carol", "dave", "erin")
+    ]
+    ingest(tenant.writer, [*burst, own_later, *others])
+    (alert,) = alerts_of(tenant, "bulk_delete")
+    assert alert["subject"] == "alice@company.com"
+    assert alert["summary"].startswith("12 deletions by alice@company.com in ")
+
+
 def escalation(actor: str, target: str, details: dict[str, Any]) -> dict[str, Any]:
     return make_event(
         action="UPDATE", resource_type="USER", resource_id=target, user_id=actor,

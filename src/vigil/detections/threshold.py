@@ -87,7 +87,7 @@ def threshold(
 ) -> list[Finding]:
     """Fires when one subject (an address, a user or everyone, by ``group_by``) has at least
     ``threshold`` events matching the rule's ``filter`` in the ``window_minutes`` that end at
-    its newest new event.
+    one of its new events (the latest such window is reported).
 
     Reads the new events that match the filter; then, from the stored events, one grouped
     count per subject column over the span every window lies in (with more than three
@@ -106,10 +106,9 @@ def threshold(
         if subject is not None:
             new_times.setdefault(subject, []).append(event["timestamp"])
             by_email[subject] = not event["user_id"]
-    newest = {subject: max(times) for subject, times in new_times.items()}
     window = timedelta(minutes=rule.window_minutes)
     found = []
-    for subject in _possible(conn, tenant_id, rule, search, newest, by_email, window):
+    for subject in _possible(conn, tenant_id, rule, search, new_times, by_email, window):
         ends = sorted(new_times[subject])
         span_filters = _window_filters(
             rule, search, subject, by_email[subject], ends[0] - window, ends[-1]
@@ -205,19 +204,23 @@ def _possible(
     tenant_id: uuid.UUID,
     rule: Rule,
     search: SearchQuery,
-    newest: dict[str, datetime],
+    new_times: dict[str, list[datetime]],
     by_email: dict[str, bool],
     window: timedelta,
 ) -> list[str]:
     """The subjects that may reach the threshold, found with one grouped count per column.
 
-    Each subject's own window lies inside the span from the earliest window start to the
-    newest event, so a subject counting fewer than the threshold there cannot reach it in
-    its own window: only the others need an exact count.
+    A subject's window may end at any of its new events (``_window_end``), so every window
+    lies inside the span from the earliest new event's window start to the newest new event:
+    a subject counting fewer than the threshold there cannot reach it in any of its windows,
+    and only the others need an exact count. (Starting the span at the earliest subject's
+    *newest* event instead would rule out a burst followed, in the same pass, by a later
+    event of its author: a catch-up, or ``vigil demo``.)
     """
-    if rule.group_by == "none" or len(newest) <= 3:
-        return list(newest)
-    start, end = min(newest.values()) - window, max(newest.values())
+    if rule.group_by == "none" or len(new_times) <= 3:
+        return list(new_times)
+    start = min(min(times) for times in new_times.values()) - window
+    end = max(max(times) for times in new_times.values())
     by_column: dict[str, list[SubjectColumn]] = {
         "ip": ["ip_address"],
         "user": ["user_id", "user_email"],
@@ -226,7 +229,7 @@ def _possible(
     for name in by_column[rule.group_by]:
         wanted = [
             subject
-            for subject in newest
+            for subject in new_times
             if rule.group_by == "ip" or by_email[subject] == (name == "user_email")
         ]
         # The subject column holds a placeholder here; the subjects take its place.
