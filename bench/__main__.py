@@ -143,6 +143,10 @@ def main(argv: list[str]) -> int:
         "sizes": asdict(sizes),
         "backends": {},
     }
+    _log(
+        f"CPU calibration: {results['machine']['cpu_calibration_ms']} ms for"
+        f' {machine.CALIBRATION_LOOPS:,} loops of Python (BENCHMARKS.md, "Where and how")'
+    )
     started = time.perf_counter()
     try:
         for name in names:

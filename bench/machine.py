@@ -6,6 +6,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,30 @@ def _git(*args: str) -> str:
     return done.stdout.strip()
 
 
+CALIBRATION_LOOPS = 5_000_000
+
+
+def cpu_calibration_ms() -> float:
+    """Milliseconds one core takes for a fixed pure-Python loop (best of three).
+
+    The same shared virtual machine has run this loop at very different speeds on
+    different days (the raw baselines move with it), so every run records it: figures
+    from runs whose calibrations differ much compare only as ratios to their baselines.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for n in range(CALIBRATION_LOOPS):
+            total += n
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def describe() -> dict[str, Any]:
     """The machine and software this run measured."""
     return {
+        "cpu_calibration_ms": cpu_calibration_ms(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(),
