@@ -3,8 +3,8 @@
 The rows are the generator's (the same ones the API would have stored), inserted with the
 table's indexes in place, then ANALYZEd so the planner sees a realistic table. They are
 numbered after the tenant's events already there, and the consumers' cursors are set past
-them, as for history that was judged before, and the search index is brought up to them: a
-server started on it has nothing to catch up.
+them, as for history that was judged before, and the search index and the activity rollups
+are brought up to them: a server started on it has nothing to catch up.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from bench import dataset
 from bench.context import Context
+from vigil.analytics.rollups import RollupConsumer
 from vigil.cli.db import INDEXER_CACHE_MIB
 from vigil.core.clock import utcnow
 from vigil.db.engine import build_engine, write_transaction
@@ -54,6 +55,7 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
         "load_seconds": round(loaded - started, 1),
         "analyze_seconds": round(analyzed - loaded, 1),
         "index_seconds": _indexed(url),
+        "rollup_seconds": _rolled_up(url),
     }
 
 
@@ -64,6 +66,18 @@ def _indexed(url: str) -> float:
     try:
         started = time.perf_counter()
         ConsumerRunner(engine, SearchIndexConsumer(), yield_to_writers=False).catch_up()
+        return round(time.perf_counter() - started, 1)
+    finally:
+        engine.dispose()
+
+
+def _rolled_up(url: str) -> float:
+    """Bring the activity rollups up to the loaded events (a server would in the
+    background, and its summaries would read the events meanwhile); seconds taken."""
+    engine = build_engine(url, pool_size=1)
+    try:
+        started = time.perf_counter()
+        ConsumerRunner(engine, RollupConsumer(), yield_to_writers=False).catch_up()
         return round(time.perf_counter() - started, 1)
     finally:
         engine.dispose()

@@ -1,15 +1,17 @@
 """Every consumer of committed events, registered here and nowhere else (DESIGN §2).
 
-Each feature that owes work for every committed event (detections today; rollups, the
-integrity log and outbound streams as they land) is one consumer (``spine.consumers``)
-added below. The app factory builds this registry; CLI commands build none, and what they
-write is consumed by the running server, or by the next one that starts.
+Each feature that owes work for every committed event (detections, the activity rollups
+and the search index today; the integrity log and outbound streams as they land) is one
+consumer (``spine.consumers``) added below. The app factory builds this registry; CLI
+commands build none, and what they write is consumed by the running server, or by the next
+one that starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from vigil.analytics.rollups import RollupConsumer
 from vigil.detections.consumer import DetectionConsumer
 from vigil.search.consumer import SearchIndexConsumer
 from vigil.settings import Settings
@@ -20,5 +22,6 @@ def build_consumers(settings: Settings, *, wake_deliverer: Callable[[], None]) -
     """The registry of a serving process's consumers, in the order they are started."""
     registry = ConsumerRegistry()
     registry.register(DetectionConsumer(settings, on_notify=wake_deliverer))
+    registry.register(RollupConsumer())
     registry.register(SearchIndexConsumer())
     return registry

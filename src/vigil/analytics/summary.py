@@ -1,10 +1,11 @@
 """Counts behind the activity widgets: by action, resource type and status, the resources
 touched most, and a timeline, for whatever the list filters select.
 
-Three reads of the matching rows whatever the range: their first and last times (which
-bound the timeline, ``vigil.analytics.timeline``), one grouped by (action, resource type,
-status, time bucket), whose groups are added up here, and one for the top resources (all
-in ``vigil.events.counts``).
+Three reads whatever the range: the matching rows' first and last times (which bound the
+timeline, ``vigil.analytics.timeline``), their counts by (action, resource type, status,
+time bucket), whose groups are added up here, and the top resources (``vigil.events.counts``).
+The counts come from the hourly rollups when the filters are ones they keep (action,
+resource type, status, time: ``vigil.analytics.rollup_counts``), else from the rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from vigil.analytics import rollup_counts
 from vigil.analytics.buckets import Bucket
 from vigil.analytics.timeline import plan_timeline
 from vigil.events import counts
@@ -72,9 +74,12 @@ def summarize(
         matches=counts.match_span(conn, tenant_id=tenant_id, filters=filters),
         requested=bucket,
     )
-    grouped = counts.count_by_kind_and_slot(
-        conn, tenant_id=tenant_id, filters=filters, slot_of=plan.bucket.slot_of
+    counter = (
+        rollup_counts.count_by_kind_and_slot
+        if rollup_counts.answers(filters)
+        else counts.count_by_kind_and_slot
     )
+    grouped = counter(conn, tenant_id=tenant_id, filters=filters, slot_of=plan.bucket.slot_of)
     by_action: Counter[str] = Counter()
     by_resource_type: Counter[str] = Counter()
     by_status: Counter[str] = Counter()

@@ -50,7 +50,7 @@ def backfill(
     backfill_with_progress(engine, max_rows=max_rows)
 
 
-def _progress_columns() -> tuple[ProgressColumn, ...]:
+def progress_columns() -> tuple[ProgressColumn, ...]:
     return (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -76,7 +76,7 @@ def backfill_with_progress(engine: Engine, *, max_rows: int | None = None) -> No
     """Run the pending backfills with a progress bar on stderr (rows done of those pending,
     rate, time left), then say what each did."""
     tasks: dict[str, TaskID] = {}
-    with Progress(*_progress_columns(), console=stderr) as progress:
+    with Progress(*progress_columns(), console=stderr) as progress:
 
         def show(step: BackfillProgress) -> None:
             if step.column not in tasks and step.total:
@@ -122,7 +122,7 @@ def index_with_progress(engine: Engine) -> None:
     # Faster without pauses; a server beside it still gets in between short passes.
     runner = ConsumerRunner(indexing, SearchIndexConsumer(), yield_to_writers=False)
     try:
-        with Progress(*_progress_columns(), console=stderr) as progress:
+        with Progress(*progress_columns(), console=stderr) as progress:
             task = progress.add_task("Indexing for search", total=behind)
             try:
                 done = runner.catch_up(on_pass=lambda n: progress.advance(task, n))

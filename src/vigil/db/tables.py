@@ -1,6 +1,7 @@
 """Imports every feature's tables, so the shared metadata is complete."""
 
 from vigil.accounts.tables import api_keys, users
+from vigil.analytics.rollup_tables import activity_hours
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
@@ -9,6 +10,7 @@ from vigil.spine.tables import consumer_cursors
 from vigil.tenants.tables import tenants
 
 __all__ = [
+    "activity_hours",
     "alert_rules",
     "alerts",
     "api_keys",

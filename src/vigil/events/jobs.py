@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
 
+from vigil.analytics import rollups
 from vigil.events.tables import event_row, events
 from vigil.search.service import forget_events, hold_index
 
@@ -18,15 +19,17 @@ def purge_expired(
 ) -> int:
     """Delete up to one chunk of the tenant's events older than its retention; 0 keeps all.
 
-    The search index forgets them in the same transaction. Returns how many were deleted;
-    callers repeat, one short transaction per chunk, until 0,
-    so a large backlog never holds the write lock for long.
+    The search index and the activity rollups forget them in the same transaction. Returns
+    how many were deleted; callers repeat, one short transaction per chunk, until 0, so a
+    large backlog never holds the write lock for long.
     """
     if retention_days <= 0:
         return 0
-    # Before any event: no pass of the search index over this tenant runs alongside, and
-    # another node's purge of the tenant waits for this one (so no event is forgotten twice).
+    # Before any event: no pass of the search index or the rollups over this tenant runs
+    # alongside, and another node's purge of the tenant waits for this one (so no event is
+    # forgotten twice). Always in this order, so two purges never wait for each other.
     hold_index(conn, tenant_id=tenant_id)
+    rollups.hold_rollups(conn, tenant_id=tenant_id)
     cutoff = now - timedelta(days=retention_days)
     expired = [
         event_row(row)
@@ -45,5 +48,7 @@ def purge_expired(
             .returning(events.c.seq)
         ).scalars()
     )
-    forget_events(conn, tenant_id=tenant_id, rows=[row for row in expired if row["seq"] in deleted])
+    gone = [row for row in expired if row["seq"] in deleted]
+    forget_events(conn, tenant_id=tenant_id, rows=gone)
+    rollups.forget_events(conn, tenant_id=tenant_id, rows=gone)
     return len(deleted)

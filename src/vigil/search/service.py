@@ -23,7 +23,7 @@ from vigil.search.bitmaps import (
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values
-from vigil.spine.service import cursor_position, tenants_behind
+from vigil.spine.service import cursor_position, events_behind
 from vigil.spine.tables import consumer_cursors
 
 _READ_CHUNK = 5_000
@@ -33,11 +33,7 @@ _LOOKUP_CHUNK = 500
 def events_to_index(engine: Engine) -> int:
     """How many committed events, over every tenant, the search index has not reached."""
     with engine.connect() as conn:
-        behind = tenants_behind(conn, consumer=CONSUMER_NAME)
-        return sum(
-            head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
-            for tenant_id, head in behind
-        )
+        return events_behind(conn, consumer=CONSUMER_NAME)
 
 
 def hold_index(conn: Connection, *, tenant_id: uuid.UUID) -> None:

@@ -105,3 +105,11 @@ def tenants_behind(conn: Connection, *, consumer: str) -> list[tuple[uuid.UUID, 
         .order_by(s.tenant_id)
     )
     return [(tenant_id, int(last)) for tenant_id, last in conn.execute(query)]
+
+
+def events_behind(conn: Connection, *, consumer: str) -> int:
+    """How many committed events, over every tenant, the consumer has not finished with."""
+    return sum(
+        head - cursor_position(conn, tenant_id=tenant_id, consumer=consumer)
+        for tenant_id, head in tenants_behind(conn, consumer=consumer)
+    )

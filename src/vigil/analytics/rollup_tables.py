@@ -1,0 +1,30 @@
+"""The activity rollups' table (``analytics.rollups``): how many of a tenant's events fell
+in each hour, by action, resource type and status.
+
+An hour is numbered from the Unix epoch in UTC (``hour`` = whole hours since
+1970-01-01T00:00Z), so it sits inside one bucket of every timeline step (hour, day, week,
+month, year: ``analytics.buckets``) and the summary adds hours up instead of reading events.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, PrimaryKeyConstraint, String, Table
+
+from vigil.db.metadata import metadata
+from vigil.db.types import UUIDType
+
+activity_hours = Table(
+    "activity_hours",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("resource_type", String(16), nullable=False),
+    Column("status", String(8), nullable=False),
+    # Events of the kind in the hour that the rollups' consumer has counted: added to as
+    # events commit, taken from as retention purges them; a row that comes to 0 is deleted.
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "hour", "action", "resource_type", "status"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)

@@ -1,0 +1,280 @@
+"""The hourly activity rollups: a summary read from them is what counting the events gives,
+at any moment, and every counter equals a count of its events after concurrent ingest, a
+``kill -9`` of the server mid-ingest and a restart, and a retention purge."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select, update
+
+from tests.conftest import Stack, Tenant
+from tests.helpers import eventually, ingest, list_all, make_event
+from tests.integration.test_cli import run_vigil
+from tests.integration.test_spine_durability import durable_database
+from tests.nodes import VIGIL, Node
+from vigil.analytics.rollup_check import compare_rollups
+from vigil.analytics.rollup_tables import activity_hours
+from vigil.analytics.rollups import CONSUMER_NAME
+from vigil.db.engine import build_engine, write_transaction
+from vigil.events.tables import events
+from vigil.jobs import JOBS, run_job_once
+from vigil.spine.service import cursor_position, last_seq
+from vigil.tenants import service as tenants_service
+from vigil.tenants.service import change_tenant_settings
+
+PURGE = next(job for job in JOBS if job.name == "purge_expired_events")
+
+KINDS = [
+    ("CREATE", "PROJECT", "SUCCESS"),
+    ("UPDATE", "MODEL", "SUCCESS"),
+    ("DELETE", "BENCHMARK", "SUCCESS"),
+    ("LOGIN", "USER", "SUCCESS"),
+    ("LOGIN_FAILED", "USER", "FAILED"),
+    ("UPDATE", "ENDPOINT", "FAILED"),
+]
+NOW = datetime.now(UTC)
+
+
+def assorted(rng: random.Random, count: int, *, hours_back: float = 72) -> list[dict[str, Any]]:
+    """Events of every kind, at times spread over the last ``hours_back`` hours."""
+    events = []
+    for _ in range(count):
+        action, resource_type, status = rng.choice(KINDS)
+        moment = NOW - timedelta(seconds=rng.uniform(0, hours_back * 3600))
+        events.append(
+            make_event(
+                action=action,
+                resource_type=resource_type,
+                resource_id=f"r-{rng.randrange(30)}",
+                status=status,
+                timestamp=moment.isoformat(),
+            )
+        )
+    return events
+
+
+def rolled_up_through(engine: Engine, tenant_id: uuid.UUID) -> None:
+    """Wait until the rollups have counted every event the tenant has committed."""
+
+    def behind() -> int:
+        with engine.connect() as conn:
+            head = last_seq(conn, tenant_id=tenant_id)
+            return head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+
+    eventually(behind, lambda n: n == 0, what="the rollups to catch up", timeout=30)
+
+
+def assert_rollups_agree(engine: Engine, tenant_id: uuid.UUID) -> None:
+    with engine.connect() as conn:
+        found = compare_rollups(conn, tenant_id=tenant_id)
+    assert found.agrees, found
+    assert found.through > 0
+
+
+def expected_summary(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the summary must say of ``events`` (as listed), hour by hour."""
+    hours = Counter(e["timestamp"][:13] for e in events)
+    return {
+        "total": len(events),
+        "by_action": Counter(e["action"] for e in events),
+        "by_resource_type": Counter(e["resource_type"] for e in events),
+        "by_status": Counter(e["status"] for e in events),
+        "hours": {hour: n for hour, n in hours.items()},
+    }
+
+
+def summary_of(tenant: Tenant, **params: Any) -> dict[str, Any]:
+    answer = tenant.reader.get("/audit-logs/summary", params={"bucket": "hour", **params})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return {
+        "total": body["total"],
+        "by_action": Counter(body["by_action"]),
+        "by_resource_type": Counter(body["by_resource_type"]),
+        "by_status": Counter(body["by_status"]),
+        "hours": {p["start"][:13]: p["count"] for p in body["timeline"] if p["count"]},
+    }
+
+
+def ranges() -> list[dict[str, Any]]:
+    """Ranges on and off the hour, open at either end, and within one hour."""
+    on_hour = NOW.replace(minute=0, second=0, microsecond=0)
+    return [
+        {},
+        {"start_date": (on_hour - timedelta(hours=30)).isoformat()},
+        {"end_date": (NOW - timedelta(hours=20, minutes=17)).isoformat()},
+        {
+            "start_date": (NOW - timedelta(hours=50, minutes=41, seconds=3)).isoformat(),
+            "end_date": (NOW - timedelta(hours=2, minutes=5)).isoformat(),
+        },
+        {
+            "start_date": (on_hour - timedelta(hours=12, minutes=-10)).isoformat(),
+            "end_date": (on_hour - timedelta(hours=12, minutes=-50)).isoformat(),
+        },
+    ]
+
+
+FILTERS: list[dict[str, Any]] = [
+    {},
+    {"action": ["UPDATE", "DELETE"]},
+    {"resource_type": "USER", "status": "FAILED"},
+]
+
+
+def test_a_summary_from_the_rollups_is_what_counting_the_events_gives(tenant: Tenant) -> None:
+    rng = random.Random(5)
+    ingest(tenant.writer, assorted(rng, 600))
+    # At once (the rollups may not have counted them yet), and once they have.
+    for moment in ("just committed", "rolled up"):
+        if moment == "rolled up":
+            rolled_up_through(tenant.stack.engine, tenant.id)
+        for filters in FILTERS:
+            for bounds in ranges():
+                params = {**filters, **bounds}
+                listed = list_all(tenant.reader, "/audit-logs/", **params)
+                assert summary_of(tenant, **params) == expected_summary(listed), (moment, params)
+    assert_rollups_agree(tenant.stack.engine, tenant.id)
+
+
+def test_events_committed_past_the_rollups_are_counted_once(tenant: Tenant) -> None:
+    """Counters and cursor are read in one snapshot: while passes commit beside a stream of
+    summaries, each summary counts every event once, never twice nor not at all."""
+    rng = random.Random(8)
+    ingest(tenant.writer, assorted(rng, 200, hours_back=5))
+    stop = threading.Event()
+    sent = [200]
+
+    def writer() -> None:
+        while not stop.is_set():
+            ingest(tenant.writer, assorted(rng, 25, hours_back=5))
+            sent[0] += 25
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        seen = []
+        for _ in range(40):
+            before = sent[0]
+            total = summary_of(tenant)["total"]
+            after = sent[0]
+            # Each write is acknowledged before ``sent`` moves: a summary counts at least the
+            # events acknowledged before it and at most those sent by its end, and a batch is
+            # one transaction, so never a part of one.
+            assert before <= total <= after + 25
+            assert total % 25 == 0
+            seen.append(total)
+    finally:
+        stop.set()
+        thread.join()
+    assert seen == sorted(seen)
+    rolled_up_through(tenant.stack.engine, tenant.id)
+    assert summary_of(tenant)["total"] == sent[0]
+    assert_rollups_agree(tenant.stack.engine, tenant.id)
+
+
+def test_the_rollups_equal_the_events_after_writers_a_kill_a_restart_and_a_purge(
+    stack: Stack, tmp_path: Path
+) -> None:
+    with durable_database(stack.backend, tmp_path) as url:
+        node = Node(url, tmp_path, secret_key="r" * 48, admin_password="rollup-admin-password-1")
+        node.start()
+        engine = build_engine(url)
+        try:
+            key = node.cli(
+                "apikey", "create", "--tenant", "Default", "--name", "rollups",
+                "--scopes", "EVENTS_WRITE,USER_VIEW",
+            )  # fmt: skip
+            with engine.connect() as conn:
+                tenant = tenants_service.get_tenant_by_name(conn, name="Default")
+            assert tenant is not None
+            acknowledged = [0] * 8
+            killed = threading.Event()
+
+            def write(writer: int) -> None:
+                rng = random.Random(writer)
+                with httpx.Client(
+                    base_url=node.base, headers={"Authorization": f"Bearer {key}"}, timeout=30
+                ) as client:
+                    for _ in range(200):  # bounded: the kill comes long before the end
+                        # Some events older than the retention set below, most within it.
+                        batch = assorted(rng, 40, hours_back=24 * 12)
+                        try:
+                            answer = client.post("/audit-logs/batch", json={"events": batch})
+                        except httpx.TransportError:
+                            return  # the server was killed under this request
+                        assert answer.status_code == 201, answer.text
+                        acknowledged[writer] += 40
+                        if killed.is_set():
+                            return
+
+            writers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+            for thread in writers:
+                thread.start()
+            eventually(lambda: sum(acknowledged), lambda n: n >= 4_000, what="4,000 events written")
+            node.kill()  # mid-ingest: requests in flight, passes of the rollups unfinished
+            killed.set()
+            for thread in writers:
+                thread.join(timeout=60)
+            with engine.connect() as conn:
+                committed = last_seq(conn, tenant_id=tenant["id"])
+            assert committed >= sum(acknowledged)
+
+            node.start()  # a new process counts what the dead one had not
+            rolled_up_through(engine, tenant["id"])
+            assert_rollups_agree(engine, tenant["id"])
+
+            with write_transaction(engine) as conn:
+                change_tenant_settings(conn, tenant_id=tenant["id"], retention_days=10)
+            assert run_job_once(engine, PURGE) > 0
+            with engine.connect() as conn:
+                left = conn.execute(
+                    select(func.count())
+                    .select_from(events)
+                    .where(events.c.tenant_id == tenant["id"])
+                ).scalar_one()
+            assert 0 < left < committed  # some were older than ten days, most were not
+            assert_rollups_agree(engine, tenant["id"])
+            check = subprocess.run(
+                [VIGIL, "rollups", "check"], env=node.env, capture_output=True, text=True,
+                timeout=120, check=False,
+            )  # fmt: skip
+            assert check.returncode == 0, check.stderr
+            assert "Default: rollups agree with the events" in check.stderr
+        finally:
+            node.stop()
+            engine.dispose()
+
+
+def test_check_names_a_wrong_counter_and_rebuild_mends_it(tenant: Tenant) -> None:
+    ingest(tenant.writer, assorted(random.Random(3), 300))
+    engine = tenant.stack.engine
+    rolled_up_through(engine, tenant.id)
+    with write_transaction(engine) as conn:  # damage counters, as a bad restore could
+        conn.execute(
+            update(activity_hours)
+            .where(activity_hours.c.tenant_id == tenant.id, activity_hours.c.action == "DELETE")
+            .values(events=activity_hours.c.events + 7)
+        )
+    check = run_vigil(tenant.stack, "rollups", "check", "--tenant", tenant.name)
+    assert check.returncode == 1
+    assert "counters disagree" in check.stderr
+    assert "DELETE BENCHMARK SUCCESS: counted" in check.stderr
+
+    rebuilt = run_vigil(tenant.stack, "rollups", "rebuild", "--tenant", tenant.name)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "activity rollups: 300 events counted" in rebuilt.stderr
+    assert_rollups_agree(engine, tenant.id)
+    again = run_vigil(tenant.stack, "rollups", "check", "--tenant", tenant.name)
+    assert again.returncode == 0, again.stderr
+    unknown = run_vigil(tenant.stack, "rollups", "check", "--tenant", "no-such-tenant")
+    assert unknown.returncode == 1
+    assert "tenant 'no-such-tenant' not found" in unknown.stderr
