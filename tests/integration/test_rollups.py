@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 
 from tests.conftest import Stack, Tenant
 from tests.helpers import eventually, ingest, list_all, make_event
-from tests.integration.test_cli import run_vigil
 from tests.integration.test_spine_durability import durable_database
 from tests.nodes import VIGIL, Node
 from vigil.analytics.rollup_check import compare_rollups
-from vigil.analytics.rollup_tables import activity_hours
 from vigil.analytics.rollups import CONSUMER_NAME
 from vigil.db.engine import build_engine, write_transaction
 from vigil.events.tables import events
@@ -252,29 +250,3 @@ def test_the_rollups_equal_the_events_after_writers_a_kill_a_restart_and_a_purge
         finally:
             node.stop()
             engine.dispose()
-
-
-def test_check_names_a_wrong_counter_and_rebuild_mends_it(tenant: Tenant) -> None:
-    ingest(tenant.writer, assorted(random.Random(3), 300))
-    engine = tenant.stack.engine
-    rolled_up_through(engine, tenant.id)
-    with write_transaction(engine) as conn:  # damage counters, as a bad restore could
-        conn.execute(
-            update(activity_hours)
-            .where(activity_hours.c.tenant_id == tenant.id, activity_hours.c.action == "DELETE")
-            .values(events=activity_hours.c.events + 7)
-        )
-    check = run_vigil(tenant.stack, "rollups", "check", "--tenant", tenant.name)
-    assert check.returncode == 1
-    assert "counters disagree" in check.stderr
-    assert "DELETE BENCHMARK SUCCESS: counted" in check.stderr
-
-    rebuilt = run_vigil(tenant.stack, "rollups", "rebuild", "--tenant", tenant.name)
-    assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "activity rollups: 300 events counted" in rebuilt.stderr
-    assert_rollups_agree(engine, tenant.id)
-    again = run_vigil(tenant.stack, "rollups", "check", "--tenant", tenant.name)
-    assert again.returncode == 0, again.stderr
-    unknown = run_vigil(tenant.stack, "rollups", "check", "--tenant", "no-such-tenant")
-    assert unknown.returncode == 1
-    assert "tenant 'no-such-tenant' not found" in unknown.stderr

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal, select, union_all, update
+from sqlalchemy import Connection, delete, func, literal, select, true, union_all, update
 
 from vigil.analytics.buckets import HOUR
 from vigil.analytics.rollup_tables import activity_hours
@@ -24,8 +25,8 @@ MAX_REPORTED = 20  # differences listed at most; the count says how many there a
 @dataclass(frozen=True, slots=True)
 class RollupDifference:
     """Counters that disagree with the events: each with (counted, stored events); how
-    many there are in all; and how far the rollups had counted (the cursor, read just
-    after the comparison)."""
+    many there are in all; and how far the rollups had counted (the cursor, as the
+    comparison saw it)."""
 
     through: int
     differences: int
@@ -67,34 +68,42 @@ def compare_rollups(conn: Connection, *, tenant_id: uuid.UUID) -> RollupDifferen
     )
     both = union_all(stored, actual).subquery("both")
     keys = (both.c.hour, both.c.action, both.c.resource_type, both.c.status)
-    found: list[Any] = list(
+    differing = (
+        select(
+            *keys,
+            func.sum(both.c.counted).label("counted"),
+            func.sum(both.c.actual).label("actual"),
+        )
+        .group_by(*keys)
+        .having(func.sum(both.c.counted) != func.sum(both.c.actual))
+        .subquery("differing")
+    )
+    # The cursor as this statement saw it, on a row of its own when nothing differs.
+    seen = select(func.coalesce(position, 0).label("through")).subquery("seen")
+    d = differing.c
+    rows: list[Any] = list(
         conn.execute(
-            select(
-                *keys,
-                func.sum(both.c.counted),
-                func.sum(both.c.actual),
-            )
-            .group_by(*keys)
-            .having(func.sum(both.c.counted) != func.sum(both.c.actual))
-            .order_by(*keys)
+            select(seen.c.through, d.hour, d.action, d.resource_type, d.status, d.counted, d.actual)
+            .select_from(seen.outerjoin(differing, true()))
+            .order_by(d.hour, d.action, d.resource_type, d.status)
         )
     )
-    through = conn.execute(select(func.coalesce(position, 0))).scalar_one()
+    found = [row for row in rows if row[1] is not None]
     return RollupDifference(
-        through=int(through),
+        through=int(rows[0][0]),
         differences=len(found),
         examples=[
             (HourKind(int(hour_), action, rtype, status), int(counted), int(real))
-            for hour_, action, rtype, status, counted, real in found[:MAX_REPORTED]
+            for _, hour_, action, rtype, status, counted, real in found[:MAX_REPORTED]
         ],
     )
 
 
-def reset_rollups(conn: Connection, *, tenant_id: uuid.UUID) -> None:
+def reset_rollups(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
     """Empty the tenant's counters and move the rollups' cursor back to the start of its
     commit sequence, in the caller's transaction: the consumer then counts every stored
     event again. Holds the cursor first, as a purge does, so no pass runs alongside."""
-    hold_rollups(conn, tenant_id=tenant_id)
+    hold_rollups(conn, tenant_id=tenant_id, now=now)
     conn.execute(delete(activity_hours).where(activity_hours.c.tenant_id == tenant_id))
     k = consumer_cursors.c
     conn.execute(

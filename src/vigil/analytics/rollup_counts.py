@@ -3,9 +3,12 @@ exact at any moment: whole hours come from the counters, and the rest is read fr
 events themselves (the partial hours at the ends of the range, and events the rollups'
 consumer has not reached yet).
 
-It is all one statement, so the counters and the consumer's cursor are read in one
-snapshot (a statement sees one on both databases): a pass that commits meanwhile can never
-have its events counted twice or not at all.
+The events past the cursor are named by the cursor's position, read first; the statement
+that adds everything up reads the position again, in its own snapshot (a statement sees one
+on both databases), and its answer is kept only when the two agree: a pass that commits in
+between would have its events counted twice, so the count is taken again (on SQLite a
+connection's reads share one snapshot anyway). Far behind, or outrun again and again, the
+rollups are left aside and the events counted.
 """
 
 from __future__ import annotations
@@ -15,16 +18,27 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import Select
 
 from vigil.analytics.rollup_tables import activity_hours
 from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR, hour_of
 from vigil.core.clock import from_micros
+from vigil.events import counts
 from vigil.events.counts import KindCount, SlotOf
 from vigil.events.filters import EventFilters
 from vigil.events.service import match
 from vigil.events.tables import events
+from vigil.spine.service import cursor_position, last_seq
 from vigil.spine.tables import consumer_cursors
 
 # Filters the counters can answer: their own columns, and a time range.
@@ -44,6 +58,12 @@ def answers(filters: EventFilters) -> bool:
     )
 
 
+# Past so many events not counted yet (after an upgrade, say), reading them beside the
+# counters costs more than counting every matching event.
+MAX_UNCOUNTED = 50_000
+ATTEMPTS = 3
+
+
 def count_by_kind_and_slot(
     conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf
 ) -> list[KindCount]:
@@ -54,6 +74,32 @@ def count_by_kind_and_slot(
     answer (``answers``)."""
     if not answers(filters):
         raise ValueError("the rollups count by action, resource type, status and time only")
+    for _ in range(ATTEMPTS):
+        through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+        if last_seq(conn, tenant_id=tenant_id) - through > MAX_UNCOUNTED:
+            break
+        try:
+            found, seen = _counted(conn, tenant_id, filters, slot_of, through)
+        except OverflowError:  # a bound in the last hour of year 9999: no whole hour follows
+            break
+        if seen is None:  # nothing matched: was the cursor where it was read?
+            seen = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+        if seen == through:
+            return found
+    return counts.count_by_kind_and_slot(
+        conn, tenant_id=tenant_id, filters=filters, slot_of=slot_of
+    )
+
+
+def _counted(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    slot_of: SlotOf,
+    through: int,
+) -> tuple[list[KindCount], int | None]:
+    """The counts with the rollups' cursor at ``through``, and where the statement saw the
+    cursor (None when nothing matched)."""
     dialect = conn.dialect.name
     first_hour = _first_whole_hour(filters.start)
     end_hour = _end_whole_hour(filters.end)
@@ -67,22 +113,31 @@ def count_by_kind_and_slot(
         if filters.end is not None and whole_end is not None and whole_end < filters.end:
             parts.append(_read(conn, tenant_id, filters, whole_end, filters.end, slot_of))
         parts.append(
-            _read(conn, tenant_id, filters, whole_start, whole_end, slot_of, uncounted=True)
+            _read(conn, tenant_id, filters, whole_start, whole_end, slot_of, after=through)
         )
     else:  # the range lies within an hour or two: read it all
         parts.append(_read(conn, tenant_id, filters, filters.start, filters.end, slot_of))
     every = union_all(*parts).subquery("counted")
+    k = consumer_cursors.c
+    position = (
+        select(k.position)
+        .where(k.tenant_id == tenant_id, k.consumer == CONSUMER_NAME)
+        .scalar_subquery()
+    )
     grouped = select(
         every.c.action,
         every.c.resource_type,
         every.c.status,
         every.c.slot,
         func.sum(every.c.events),
+        func.coalesce(position, 0),
     ).group_by(every.c.action, every.c.resource_type, every.c.status, every.c.slot)
-    return [
+    rows = conn.execute(grouped).all()
+    found = [
         KindCount(action, resource_type, status, int(slot), int(n))
-        for action, resource_type, status, slot, n in conn.execute(grouped)
+        for action, resource_type, status, slot, n, _ in rows
     ]
+    return found, (int(rows[0][5]) if rows else None)
 
 
 def _first_whole_hour(start: datetime | None) -> int | None:
@@ -144,22 +199,24 @@ def _read(
     end: datetime | None,
     slot_of: SlotOf,
     *,
-    uncounted: bool = False,
+    after: int | None = None,
 ) -> Select[Any]:
     """Matching events from ``start`` to ``end`` (exclusive) read one by one, grouped;
-    ``uncounted``: only those past the rollups' cursor."""
+    ``after``: only those past that ``seq`` (the rollups' cursor)."""
     c = events.c
-    where = match(
-        conn, tenant_id=tenant_id, filters=dataclasses.replace(filters, start=start, end=end)
-    )
-    if uncounted:
-        cursor = consumer_cursors.c
-        position = (
-            select(cursor.position)
-            .where(cursor.tenant_id == tenant_id, cursor.consumer == CONSUMER_NAME)
-            .scalar_subquery()
-        )
-        where.append(c.seq > func.coalesce(position, 0))
+    bounded = dataclasses.replace(filters, start=start, end=end)
+    where = match(conn, tenant_id=tenant_id, filters=bounded)
+    if after is not None:
+        if conn.dialect.name == "sqlite":
+            # Named by row id, found by the (tenant, seq) index: SQLite would rather walk
+            # the range's time index testing each event's seq (0.9 s for 30 days at 1M).
+            tail = events.alias("tail")
+            rows: Select[Any] = select(literal_column("tail.rowid")).where(
+                tail.c.tenant_id == tenant_id, tail.c.seq > after
+            )
+            where.append(literal_column("events.rowid").in_(rows))
+        else:
+            where.append(c.seq > after)
     slot = slot_of(c.timestamp, conn.dialect.name)
     return (
         select(

@@ -3,26 +3,37 @@ to its (hour, action, resource type, status) counter in ``activity_hours``, in t
 transaction that moves the consumer's cursor, so exactly once; a retention purge takes its
 events off again (``forget_events``).
 
+A pass counts its events in SQL from the rows still stored when it writes, not from the
+rows it was handed: on SQLite a pass plans outside the write lock, and a purge committing
+between its plan and its write deletes events the counters must then never hold (the purge
+took nothing off for them, being past the cursor).
+
 Reads add the events past the cursor, read directly, so a summary is exact at any moment
 (``analytics.rollup_counts``).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, select, update
+from sqlalchemy import Connection, and_, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from vigil.analytics.buckets import HOUR
 from vigil.analytics.rollup_tables import activity_hours
 from vigil.core.clock import to_micros
-from vigil.events.tables import EventRow
-from vigil.spine.service import cursor_position
+from vigil.db.types import UUIDType
+from vigil.events.tables import EventRow, events
+from vigil.spine.service import cursor_position, ensure_cursor
 from vigil.spine.tables import consumer_cursors
+
+log = logging.getLogger(__name__)
 
 CONSUMER_NAME: Final = "activity_rollups"
 MICROS_PER_HOUR: Final = 3_600_000_000
@@ -51,6 +62,14 @@ def count_kinds(rows: Sequence[EventRow]) -> Counter[HourKind]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RollupPlan:
+    """The commit sequence numbers a pass counts, both included."""
+
+    first_seq: int
+    last_seq: int
+
+
 class RollupConsumer:
     """Keeps ``activity_hours`` up with committed events."""
 
@@ -63,48 +82,61 @@ class RollupConsumer:
 
     def plan(
         self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
-    ) -> Counter[HourKind] | None:
-        """The pass's counts per counter; None for no events."""
-        return count_kinds(events) or None
+    ) -> RollupPlan | None:
+        """The span of ``seq`` the pass counts; None for no events."""
+        if not events:
+            return None
+        return RollupPlan(events[0]["seq"], events[-1]["seq"])
 
     def apply(
-        self, conn: Connection, *, tenant_id: uuid.UUID, plan: Counter[HourKind], now: datetime
+        self, conn: Connection, *, tenant_id: uuid.UUID, plan: RollupPlan, now: datetime
     ) -> None:
-        """Add the pass's counts to the counters, creating the ones not there yet."""
-        add_counts(conn, tenant_id=tenant_id, counts=plan)
+        """Add the span's events still stored to the counters."""
+        count_stored(conn, tenant_id=tenant_id, first_seq=plan.first_seq, last_seq=plan.last_seq)
 
-    def after_commit(self, plan: Counter[HourKind]) -> None:
+    def after_commit(self, plan: RollupPlan) -> None:
         """Nothing follows a pass."""
 
 
-def add_counts(conn: Connection, *, tenant_id: uuid.UUID, counts: Counter[HourKind]) -> None:
-    """Add ``counts`` to the tenant's counters in one statement (an upsert: ``INSERT … ON
-    CONFLICT DO UPDATE``, PostgreSQL 9.5+ and SQLite 3.24+), in key order, so two writers
-    of one tenant could never lock its rows in opposite orders."""
-    if not counts:
-        return
+def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
+    """Add the tenant's stored events from ``first_seq`` to ``last_seq`` to their counters,
+    creating the counters not there yet, in one statement (``INSERT … SELECT … ON CONFLICT
+    DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
+    c = events.c
+    hour = HOUR.slot_of(c.timestamp, conn.dialect.name)
+    counted = (
+        select(
+            literal(tenant_id, UUIDType()).label("tenant_id"),
+            hour.label("hour"),
+            c.action,
+            c.resource_type,
+            c.status,
+            func.count().label("events"),
+        )
+        .where(c.tenant_id == tenant_id, c.seq >= first_seq, c.seq <= last_seq)
+        .group_by(hour, c.action, c.resource_type, c.status)
+    )
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(activity_hours)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["tenant_id", "hour", "action", "resource_type", "status"],
-        set_={"events": activity_hours.c.events + insert.excluded.events},
-    )
+    columns = ["tenant_id", "hour", "action", "resource_type", "status", "events"]
     conn.execute(
-        upsert,
-        [
-            {"tenant_id": tenant_id, **key._asdict(), "events": n}
-            for key, n in sorted(counts.items())
-        ],
+        insert.from_select(columns, counted).on_conflict_do_update(
+            index_elements=["tenant_id", "hour", "action", "resource_type", "status"],
+            set_={"events": activity_hours.c.events + insert.excluded.events},
+        )
     )
 
 
-def hold_rollups(conn: Connection, *, tenant_id: uuid.UUID) -> None:
+def hold_rollups(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
     """Lock the tenant's rollups cursor until the caller's transaction ends, waiting for a
-    pass that holds it (PostgreSQL ``SELECT … FOR UPDATE``; SQLite's write lock keeps
-    writers apart already). A purge does this before it deletes any event, so no pass reads
-    events it deletes and ``forget_events`` reads where the counters stand."""
+    pass that holds it, and creating it (at 0) if the rollups have not begun (PostgreSQL
+    ``SELECT … FOR UPDATE``; on SQLite the write lock keeps writers apart, and a pass
+    counts what is stored when it writes). A purge does this before it deletes any event,
+    so no pass counts events it deletes and ``forget_events`` reads where the counters
+    stand."""
     if conn.dialect.name != "postgresql":
         return
+    ensure_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
     c = consumer_cursors.c
     conn.execute(
         select(c.position)
@@ -116,7 +148,10 @@ def hold_rollups(conn: Connection, *, tenant_id: uuid.UUID) -> None:
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
     """Take deleted events (their rows as they were) off the tenant's counters, in the
     caller's transaction; a counter that comes to 0 is deleted. Events past the cursor
-    were never counted and need nothing. A purge calls ``hold_rollups`` first."""
+    were never counted and need nothing. A purge calls ``hold_rollups`` first.
+
+    A counter that would go below 0 means the counters were wrong already: it is logged
+    (``vigil rollups check`` and ``rebuild`` mend them) and deleted."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     counted = count_kinds([row for row in rows if row["seq"] <= through])
     h = activity_hours.c
@@ -128,5 +163,16 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
             h.resource_type == key.resource_type,
             h.status == key.status,
         )
-        conn.execute(update(activity_hours).where(this).values(events=h.events - n))
-        conn.execute(delete(activity_hours).where(this, h.events <= 0))
+        left = conn.execute(
+            update(activity_hours).where(this).values(events=h.events - n).returning(h.events)
+        ).scalar_one_or_none()
+        if left is None or left < 0:
+            log.error(
+                "activity rollups of tenant %s: the counter of %s held %s fewer events than"
+                " a purge deleted; run vigil rollups check",
+                tenant_id,
+                key,
+                "all" if left is None else -left,
+            )
+        if left is None or left <= 0:
+            conn.execute(delete(activity_hours).where(this))

@@ -3,6 +3,7 @@ again from the events."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import typer
@@ -11,13 +12,14 @@ from rich.progress import Progress
 from sqlalchemy import Engine
 
 from vigil.analytics.rollup_check import compare_rollups, reset_rollups
-from vigil.analytics.rollups import CONSUMER_NAME, RollupConsumer
+from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR, RollupConsumer
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.cli.db import progress_columns
-from vigil.core.clock import utcnow
+from vigil.core.clock import from_micros, utcnow
 from vigil.db.engine import write_transaction
+from vigil.events.wire import format_time
 from vigil.spine.runner import ConsumerRunner
-from vigil.spine.service import ensure_cursor, events_behind
+from vigil.spine.service import cursor_position, ensure_cursor, tenants_behind
 from vigil.tenants import service as tenants
 from vigil.tenants.tables import TenantRow
 
@@ -48,8 +50,9 @@ def check(tenant: TenantOption = None) -> None:
         wrong += 1
         stderr.print(f"[bold red]{name}: {found.differences:,} counters disagree[/]")
         for key, counted, actual in found.examples:
+            hour = format_time(from_micros(key.hour * MICROS_PER_HOUR))
             stderr.print(
-                f"  hour {key.hour} {key.action} {key.resource_type} {key.status}:"
+                f"  {hour} {key.action} {key.resource_type} {key.status}:"
                 f" counted {counted:,}, events {actual:,}"
             )
     if wrong:
@@ -61,17 +64,23 @@ def rebuild(tenant: TenantOption = None) -> None:
     """Empty the counters and count every stored event again, with a progress bar. Safe
     beside a running server: summaries read the events the rollups have not reached."""
     engine = migrated_engine(load_settings())
-    for row in _tenants(engine, tenant):
+    chosen = _tenants(engine, tenant)
+    for row in chosen:
         with write_transaction(engine) as conn:
             ensure_cursor(conn, tenant_id=row["id"], consumer=CONSUMER_NAME, now=utcnow())
-            reset_rollups(conn, tenant_id=row["id"])
-    catch_up_with_progress(engine)
+            reset_rollups(conn, tenant_id=row["id"], now=utcnow())
+    catch_up_with_progress(engine, only={row["id"] for row in chosen})
 
 
-def catch_up_with_progress(engine: Engine) -> None:
-    """Count every event the rollups have not reached, with a progress bar on stderr."""
+def catch_up_with_progress(engine: Engine, *, only: set[uuid.UUID] | None = None) -> None:
+    """Count every event the rollups have not reached (of the ``only`` tenants, or every
+    tenant), with a progress bar on stderr."""
     with engine.connect() as conn:
-        behind = events_behind(conn, consumer=CONSUMER_NAME)
+        behind = sum(
+            head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+            for tenant_id, head in tenants_behind(conn, consumer=CONSUMER_NAME)
+            if only is None or tenant_id in only
+        )
     if not behind:
         stderr.print("activity rollups: up to date")
         return
@@ -79,7 +88,7 @@ def catch_up_with_progress(engine: Engine) -> None:
     with Progress(*progress_columns(), console=stderr) as progress:
         task = progress.add_task("Counting activity", total=behind)
         try:
-            done = runner.catch_up(on_pass=lambda n: progress.advance(task, n))
+            done = runner.catch_up(on_pass=lambda n: progress.advance(task, n), only=only)
         except KeyboardInterrupt:
             fail(
                 "interrupted; what was counted is kept, and a new run goes on from there", code=130

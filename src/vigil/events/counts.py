@@ -53,7 +53,14 @@ def match_span(
     """When the earliest and the latest matching events happened; None when nothing matches."""
     where = match(conn, tenant_id=tenant_id, filters=filters)
     stamp = events.c.timestamp
-    first, last = conn.execute(select(func.min(stamp), func.max(stamp)).where(*where)).one()
+    # Each in a subquery of its own: SQLite reads a lone MIN or MAX off an index's end (a
+    # seek), but both in one SELECT from every matching row (90 ms for 30 days at 1M).
+    first, last = conn.execute(
+        select(
+            select(func.min(stamp)).where(*where).scalar_subquery(),
+            select(func.max(stamp)).where(*where).scalar_subquery(),
+        )
+    ).one()
     return None if first is None else (aggregate_time(first), aggregate_time(last))
 
 

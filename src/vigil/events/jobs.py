@@ -27,9 +27,9 @@ def purge_expired(
         return 0
     # Before any event: no pass of the search index or the rollups over this tenant runs
     # alongside, and another node's purge of the tenant waits for this one (so no event is
-    # forgotten twice). Always in this order, so two purges never wait for each other.
-    hold_index(conn, tenant_id=tenant_id)
-    rollups.hold_rollups(conn, tenant_id=tenant_id)
+    # forgotten twice). Always in this order, so two purges can never deadlock.
+    hold_index(conn, tenant_id=tenant_id, now=now)
+    rollups.hold_rollups(conn, tenant_id=tenant_id, now=now)
     cutoff = now - timedelta(days=retention_days)
     expired = [
         event_row(row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pyroaring import BitMap
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, update
@@ -23,7 +24,7 @@ from vigil.search.bitmaps import (
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values
-from vigil.spine.service import cursor_position, events_behind
+from vigil.spine.service import cursor_position, ensure_cursor, events_behind
 from vigil.spine.tables import consumer_cursors
 
 _READ_CHUNK = 5_000
@@ -36,14 +37,16 @@ def events_to_index(engine: Engine) -> int:
         return events_behind(conn, consumer=CONSUMER_NAME)
 
 
-def hold_index(conn: Connection, *, tenant_id: uuid.UUID) -> None:
+def hold_index(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
     """Lock the tenant's search index cursor until the caller's transaction ends, waiting
-    for a pass of the indexer that holds it (PostgreSQL, ``SELECT … FOR UPDATE``; on
-    SQLite the write lock keeps every writer apart already). A purge does this before it
-    deletes any event: the indexer, which claims the cursor first too, then never reads
-    events the purge deletes, and ``forget_events`` reads where the index stands."""
+    for a pass of the indexer that holds it, and creating it (at 0) if the index has not
+    begun (PostgreSQL, ``SELECT … FOR UPDATE``; on SQLite the write lock keeps every
+    writer apart already). A purge does this before it deletes any event: the indexer,
+    which claims the cursor first too, then never reads events the purge deletes, and
+    ``forget_events`` reads where the index stands."""
     if conn.dialect.name != "postgresql":
         return
+    ensure_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
     c = consumer_cursors.c
     conn.execute(
         select(c.position)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -147,11 +147,19 @@ class ConsumerRunner:
         soonest = min(self._retry_at.values()) - time.monotonic()
         return min(SAFETY_POLL_SECONDS, max(soonest, 0.0))
 
-    def catch_up(self, on_pass: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self,
+        on_pass: Callable[[int], None] | None = None,
+        *,
+        only: Collection[uuid.UUID] | None = None,
+    ) -> int:
         """Run passes until no tenant is behind (or its retry is not due); events consumed.
-        ``on_pass`` hears how many events each pass finished (for a progress bar)."""
+        ``on_pass`` hears how many events each pass finished (for a progress bar); ``only``
+        names the tenants to catch up (default: every tenant)."""
         with self._engine.connect() as conn:
             behind = service.tenants_behind(conn, consumer=self.name)
+        if only is not None:
+            behind = [(tenant_id, head) for tenant_id, head in behind if tenant_id in only]
         # A tenant no longer behind (another node caught it up) has no retry pending here.
         waiting = {tenant_id for tenant_id, _ in behind}
         for tenant_id in [t for t in self._retry_at if t not in waiting]:

@@ -3,9 +3,9 @@ and status (``vigil.analytics.rollups``), so summaries add up hours instead of r
 every event of their range.
 
 The table starts empty and the ``activity_rollups`` consumer counts every stored event,
-from the start of each tenant's commit sequence, in passes of 20,000: a running server
-does it in the background, ``vigil db rollups`` at once with a progress bar. A summary is
-exact meanwhile, reading the events the rollups have not reached.
+from the start of each tenant's commit sequence, in short passes: ``vigil migrate`` does it
+at once with a progress bar (as ``vigil rollups rebuild`` does), a running server in the
+background. A summary is exact meanwhile, reading the events the rollups have not reached.
 
 Revision ID: 0015
 Revises: 0014
