@@ -217,7 +217,7 @@ def test_check_names_a_wrong_counter_and_rebuild_mends_it(
     stack: Stack, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     fresh, tenant_id = stack_with_tenant(stack, request, tmp_path)
-    now = utcnow().replace(minute=30)
+    now = (utcnow() - timedelta(hours=1)).replace(minute=30)  # a half hour gone by
     record(
         fresh,
         tenant_id,
