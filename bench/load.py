@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -24,6 +25,7 @@ from vigil.db.engine import build_engine, write_transaction
 from vigil.events.tables import event_sequences
 from vigil.search.consumer import SearchIndexConsumer
 from vigil.spine import service as cursors
+from vigil.spine.consumers import Consumer
 from vigil.spine.runner import ConsumerRunner
 from vigil.spine.tables import consumer_cursors
 
@@ -62,22 +64,20 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
 def _indexed(url: str) -> float:
     """Bring the search index up to the loaded events, as ``vigil db index`` does (a server
     would in the background); how long it took, in seconds."""
-    engine = build_engine(url, pool_size=1, cache_mib=INDEXER_CACHE_MIB)
-    try:
-        started = time.perf_counter()
-        ConsumerRunner(engine, SearchIndexConsumer(), yield_to_writers=False).catch_up()
-        return round(time.perf_counter() - started, 1)
-    finally:
-        engine.dispose()
+    return _caught_up(url, SearchIndexConsumer(), cache_mib=INDEXER_CACHE_MIB)
 
 
 def _rolled_up(url: str) -> float:
     """Bring the activity rollups up to the loaded events (a server would in the
     background, and its summaries would read the events meanwhile); seconds taken."""
-    engine = build_engine(url, pool_size=1)
+    return _caught_up(url, RollupConsumer())
+
+
+def _caught_up(url: str, consumer: Consumer[Any], *, cache_mib: int | None = None) -> float:
+    engine = build_engine(url, pool_size=1, cache_mib=cache_mib)
     try:
         started = time.perf_counter()
-        ConsumerRunner(engine, RollupConsumer(), yield_to_writers=False).catch_up()
+        ConsumerRunner(engine, consumer, yield_to_writers=False).catch_up()
         return round(time.perf_counter() - started, 1)
     finally:
         engine.dispose()

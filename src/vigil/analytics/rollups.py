@@ -30,8 +30,7 @@ from vigil.analytics.rollup_tables import activity_hours
 from vigil.core.clock import to_micros
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
-from vigil.spine.service import cursor_position, ensure_cursor
-from vigil.spine.tables import consumer_cursors
+from vigil.spine.service import cursor_position, hold_cursor
 
 log = logging.getLogger(__name__)
 
@@ -128,21 +127,11 @@ def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last
 
 
 def hold_rollups(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
-    """Lock the tenant's rollups cursor until the caller's transaction ends, waiting for a
-    pass that holds it, and creating it (at 0) if the rollups have not begun (PostgreSQL
-    ``SELECT … FOR UPDATE``; on SQLite the write lock keeps writers apart, and a pass
-    counts what is stored when it writes). A purge does this before it deletes any event,
-    so no pass counts events it deletes and ``forget_events`` reads where the counters
-    stand."""
-    if conn.dialect.name != "postgresql":
-        return
-    ensure_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
-    c = consumer_cursors.c
-    conn.execute(
-        select(c.position)
-        .where(c.tenant_id == tenant_id, c.consumer == CONSUMER_NAME)
-        .with_for_update()
-    ).all()
+    """Lock the tenant's rollups cursor until the caller's transaction ends (see
+    ``spine.service.hold_cursor``; on SQLite a pass counts what is stored when it writes).
+    A purge does this before it deletes any event, so no pass counts events it deletes
+    and ``forget_events`` reads where the counters stand."""
+    hold_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
 
 
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:

@@ -24,8 +24,7 @@ from vigil.search.bitmaps import (
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values
-from vigil.spine.service import cursor_position, ensure_cursor, events_behind
-from vigil.spine.tables import consumer_cursors
+from vigil.spine.service import cursor_position, events_behind, hold_cursor
 
 _READ_CHUNK = 5_000
 _LOOKUP_CHUNK = 500
@@ -38,21 +37,11 @@ def events_to_index(engine: Engine) -> int:
 
 
 def hold_index(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
-    """Lock the tenant's search index cursor until the caller's transaction ends, waiting
-    for a pass of the indexer that holds it, and creating it (at 0) if the index has not
-    begun (PostgreSQL, ``SELECT … FOR UPDATE``; on SQLite the write lock keeps every
-    writer apart already). A purge does this before it deletes any event: the indexer,
-    which claims the cursor first too, then never reads events the purge deletes, and
-    ``forget_events`` reads where the index stands."""
-    if conn.dialect.name != "postgresql":
-        return
-    ensure_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
-    c = consumer_cursors.c
-    conn.execute(
-        select(c.position)
-        .where(c.tenant_id == tenant_id, c.consumer == CONSUMER_NAME)
-        .with_for_update()
-    ).all()
+    """Lock the tenant's search index cursor until the caller's transaction ends (see
+    ``spine.service.hold_cursor``). A purge does this before it deletes any event: the
+    indexer, which claims the cursor first too, then never reads events the purge
+    deletes, and ``forget_events`` reads where the index stands."""
+    hold_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
 
 
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:

@@ -34,6 +34,23 @@ def ensure_cursor(conn: Connection, *, tenant_id: uuid.UUID, consumer: str, now:
     )
 
 
+def hold_cursor(conn: Connection, *, tenant_id: uuid.UUID, consumer: str, now: datetime) -> None:
+    """Lock the consumer's cursor for the tenant until the caller's transaction ends,
+    waiting for a pass that holds it, and creating it (at 0) if the consumer has not begun
+    (PostgreSQL ``SELECT … FOR UPDATE``; on SQLite the one write lock keeps writers apart
+    already, so nothing is done). A retention purge holds the cursors of the consumers
+    that keep state about events (the search index, the rollups) before it deletes any,
+    so that no pass of theirs reads events it deletes."""
+    if conn.dialect.name != "postgresql":
+        return
+    ensure_cursor(conn, tenant_id=tenant_id, consumer=consumer, now=now)
+    conn.execute(
+        select(_c.position)
+        .where(_c.tenant_id == tenant_id, _c.consumer == consumer)
+        .with_for_update()
+    ).all()
+
+
 def cursor_position(conn: Connection, *, tenant_id: uuid.UUID, consumer: str) -> int:
     """The ``seq`` the consumer has finished with (0 when it has no cursor yet)."""
     found = conn.execute(
