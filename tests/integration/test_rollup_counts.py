@@ -240,7 +240,12 @@ def test_check_names_a_wrong_counter_and_rebuild_mends_it(
     assert "activity rollups: 300 events counted" in rebuilt.stderr
     again = run_vigil(fresh, "rollups", "check", "--tenant", "rollups")
     assert again.returncode == 0, again.stderr
-    assert "rollups: rollups agree with the events (counted through seq 300)" in again.stderr
+    assert "rollups: rollups agree with the events they have counted" in again.stderr
+    assert "not counted yet" not in again.stderr
+    record(fresh, tenant_id, [EventIn(action=Action.LOGIN, resource_type=ResourceType.USER)])
+    behind = run_vigil(fresh, "rollups", "check", "--tenant", "rollups")
+    assert behind.returncode == 0, behind.stderr
+    assert "1 committed since not counted yet" in behind.stderr
     unknown = run_vigil(fresh, "rollups", "check", "--tenant", "no-such-tenant")
     assert unknown.returncode == 1
     assert "tenant 'no-such-tenant' not found" in unknown.stderr
