@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import Progress
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from vigil.analytics.rollup_check import compare_rollups, reset_rollups
 from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR, RollupConsumer
@@ -19,7 +19,7 @@ from vigil.core.clock import from_micros, utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
 from vigil.spine.runner import ConsumerRunner
-from vigil.spine.service import cursor_position, ensure_cursor, last_seq, tenants_behind
+from vigil.spine.service import ensure_cursor, events_behind, last_seq
 from vigil.tenants import service as tenants
 from vigil.tenants.tables import TenantRow
 
@@ -84,7 +84,7 @@ def catch_up_with_progress(engine: Engine, *, only: set[uuid.UUID] | None = None
     """Count every event the rollups have not reached (of the ``only`` tenants, or every
     tenant), with a progress bar on stderr."""
     with engine.connect() as conn:
-        behind = _not_counted(conn, only)
+        behind = events_behind(conn, consumer=CONSUMER_NAME, only=only)
     if not behind:
         stderr.print("activity rollups: up to date")
         return
@@ -104,14 +104,6 @@ def catch_up_with_progress(engine: Engine, *, only: set[uuid.UUID] | None = None
         )
     else:
         stderr.print(f"activity rollups: {done:,} events counted")
-
-
-def _not_counted(conn: Connection, only: set[uuid.UUID] | None) -> int:
-    return sum(
-        head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
-        for tenant_id, head in tenants_behind(conn, consumer=CONSUMER_NAME)
-        if only is None or tenant_id in only
-    )
 
 
 def _tenants(engine: Engine, name: str | None) -> list[TenantRow]:

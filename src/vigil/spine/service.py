@@ -7,6 +7,7 @@ mover read (compare and set), so two processes can never both consume the same e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, select, update
@@ -124,9 +125,13 @@ def tenants_behind(conn: Connection, *, consumer: str) -> list[tuple[uuid.UUID, 
     return [(tenant_id, int(last)) for tenant_id, last in conn.execute(query)]
 
 
-def events_behind(conn: Connection, *, consumer: str) -> int:
-    """How many committed events, over every tenant, the consumer has not finished with."""
+def events_behind(
+    conn: Connection, *, consumer: str, only: Collection[uuid.UUID] | None = None
+) -> int:
+    """How many committed events the consumer has not finished with, over every tenant or
+    the ``only`` ones."""
     return sum(
         head - cursor_position(conn, tenant_id=tenant_id, consumer=consumer)
         for tenant_id, head in tenants_behind(conn, consumer=consumer)
+        if only is None or tenant_id in only
     )
