@@ -45,6 +45,7 @@ from vigil.notifications.routes import router as notifications_router
 from vigil.ops.metrics import ServerMetrics
 from vigil.ops.middleware import RequestObserver
 from vigil.ops.routes import router as ops_router
+from vigil.people.routes import router as people_router
 from vigil.settings import Settings, get_settings
 from vigil.spine.dispatcher import Dispatcher
 from vigil.tenants.routes import router as settings_router
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(analytics_router)
     app.include_router(events_router)
     app.include_router(users_router)
+    app.include_router(people_router)
     app.include_router(auth_router)
     app.include_router(keys_router)
     app.include_router(settings_router)

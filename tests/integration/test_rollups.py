@@ -1,6 +1,7 @@
 """The hourly activity rollups: a summary read from them is what counting the events gives,
-at any moment, and every counter equals a count of its events after concurrent ingest, a
-``kill -9`` of the server mid-ingest and a restart, and a retention purge."""
+at any moment, and every counter (the people tables' too) equals a count of its events
+after concurrent ingest, a ``kill -9`` of the server mid-ingest and a restart, and a
+retention purge."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, func, select
 
 from tests.conftest import Stack, Tenant
 from tests.helpers import eventually, ingest, list_all, make_event
+from tests.integration.test_people import assert_people_agree, people_through
 from tests.integration.test_spine_durability import durable_database
 from tests.nodes import VIGIL, Node
 from vigil.analytics.rollup_check import compare_rollups
@@ -40,14 +42,17 @@ KINDS = [
     ("UPDATE", "ENDPOINT", "FAILED"),
 ]
 NOW = datetime.now(UTC)
+ADDRESSES = ["81.2.69.142", "2.125.160.216", "89.160.20.112", "216.160.83.56", "10.0.0.1"]
 
 
 def assorted(rng: random.Random, count: int, *, hours_back: float = 72) -> list[dict[str, Any]]:
-    """Events of every kind, at times spread over the last ``hours_back`` hours."""
+    """Events of every kind, at times spread over the last ``hours_back`` hours, by actors
+    named by an id and an email, by an email alone or not at all, from several countries."""
     events = []
     for _ in range(count):
         action, resource_type, status = rng.choice(KINDS)
         moment = NOW - timedelta(seconds=rng.uniform(0, hours_back * 3600))
+        named = rng.random()
         events.append(
             make_event(
                 action=action,
@@ -55,6 +60,9 @@ def assorted(rng: random.Random, count: int, *, hours_back: float = 72) -> list[
                 resource_id=f"r-{rng.randrange(30)}",
                 status=status,
                 timestamp=moment.isoformat(),
+                user_id=f"u-{rng.randrange(25)}" if named < 0.8 else ...,
+                user_email=f"p{rng.randrange(30)}@example.com" if named < 0.95 else ...,
+                ip_address=rng.choice(ADDRESSES),
             )
         )
     return events
@@ -229,6 +237,8 @@ def test_the_rollups_equal_the_events_after_writers_a_kill_a_restart_and_a_purge
             node.start()  # a new process counts what the dead one had not
             rolled_up_through(engine, tenant["id"])
             assert_rollups_agree(engine, tenant["id"])
+            people_through(engine, tenant["id"])
+            assert_people_agree(engine, tenant["id"])
 
             with write_transaction(engine) as conn:
                 change_tenant_settings(conn, tenant_id=tenant["id"], retention_days=10)
@@ -241,12 +251,19 @@ def test_the_rollups_equal_the_events_after_writers_a_kill_a_restart_and_a_purge
                 ).scalar_one()
             assert 0 < left < committed  # some were older than ten days, most were not
             assert_rollups_agree(engine, tenant["id"])
+            assert_people_agree(engine, tenant["id"])
             check = subprocess.run(
                 [VIGIL, "rollups", "check"], env=node.env, capture_output=True, text=True,
                 timeout=120, check=False,
             )  # fmt: skip
             assert check.returncode == 0, check.stderr
             assert "Default: rollups agree with the events they have counted" in check.stderr
+            check = subprocess.run(
+                [VIGIL, "people", "check"], env=node.env, capture_output=True, text=True,
+                timeout=120, check=False,
+            )  # fmt: skip
+            assert check.returncode == 0, check.stderr
+            assert "Default: people agree with the events they have counted" in check.stderr
         finally:
             node.stop()
             engine.dispose()

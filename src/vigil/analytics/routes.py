@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import Connection
 
 from vigil.accounts.deps import Caller
-from vigil.accounts.users import get_user
 from vigil.analytics.buckets import Bucket, Unit
 from vigil.analytics.schemas import ActivitySummaryQuery, EventSummary, SummaryQuery
 from vigil.analytics.summary import summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep
-from vigil.core.http import FastJSONResponse, uuid_or_404
+from vigil.core.http import FastJSONResponse
 from vigil.events.filters import EventFilters
+from vigil.people.service import actor_for
 
 # Tagged with the event routes they summarise, so the API reference shows them together.
 router = APIRouter(tags=["audit logs"])
@@ -45,9 +45,10 @@ def user_activity_summary(
     user_id: str,
     query: Annotated[ActivitySummaryQuery, Query()],
 ) -> Response:
-    """The summary filters, for one registered user of the tenant; unknown users are 404."""
-    user = get_user(conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user"))
-    filters = query.filters_for_actor(str(user["id"]), None)
+    """The filters, for one person's events: ``user_id`` is a Vigil account's id, a
+    person's id or a ``user_id`` producers send (``people.service.actor_for``); 404 when it
+    is none of these in the tenant."""
+    filters = query.filters_of(actor_for(conn, tenant_id=principal.tenant_id, key=user_id))
     return _summary_response(conn, principal.tenant_id, filters, query.bucket)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vigil.cli import apikeys, db, demo, rollups, serve, tenants, tenants_allow, users
+from vigil.cli import apikeys, db, demo, people, rollups, serve, tenants, tenants_allow, users
 
 app = typer.Typer(
     name="vigil",
@@ -21,6 +21,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(tenants_allow.app, name="tenant")
 app.add_typer(db.app, name="db")
 app.add_typer(rollups.app, name="rollups")
+app.add_typer(people.app, name="people")
 
 if __name__ == "__main__":
     app()

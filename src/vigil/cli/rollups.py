@@ -4,32 +4,30 @@ again from the events."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
 from sqlalchemy import Engine
 
 from vigil.analytics.rollup_check import compare_rollups, reset_rollups
 from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR, RollupConsumer
-from vigil.cli.common import fail, load_settings, migrated_engine, stderr
-from vigil.cli.db import progress_columns
+from vigil.cli.catch_up import catch_up_with_progress as catch_up
+from vigil.cli.common import (
+    TenantOption,
+    fail,
+    load_settings,
+    migrated_engine,
+    stderr,
+    tenants_named,
+)
 from vigil.core.clock import from_micros, utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
-from vigil.spine.runner import ConsumerRunner
-from vigil.spine.service import ensure_cursor, events_behind, last_seq
-from vigil.tenants import service as tenants
-from vigil.tenants.tables import TenantRow
+from vigil.spine.service import ensure_cursor, last_seq
 
 app = typer.Typer(
     help="The hourly activity rollups that summaries and analytics add up.", no_args_is_help=True
 )
-
-TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Name of one tenant (default: every tenant)")
-]
 
 
 @app.command("check")
@@ -39,7 +37,7 @@ def check(tenant: TenantOption = None) -> None:
     how many). Reads each tenant's events once (seconds at 10 million)."""
     engine = migrated_engine(load_settings())
     wrong = 0
-    for row in _tenants(engine, tenant):
+    for row in tenants_named(engine, tenant):
         with engine.connect() as conn:
             found = compare_rollups(conn, tenant_id=row["id"])
             waiting = last_seq(conn, tenant_id=row["id"]) - found.through
@@ -72,7 +70,7 @@ def rebuild(tenant: TenantOption = None) -> None:
     """Empty the counters and count every stored event again, with a progress bar. Safe
     beside a running server: summaries read the events the rollups have not reached."""
     engine = migrated_engine(load_settings())
-    chosen = _tenants(engine, tenant)
+    chosen = tenants_named(engine, tenant)
     for row in chosen:
         with write_transaction(engine) as conn:
             ensure_cursor(conn, tenant_id=row["id"], consumer=CONSUMER_NAME, now=utcnow())
@@ -83,34 +81,6 @@ def rebuild(tenant: TenantOption = None) -> None:
 def catch_up_with_progress(engine: Engine, *, only: set[uuid.UUID] | None = None) -> None:
     """Count every event the rollups have not reached (of the ``only`` tenants, or every
     tenant), with a progress bar on stderr."""
-    with engine.connect() as conn:
-        behind = events_behind(conn, consumer=CONSUMER_NAME, only=only)
-    if not behind:
-        stderr.print("activity rollups: up to date")
-        return
-    runner = ConsumerRunner(engine, RollupConsumer(), yield_to_writers=False)
-    with Progress(*progress_columns(), console=stderr) as progress:
-        task = progress.add_task("Counting activity", total=behind)
-        try:
-            done = runner.catch_up(on_pass=lambda n: progress.advance(task, n), only=only)
-        except KeyboardInterrupt:
-            fail(
-                "interrupted; what was counted is kept, and a new run goes on from there", code=130
-            )
-        progress.update(task, completed=behind)  # a running server may have taken passes
-    if done < behind:
-        stderr.print(
-            f"activity rollups: {done:,} events counted here, the others by a running server"
-        )
-    else:
-        stderr.print(f"activity rollups: {done:,} events counted")
-
-
-def _tenants(engine: Engine, name: str | None) -> list[TenantRow]:
-    with engine.connect() as conn:
-        if name is None:
-            return tenants.list_tenants(conn)
-        found = tenants.get_tenant_by_name(conn, name=name, required=False)
-    if found is None:
-        fail(f"tenant {escape(repr(name))} not found")
-    return [found]
+    catch_up(
+        engine, RollupConsumer(), what="activity rollups", doing="Counting activity", only=only
+    )

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from vigil.accounts import service as accounts
 from vigil.accounts.passwords import check_password_rules
 from vigil.app import create_app
+from vigil.cli import people, rollups
 from vigil.cli.common import fail, load_settings, migrated_engine, stderr
 from vigil.cli.db import BACKFILL_HELP, backfill_with_progress, index_with_progress
-from vigil.cli.rollups import catch_up_with_progress
 from vigil.db.engine import write_transaction
 from vigil.ops.log_format import log_json_to_stdout
 from vigil.settings import Settings
@@ -79,9 +79,9 @@ def migrate(
         typer.Option(
             "--backfill/--no-backfill",
             help="Fill the columns the migrations added in stored events, and bring the search"
-            " index and the activity rollups up to them (or leave it to `vigil db backfill`,"
-            " `vigil db index` and `vigil rollups rebuild`, or to `vigil serve`, which does it"
-            " all after it starts)",
+            " index, the activity rollups and the people up to them (or leave it to `vigil db"
+            " backfill`, `vigil db index`, `vigil rollups rebuild` and `vigil people rebuild`,"
+            " or to `vigil serve`, which does it all after it starts)",
         ),
     ] = True,
 ) -> None:
@@ -91,7 +91,8 @@ def migrate(
     if backfill:
         backfill_with_progress(engine)
         index_with_progress(engine)
-        catch_up_with_progress(engine)
+        rollups.catch_up_with_progress(engine)
+        people.catch_up_with_progress(engine)
 
 
 def bootstrap_if_empty(engine: Engine, settings: Settings) -> None:

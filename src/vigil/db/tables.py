@@ -5,6 +5,7 @@ from vigil.analytics.rollup_tables import activity_hours
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
+from vigil.people.tables import people, person_countries, person_days, person_identifiers
 from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.spine.tables import consumer_cursors
 from vigil.tenants.tables import tenants
@@ -20,6 +21,10 @@ __all__ = [
     "inbox",
     "notification_settings",
     "outbox",
+    "people",
+    "person_countries",
+    "person_days",
+    "person_identifiers",
     "search_bitmaps",
     "search_postings",
     "search_terms",

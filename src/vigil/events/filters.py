@@ -25,6 +25,22 @@ NO_QUERY = SearchQuery()
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """Whose events to select: those naming one of ``user_ids``, and those with no id
+    naming one of ``emails`` (lower case): a person's events (``people.directory``)."""
+
+    user_ids: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, list[str]]:
+        """As plain JSON values, for the record of an export."""
+        described: dict[str, list[str]] = {"user_id": list(self.user_ids)}
+        if self.emails:
+            described["user_email_without_id"] = list(self.emails)
+        return described
+
+
+@dataclass(frozen=True, slots=True)
 class EventFilters:
     """Which events a query selects; every part optional and combined with AND."""
 
@@ -33,6 +49,7 @@ class EventFilters:
     resource_id: str | None = None
     user_id: str | None = None
     user_email: str | None = None
+    actor: Actor | None = None  # a person's events (``/users/{user_id}/activity``)
     # Events whose address is in any of these (``ip_address=10.0.0.0/8``; an address is a
     # network of one). A tuple, so a query can give alternatives.
     ip_networks: tuple[IPNetwork, ...] = ()
@@ -55,6 +72,8 @@ class EventFilters:
         for name in ("resource_id", "user_id", "user_email"):
             if getattr(self, name) is not None:
                 described[name] = getattr(self, name)
+        if self.actor is not None:
+            described["actor"] = self.actor.describe()
         if self.ip_networks:
             networks = [network_text(network) for network in self.ip_networks]
             described["ip_address"] = networks[0] if len(networks) == 1 else networks
@@ -110,6 +129,15 @@ def parse_filters(
         start_text=start_date.strip() if start_date else None,
         end_text=end_date.strip() if end_date else None,
     )
+
+
+def parse_moment(raw: str, *, field_name: str) -> datetime:
+    """A point in time as ``start_date`` takes it (ISO 8601, a date meaning its start in
+    UTC); raises ``InvalidInput`` naming ``field_name``."""
+    moment = _parse_bound(raw, field_name=field_name, is_end=False)
+    if moment is None:
+        raise InvalidInput(field_name, "must be a date or a date and time (ISO 8601)")
+    return moment
 
 
 E = TypeVar("E", Action, ResourceType, Status)

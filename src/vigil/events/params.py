@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from vigil.core.pagination import CursorPageQuery
 from vigil.events.export import ExportFormat
-from vigil.events.filters import EventFilters, parse_filters
+from vigil.events.filters import Actor, EventFilters, parse_filters
 from vigil.events.schemas import Action, ResourceType, Status
 
 _DATE = "ISO 8601 datetime with offset, or a date (a date-only end_date includes the whole day)"
@@ -82,6 +83,10 @@ class ActivityQuery(BaseModel):
     )
     start_date: DateText = Field(default=None, description=_DATE)
     end_date: DateText = Field(default=None, description=_DATE)
+
+    def filters_of(self, actor: Actor) -> EventFilters:
+        """Validated filters, for ``actor``'s events (a person's)."""
+        return dataclasses.replace(self.filters_for_actor(None, None), actor=actor)
 
     def filters_for_actor(self, user_id: str | None, user_email: str | None) -> EventFilters:
         """Validated filters, with the actor given."""

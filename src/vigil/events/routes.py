@@ -12,7 +12,6 @@ from sqlalchemy import Connection
 
 from vigil.accounts.access import rule_for
 from vigil.accounts.deps import Caller, admit_request
-from vigil.accounts.users import get_user
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep, SettingsDep
 from vigil.core.http import FastJSONResponse, client_ip, errors, read_body, uuid_or_404
@@ -32,6 +31,7 @@ from vigil.events.schemas import (
     EventPage,
 )
 from vigil.events.wire import event_json
+from vigil.people.service import actor_for
 
 router = APIRouter(tags=["audit logs"])
 # What an export's download holds, by `format`: each event as `EventOut` describes it.
@@ -208,7 +208,8 @@ def user_activity(
     user_id: str,
     query: Annotated[ActivityListQuery, Query()],
 ) -> Response:
-    """The list filters, for one registered user of the tenant; unknown users are 404."""
-    user = get_user(conn, tenant_id=principal.tenant_id, user_id=uuid_or_404(user_id, what="user"))
-    filters = query.filters_for_actor(str(user["id"]), None)
+    """The filters, for one person's events: ``user_id`` is a Vigil account's id, a
+    person's id or a ``user_id`` producers send (``people.service.actor_for``); 404 when it
+    is none of these in the tenant."""
+    filters = query.filters_of(actor_for(conn, tenant_id=principal.tenant_id, key=user_id))
     return _page_response(conn, principal.tenant_id, filters, query.page())

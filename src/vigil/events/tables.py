@@ -86,6 +86,19 @@ Index(
     postgresql_where=text("ip_key IS NOT NULL"),
 )
 
+# The events naming an actor by email alone, each email's newest first: a person's events
+# are those naming one of their ids, and these (``people.directory``). Only rows without an
+# id, so an event from a producer that sends ids costs ingest nothing here.
+Index(
+    "ix_events_tenant_email_time",
+    events.c.tenant_id,
+    events.c.user_email,
+    events.c.timestamp,
+    events.c.id,
+    sqlite_where=text("user_id IS NULL"),
+    postgresql_where=text("user_id IS NULL"),
+)
+
 
 class PreparedEventRow(TypedDict):
     """An event validated and enriched for storage: every column of ``events`` but those

@@ -34,6 +34,9 @@ COUNTED_FILTERS: Final = {
     "status": "status",
 }
 UNCOUNTED_FILTERS: Final = frozenset({"resource_id", "ip_networks", "start", "end"})
+# A person's events: the bitmaps of its ids when that is all it names (events with no id
+# naming an email are not told apart by the bitmaps), else read.
+ACTOR_FILTER: Final = "actor"
 DESCRIPTIVE_FIELDS: Final = frozenset({"query", "start_text", "end_text"})
 
 # Up to so many events past the index, SQLite reads them by row id (see ``_unindexed``).
@@ -54,6 +57,11 @@ def bitmap_count(filters: EventFilters, search: SearchClauses) -> BitmapCount | 
     if sets is None:
         return None
     counted = BitmapCount()
+    actor = filters.actor
+    if actor is not None:
+        if actor.emails or not actor.user_ids:
+            return None
+        counted.all_of.append(tuple(facet_key("user_id", value) for value in actor.user_ids))
     for name, column in COUNTED_FILTERS.items():
         value = getattr(filters, name)
         if not _is_set(value):

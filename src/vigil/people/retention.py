@@ -1,0 +1,211 @@
+"""Taking purged events off the people tables: counts go down, and a person with no event
+left is deleted with their identifiers; first and last seen and the last sign-in are read
+again from the events left when a purged event was one of them."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+
+from vigil.events.service import actor_clause
+from vigil.events.tables import EventRow, events
+from vigil.people.consumer import CONSUMER_NAME
+from vigil.people.directory import (
+    LOOKUP_CHUNK,
+    Identifier,
+    actor_of,
+    load_identifiers,
+    wanted_by,
+)
+from vigil.people.sightings import Tally, sightings_of
+from vigil.people.tables import (
+    EMAIL,
+    USER_ID,
+    people,
+    person_countries,
+    person_days,
+    person_identifiers,
+)
+from vigil.spine.service import cursor_position, hold_cursor
+
+log = logging.getLogger(__name__)
+
+
+def hold_people(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
+    """Lock the tenant's people cursor until the caller's transaction ends (see
+    ``spine.service.hold_cursor``). A purge does this before it deletes any event, so no
+    pass counts events it deletes and ``forget_events`` reads where the tables stand."""
+    hold_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
+
+
+def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
+    """Take deleted events (their rows as they were) off the tenant's people tables, in
+    the caller's transaction, after ``hold_people``. Events past the cursor were never
+    counted and need nothing. A count that would go below 0 means the tables were wrong
+    already: it is logged (``vigil people check`` and ``rebuild`` mend them)."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    seen = sightings_of([row for row in rows if row["seq"] <= through])
+    if not seen:
+        return
+    known = load_identifiers(conn, tenant_id=tenant_id, wanted=wanted_by(seen))
+    tallies: dict[uuid.UUID, Tally] = defaultdict(Tally)
+    for sighting in seen:
+        key = (
+            Identifier(USER_ID, sighting.user_id)
+            if sighting.user_id is not None
+            else Identifier(EMAIL, sighting.email or "")
+        )
+        entry = known.get(key)
+        if entry is None:
+            log.error(
+                "people of tenant %s: a purged event's actor %s is no one's;"
+                " run vigil people check",
+                tenant_id,
+                key,
+            )
+            continue
+        tallies[entry.person_id].add(sighting)
+    _take_days_and_countries(conn, tenant_id, tallies)
+    _take_from_people(conn, tenant_id, tallies, through)
+
+
+def _take_days_and_countries(
+    conn: Connection, tenant_id: uuid.UUID, tallies: dict[uuid.UUID, Tally]
+) -> None:
+    d, c = person_days.c, person_countries.c
+    days = [
+        {"p": person_id, "d": key.day, "a": key.action, "r": key.resource_type, "n": n}
+        for person_id, tally in sorted(tallies.items())
+        for key, n in sorted(tally.days.items())
+    ]
+    conn.execute(
+        update(person_days)
+        .where(
+            d.tenant_id == tenant_id,
+            d.day == bindparam("d"),
+            d.person_id == bindparam("p"),
+            d.action == bindparam("a"),
+            d.resource_type == bindparam("r"),
+        )
+        .values(events=d.events - bindparam("n")),
+        days,
+    )
+    countries = [
+        {"p": person_id, "c": country, "n": n}
+        for person_id, tally in sorted(tallies.items())
+        for country, n in sorted(tally.countries.items())
+    ]
+    if countries:
+        conn.execute(
+            update(person_countries)
+            .where(
+                c.tenant_id == tenant_id,
+                c.person_id == bindparam("p"),
+                c.country == bindparam("c"),
+            )
+            .values(events=c.events - bindparam("n")),
+            countries,
+        )
+    ids = sorted(tallies)
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        conn.execute(
+            delete(person_days).where(
+                d.tenant_id == tenant_id, d.person_id.in_(chunk), d.events <= 0
+            )
+        )
+        conn.execute(
+            delete(person_countries).where(
+                c.tenant_id == tenant_id, c.person_id.in_(chunk), c.events <= 0
+            )
+        )
+
+
+def _take_from_people(
+    conn: Connection, tenant_id: uuid.UUID, tallies: dict[uuid.UUID, Tally], through: int
+) -> None:
+    p = people.c
+    ids = sorted(tallies)
+    gone: list[uuid.UUID] = []
+    changes: list[dict[str, Any]] = []
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        query = select(p.id, p.first_seen, p.last_seen, p.last_sign_in, p.events).where(
+            p.tenant_id == tenant_id, p.id.in_(chunk)
+        )
+        for person_id, first_seen, last_seen, last_sign_in, count in conn.execute(query).all():
+            tally = tallies[person_id]
+            left = count - tally.events
+            if left < 0:
+                log.error(
+                    "people of tenant %s: person %s held %s fewer events than a purge"
+                    " deleted; run vigil people check",
+                    tenant_id,
+                    person_id,
+                    -left,
+                )
+            if left <= 0:
+                gone.append(person_id)
+                continue
+            mine = [
+                events.c.tenant_id == tenant_id,
+                events.c.seq <= through,
+                actor_clause(actor_of(conn, tenant_id=tenant_id, person_id=person_id)),
+            ]
+            if tally.first_seen is not None and tally.first_seen <= first_seen:
+                first_seen = conn.execute(
+                    select(func.min(events.c.timestamp)).where(*mine)
+                ).scalar_one()
+            if tally.last_seen is not None and tally.last_seen >= last_seen:
+                last_seen = conn.execute(
+                    select(func.max(events.c.timestamp)).where(*mine)
+                ).scalar_one()
+            if tally.last_sign_in is not None and (
+                last_sign_in is None or tally.last_sign_in >= last_sign_in
+            ):
+                last_sign_in = conn.execute(
+                    select(func.max(events.c.timestamp)).where(
+                        *mine, events.c.action == "LOGIN", events.c.status == "SUCCESS"
+                    )
+                ).scalar_one()
+            changes.append(
+                {
+                    "person": person_id,
+                    "first_seen": first_seen,
+                    "last_seen": last_seen,
+                    "last_sign_in": last_sign_in,
+                    "events": left,
+                }
+            )
+    if changes:
+        conn.execute(
+            update(people)
+            .where(p.tenant_id == tenant_id, p.id == bindparam("person"))
+            .values(
+                first_seen=bindparam("first_seen"),
+                last_seen=bindparam("last_seen"),
+                last_sign_in=bindparam("last_sign_in"),
+                events=bindparam("events"),
+            ),
+            changes,
+        )
+    for start in range(0, len(gone), LOOKUP_CHUNK):
+        chunk = gone[start : start + LOOKUP_CHUNK]
+        for table in (person_days, person_countries, person_identifiers):
+            conn.execute(
+                delete(table).where(table.c.tenant_id == tenant_id, table.c.person_id.in_(chunk))
+            )
+        conn.execute(delete(people).where(p.tenant_id == tenant_id, p.id.in_(chunk)))
