@@ -114,12 +114,18 @@ def _claim_email(conn: Connection, *, email: str, tenant_id: uuid.UUID, user_id:
 
 
 def get_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserRow:
-    """One user of the tenant; another tenant's is as unknown as a made-up id."""
-    query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
-    found = conn.execute(query).mappings().first()
+    """One user of the tenant; another tenant's is as unknown as a made-up id (``NotFound``)."""
+    found = find_user(conn, tenant_id=tenant_id, user_id=user_id)
     if found is None:
         raise NotFound(f"user {user_id} not found")
-    return user_row(found)
+    return found
+
+
+def find_user(conn: Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> UserRow | None:
+    """One user of the tenant, or None (another tenant's is as unknown as a made-up id)."""
+    query = select(users).where(users.c.tenant_id == tenant_id, users.c.id == user_id)
+    found = conn.execute(query).mappings().first()
+    return None if found is None else user_row(found)
 
 
 def emails_of(conn: Connection, *, tenant_id: uuid.UUID, ids: list[str]) -> dict[str, str]:

@@ -128,3 +128,11 @@ class ExportQuery(EventQuery):
     """``GET /audit-logs/export``."""
 
     format: ExportFormat = ExportFormat.CSV
+    person: str | None = Field(
+        default=None,
+        max_length=255,
+        description=(
+            "Only one person's events: a Vigil account's id, a person's id or a user id"
+            " producers send, as `/users/{user_id}/activity` takes it (404 when none)"
+        ),
+    )

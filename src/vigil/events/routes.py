@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -159,6 +160,7 @@ def export_audit_logs(
     slots: ExportSlotsDep,
     ingest: IngestDep,
     settings: SettingsDep,
+    conn: ReadConnDep,
     query: Annotated[ExportQuery, Query()],
 ) -> Response:
     """Stream every matching event; the export itself is recorded as an EXPORT event.
@@ -167,6 +169,9 @@ def export_audit_logs(
     busy the answer is 429 with ``Retry-After``.
     """
     filters = query.filters()
+    if query.person is not None:
+        actor = actor_for(conn, tenant_id=principal.tenant_id, key=query.person)
+        filters = dataclasses.replace(filters, actor=actor)
     export_format = query.format
     filename = f"vigil-audit-logs-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format.value}"
     export = RunningExport(

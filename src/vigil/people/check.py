@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from vigil.events.commit_log import events_after
 from vigil.people.consumer import CONSUMER_NAME
+from vigil.people.counters import COUNTERS, compare_counts
 from vigil.people.directory import Identifier
 from vigil.people.retention import hold_people
 from vigil.people.sightings import Tally, sightings_of
@@ -25,8 +26,6 @@ from vigil.people.tables import (
     EMAIL,
     USER_ID,
     people,
-    person_countries,
-    person_days,
     person_identifiers,
 )
 from vigil.spine.service import cursor_position
@@ -90,8 +89,7 @@ def compare_people(conn: Connection, *, tenant_id: uuid.UUID) -> PeopleDifferenc
                 continue
             expected[person_id].add(seen)
     problems.extend(_compare_people(conn, tenant_id, expected))
-    problems.extend(_compare_days(conn, tenant_id, expected))
-    problems.extend(_compare_countries(conn, tenant_id, expected))
+    problems.extend(compare_counts(conn, tenant_id=tenant_id, expected=expected))
     return PeopleDifference(
         through=through, differences=len(problems), examples=problems[:MAX_REPORTED]
     )
@@ -123,53 +121,6 @@ def _compare_people(
     return problems
 
 
-def _compare_days(
-    conn: Connection, tenant_id: uuid.UUID, expected: dict[uuid.UUID, Tally]
-) -> list[str]:
-    d = person_days.c
-    stored = {
-        (person_id, day, action, resource_type): int(n)
-        for day, person_id, action, resource_type, n in conn.execute(
-            select(d.day, d.person_id, d.action, d.resource_type, d.events).where(
-                d.tenant_id == tenant_id
-            )
-        )
-    }
-    want = {
-        (person_id, key.day, key.action, key.resource_type): n
-        for person_id, tally in expected.items()
-        for key, n in tally.days.items()
-    }
-    return [
-        f"person {key[0]} on day {key[1]}, {key[2]} {key[3]}: counted {stored.get(key, 0):,},"
-        f" events {want.get(key, 0):,}"
-        for key in sorted(set(stored) | set(want))
-        if stored.get(key) != want.get(key)
-    ]
-
-
-def _compare_countries(
-    conn: Connection, tenant_id: uuid.UUID, expected: dict[uuid.UUID, Tally]
-) -> list[str]:
-    c = person_countries.c
-    stored = {
-        (person_id, country): int(n)
-        for person_id, country, n in conn.execute(
-            select(c.person_id, c.country, c.events).where(c.tenant_id == tenant_id)
-        )
-    }
-    want = {
-        (person_id, country): n
-        for person_id, tally in expected.items()
-        for country, n in tally.countries.items()
-    }
-    return [
-        f"person {key[0]} in {key[1]}: counted {stored.get(key, 0):,}, events {want.get(key, 0):,}"
-        for key in sorted(set(stored) | set(want))
-        if stored.get(key) != want.get(key)
-    ]
-
-
 def _shown(values: tuple[Any, ...] | None) -> str:
     if values is None:
         return "nothing"
@@ -183,7 +134,7 @@ def reset_people(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> No
     stored event again. Holds the cursor first, as a purge does, so no pass runs alongside.
     A person keeps their id unless retention purged the event that first named them."""
     hold_people(conn, tenant_id=tenant_id, now=now)
-    for table in (person_days, person_countries, person_identifiers, people):
+    for table in (*(counter.table for counter in COUNTERS), person_identifiers, people):
         conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
     k = consumer_cursors.c
     conn.execute(

@@ -1,6 +1,6 @@
 """The people tables as a consumer of committed events (DESIGN §2): each event with an
 actor is resolved to a person (``people.directory``) and counted on them — events, first
-and last seen, last sign-in, per day by action and resource type, per country — in the
+and last seen, last sign-in, and the counters of ``people.counters`` — in the
 transaction that moves the consumer's cursor, so exactly once. A retention purge takes
 its events off again (``people.retention``).
 
@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from vigil.db.folding import fold
 from vigil.events.tables import EventRow, events
+from vigil.people.counters import add_counts
 from vigil.people.directory import (
     LOOKUP_CHUNK,
     Identifier,
@@ -32,7 +32,7 @@ from vigil.people.directory import (
     wanted_by,
 )
 from vigil.people.sightings import Sighting, Tally, earlier, later, sightings_of, stored_only
-from vigil.people.tables import people, person_countries, person_days, person_identifiers
+from vigil.people.tables import people, person_identifiers
 
 CONSUMER_NAME: Final = "people"
 
@@ -122,7 +122,7 @@ def count_sightings(conn: Connection, *, tenant_id: uuid.UUID, seen: Sequence[Si
             ],
         )
     _add_to_people(conn, tenant_id, {k: v for k, v in tallies.items() if k not in fresh})
-    _add_days_and_countries(conn, tenant_id, tallies)
+    add_counts(conn, tenant_id=tenant_id, tallies=tallies)
 
 
 def _insert_identifiers(
@@ -178,46 +178,4 @@ def _add_to_people(conn: Connection, tenant_id: uuid.UUID, tallies: dict[uuid.UU
                 events=bindparam("events"),
             ),
             changes,
-        )
-
-
-def _add_days_and_countries(
-    conn: Connection, tenant_id: uuid.UUID, tallies: dict[uuid.UUID, Tally]
-) -> None:
-    """Add to (or create) each ``person_days`` and ``person_countries`` row (``INSERT … ON
-    CONFLICT DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    days = [
-        {
-            "tenant_id": tenant_id,
-            "day": key.day,
-            "person_id": person_id,
-            "action": key.action,
-            "resource_type": key.resource_type,
-            "events": n,
-        }
-        for person_id, tally in sorted(tallies.items())
-        for key, n in sorted(tally.days.items())
-    ]
-    insert = dialect.insert(person_days)
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=["tenant_id", "day", "person_id", "action", "resource_type"],
-            set_={"events": person_days.c.events + insert.excluded.events},
-        ),
-        days,
-    )
-    countries = [
-        {"tenant_id": tenant_id, "person_id": person_id, "country": country, "events": n}
-        for person_id, tally in sorted(tallies.items())
-        for country, n in sorted(tally.countries.items())
-    ]
-    if countries:
-        insert = dialect.insert(person_countries)
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["tenant_id", "person_id", "country"],
-                set_={"events": person_countries.c.events + insert.excluded.events},
-            ),
-            countries,
         )

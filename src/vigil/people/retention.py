@@ -23,6 +23,7 @@ from sqlalchemy import (
 from vigil.events.service import actor_clause
 from vigil.events.tables import EventRow, events
 from vigil.people.consumer import CONSUMER_NAME
+from vigil.people.counters import delete_people_counts, take_counts
 from vigil.people.directory import (
     LOOKUP_CHUNK,
     Identifier,
@@ -35,8 +36,6 @@ from vigil.people.tables import (
     EMAIL,
     USER_ID,
     people,
-    person_countries,
-    person_days,
     person_identifiers,
 )
 from vigil.spine.service import cursor_position, hold_cursor
@@ -78,60 +77,8 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
             )
             continue
         tallies[entry.person_id].add(sighting)
-    _take_days_and_countries(conn, tenant_id, tallies)
+    take_counts(conn, tenant_id=tenant_id, tallies=tallies)
     _take_from_people(conn, tenant_id, tallies, through)
-
-
-def _take_days_and_countries(
-    conn: Connection, tenant_id: uuid.UUID, tallies: dict[uuid.UUID, Tally]
-) -> None:
-    d, c = person_days.c, person_countries.c
-    days = [
-        {"p": person_id, "d": key.day, "a": key.action, "r": key.resource_type, "n": n}
-        for person_id, tally in sorted(tallies.items())
-        for key, n in sorted(tally.days.items())
-    ]
-    conn.execute(
-        update(person_days)
-        .where(
-            d.tenant_id == tenant_id,
-            d.day == bindparam("d"),
-            d.person_id == bindparam("p"),
-            d.action == bindparam("a"),
-            d.resource_type == bindparam("r"),
-        )
-        .values(events=d.events - bindparam("n")),
-        days,
-    )
-    countries = [
-        {"p": person_id, "c": country, "n": n}
-        for person_id, tally in sorted(tallies.items())
-        for country, n in sorted(tally.countries.items())
-    ]
-    if countries:
-        conn.execute(
-            update(person_countries)
-            .where(
-                c.tenant_id == tenant_id,
-                c.person_id == bindparam("p"),
-                c.country == bindparam("c"),
-            )
-            .values(events=c.events - bindparam("n")),
-            countries,
-        )
-    ids = sorted(tallies)
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        chunk = ids[start : start + LOOKUP_CHUNK]
-        conn.execute(
-            delete(person_days).where(
-                d.tenant_id == tenant_id, d.person_id.in_(chunk), d.events <= 0
-            )
-        )
-        conn.execute(
-            delete(person_countries).where(
-                c.tenant_id == tenant_id, c.person_id.in_(chunk), c.events <= 0
-            )
-        )
 
 
 def _take_from_people(
@@ -202,10 +149,11 @@ def _take_from_people(
             ),
             changes,
         )
+    delete_people_counts(conn, tenant_id=tenant_id, person_ids=gone)
     for start in range(0, len(gone), LOOKUP_CHUNK):
         chunk = gone[start : start + LOOKUP_CHUNK]
-        for table in (person_days, person_countries, person_identifiers):
-            conn.execute(
-                delete(table).where(table.c.tenant_id == tenant_id, table.c.person_id.in_(chunk))
-            )
+        i = person_identifiers.c
+        conn.execute(
+            delete(person_identifiers).where(i.tenant_id == tenant_id, i.person_id.in_(chunk))
+        )
         conn.execute(delete(people).where(p.tenant_id == tenant_id, p.id.in_(chunk)))

@@ -39,7 +39,7 @@ from vigil.people.tables import (
     USER_ID,
     people,
     person_countries,
-    person_days,
+    person_features,
     person_identifiers,
 )
 
@@ -62,6 +62,7 @@ class PeopleFilters:
     active_since: datetime | None = None
     inactive_days: int | None = None
     has_account: bool | None = None
+    role: str | None = None  # accounts with this role only
 
 
 class AccountLink(TypedDict):
@@ -180,6 +181,8 @@ def _selected(
         clauses.append(or_(e.last_seen.is_(None), e.last_seen < since))
     if filters.has_account is not None:
         clauses.append(e.account_id.is_not(None) if filters.has_account else e.account_id.is_(None))
+    if filters.role is not None:
+        clauses.append(_u.role == filters.role)
     return everyone, query.where(*clauses)
 
 
@@ -258,7 +261,7 @@ def get_person(
         .where(_i.tenant_id == tenant_id, _i.person_id == pid)
         .order_by(_i.kind, _i.value)
     ).all()
-    c, d = person_countries.c, person_days.c
+    c, d = person_countries.c, person_features.c
     countries = conn.execute(
         select(c.country, c.events)
         .where(c.tenant_id == tenant_id, c.person_id == pid)

@@ -71,20 +71,36 @@ person_identifiers = Table(
     Index("ix_person_identifiers_person", "tenant_id", "person_id"),
 )
 
-# A person's events per UTC day (days since 1970-01-01), by action and resource type:
-# what a person's counts, active users, power users and popular features add up.
+# A person's events per UTC day (days since 1970-01-01): who was active when, and how much
+# (active users, power users). One row per person and day, so a period's distinct people
+# read a few rows per day whatever the events' count.
 person_days = Table(
     "person_days",
     metadata,
     Column("tenant_id", UUIDType(), nullable=False),
     Column("day", BigInteger, nullable=False),
     Column("person_id", UUIDType(), nullable=False),
-    Column("action", String(16), nullable=False),
-    Column("resource_type", String(16), nullable=False),
     Column("events", BigInteger, nullable=False),
-    PrimaryKeyConstraint("tenant_id", "day", "person_id", "action", "resource_type"),
+    PrimaryKeyConstraint("tenant_id", "day", "person_id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
-    Index("ix_person_days_person", "tenant_id", "person_id", "day"),
+    sqlite_with_rowid=False,
+)
+
+# A person's events per resource type, UTC day and action: what each person uses (popular
+# features, a power user's top features, a person's counts). Keyed by resource type, then
+# person, so the people who used a type in a period are read in order, without sorting.
+person_features = Table(
+    "person_features",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("resource_type", String(16), nullable=False),
+    Column("person_id", UUIDType(), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "resource_type", "person_id", "day", "action"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    Index("ix_person_features_person", "tenant_id", "person_id", "day"),
     sqlite_with_rowid=False,
 )
 

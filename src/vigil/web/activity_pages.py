@@ -6,10 +6,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Connection
 
 from vigil.accounts.service import api_key_names
-from vigil.accounts.users import emails_of, get_user
+from vigil.accounts.users import emails_of, find_user
 from vigil.analytics.summary import summarize
 from vigil.core.clock import utcnow
 from vigil.core.deps import ReadConnDep
@@ -17,7 +18,9 @@ from vigil.core.errors import InvalidInput, InvalidQuery
 from vigil.core.http import uuid_or_404
 from vigil.core.pagination import PageRequest
 from vigil.events import service as events
+from vigil.events.filters import Actor
 from vigil.events.wire import event_json
+from vigil.people.service import PersonDetail, actor_for, get_person
 from vigil.web import charts
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.formatting import number
@@ -42,10 +45,13 @@ def activity_context(
     view: ViewFilters,
     *,
     path: str,
-    actor_id: str | None = None,
+    person: str | None = None,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Everything the activity widgets show for ``view``: the list page, the summary, the
-    timeline, and the export links, all over exactly the same filters."""
+    timeline, and the export links, all over exactly the same filters. On a person's
+    Activity tab, ``actor`` is whose events these are and ``person`` the key the export
+    links name them by (``people.service.actor_for``)."""
     now = utcnow()
     base = {
         "view": view,
@@ -56,7 +62,7 @@ def activity_context(
         "statuses": STATUSES,
     }
     try:
-        filters = view.event_filters(now, actor_id=actor_id)
+        filters = view.event_filters(now, actor=actor)
     except InvalidQuery as error:  # shown under the filters; the box keeps the text
         at = _split_at_token(view.q, error.position)
         return {**base, "filter_error": error.reason, "query_error": error, "query_at": at}
@@ -70,7 +76,7 @@ def activity_context(
         page=PageRequest(limit=PAGE_SIZE, offset=(view.page - 1) * PAGE_SIZE),
     )
     summary = summarize(conn, tenant_id=tenant_id, filters=filters, now=now)
-    export_query = view.api_params(now, actor_id=actor_id)
+    export_query = view.api_params(now, person=person)
     # A USER resource is shown by its email, where the user is one of Vigil's own.
     user_resources = [
         item["resource_id"]
@@ -138,15 +144,29 @@ def activity(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
 
 @router.get("/users/{user_id}/activity")
 def user_activity(request: Request, me: ConsoleDep, conn: ReadConnDep, user_id: str) -> Response:
-    """One user's Activity tab: what they did."""
-    user = get_user(
-        conn, tenant_id=me.principal.tenant_id, user_id=uuid_or_404(user_id, what="user")
-    )
+    """A person's Activity tab: what they did. ``user_id`` is an account's id (with its
+    Profile tab beside) or, for someone who is not an account, their person id."""
+    tenant_id = me.principal.tenant_id
+    key = uuid_or_404(user_id, what="user")
+    account = find_user(conn, tenant_id=tenant_id, user_id=key)
+    person: PersonDetail | None = None
+    if account is None:
+        person = get_person(conn, tenant_id=tenant_id, person_id=key, now=utcnow())
+        if person["account"] is not None:  # a person's id, for an account: its own page
+            return RedirectResponse(f"/ui/users/{person['account']['id']}/activity", 303)
+    actor = actor_for(conn, tenant_id=tenant_id, key=str(key))
     view = ViewFilters.from_query(request.query_params)
-    path = f"/ui/users/{user['id']}/activity"
-    context = activity_context(conn, me, view, path=path, actor_id=str(user["id"]))
+    path = f"/ui/users/{key}/activity"
+    context = activity_context(conn, me, view, path=path, person=str(key), actor=actor)
     return render(
         request,
         "users/activity.html",
-        {"me": me, "section": "users", "user": user, "tab": "activity", **context},
+        {
+            "me": me,
+            "section": "users",
+            "user": account,
+            "person": person,
+            "tab": "activity",
+            **context,
+        },
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from vigil.accounts import management, password_reset
@@ -14,10 +15,13 @@ from vigil.accounts import users as users_service
 from vigil.accounts.deps import recent_credentials
 from vigil.accounts.schemas import UserCreate, UserUpdate
 from vigil.accounts.tables import UserRow
+from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, ReadConnDep, SettingsDep
 from vigil.core.errors import VigilError
 from vigil.core.http import uuid_or_404
 from vigil.core.permissions import ROLE_PERMISSIONS, Permission, Role
+from vigil.people import service as people_service
+from vigil.people.service import PeopleSort
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.forms import audit_of, notice_for, see_other, validation_message
 from vigil.web.rendering import render
@@ -27,39 +31,62 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 USERS_PAGE_SIZE = 50
 
 
+SHOW = {"": None, "accounts": True, "others": False}
+SORTS: dict[str, PeopleSort] = {
+    "last_active": "last_active",
+    "most_actions": "most_actions",
+    "name": "name",
+}
+
+
 def _list_context(request: Request, me: ConsoleUser, conn: Any) -> dict[str, Any]:
     params = request.query_params
     text = (params.get("q") or "").strip()[:200]
     role_text = (params.get("role") or "").upper()
     role = Role(role_text) if role_text in Role.__members__ else None
+    show = params.get("show") or ""
+    show = show if show in SHOW else ""
+    sort = SORTS.get(params.get("sort") or "", "last_active")
     page_text = params.get("page") or "1"
     page = max(1, min(int(page_text) if (page_text.isascii() and page_text.isdigit()) else 1, 1000))
-    rows, total = users_service.list_users(
+    rows, total = people_service.list_people(
         conn,
         tenant_id=me.principal.tenant_id,
-        filters=users_service.UserFilters(text=text or None, role=role),
-        sort="email",
+        filters=people_service.PeopleFilters(
+            text=text or None,
+            has_account=True if role else SHOW[show],
+            role=role.value if role else None,
+        ),
+        sort=sort,
         limit=USERS_PAGE_SIZE,
         offset=(page - 1) * USERS_PAGE_SIZE,
+        now=utcnow(),
     )
+    new_email = (params.get("new_email") or "").strip()[:320]
+    query = {"q": text, "role": role.value if role else "", "show": show, "sort": sort}
     return {
         "me": me,
         "section": "users",
-        "users": rows,
+        "people": rows,
         "total": total,
         "q": text,
         "role": role.value if role else "",
+        "show": show,
+        "sort": sort,
+        "query": query,
         "page": page,
         "has_next": page * USERS_PAGE_SIZE < total,
         "roles": [r.value for r in Role],
         "grantable_roles": [r.value for r in management.grantable_roles(me.principal)],
         "notice": notice_for(request),
+        **({"draft": {"email": new_email, "name": "", "role": ""}} if new_email else {}),
     }
 
 
 @router.get("/users")
 def users_list(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
-    """Everyone in the organisation, searchable by name or email, filtered by role."""
+    """Everyone seen acting in the tenant's events and every account, searchable by name,
+    id or email, filtered by account and role, sorted by last activity, actions or name."""
     return render(request, "users/list.html", _list_context(request, me, conn))
 
 
@@ -109,11 +136,22 @@ def _profile_context(
 
 @router.get("/users/{user_id}")
 def user_profile(request: Request, me: ConsoleDep, conn: ReadConnDep, user_id: str) -> Response:
-    """A user's Profile tab."""
-    user = users_service.get_user(
-        conn, tenant_id=me.principal.tenant_id, user_id=uuid_or_404(user_id, what="user")
+    """An account's Profile tab; for a person who is not an account, their Activity tab."""
+    key = uuid_or_404(user_id, what="user")
+    user = users_service.find_user(conn, tenant_id=me.principal.tenant_id, user_id=key)
+    if user is None:
+        person = people_service.get_person(
+            conn, tenant_id=me.principal.tenant_id, person_id=key, now=utcnow()
+        )
+        account = person["account"]
+        if account is not None:  # a person's id, for an account: the account's page
+            return RedirectResponse(f"/ui/users/{account['id']}", 303)
+        return RedirectResponse(f"/ui/users/{person['id']}/activity", 303)
+    seen = people_service.get_person(
+        conn, tenant_id=me.principal.tenant_id, person_id=key, now=utcnow()
     )
-    return render(request, "users/profile.html", _profile_context(request, me, user))
+    context = _profile_context(request, me, user, person=seen)
+    return render(request, "users/profile.html", context)
 
 
 @router.post("/users/{user_id}")

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from vigil.core.errors import InvalidInput, InvalidQuery
-from vigil.events.filters import MAX_TEXT_QUERY, EventFilters, parse_filters
+from vigil.events.filters import MAX_TEXT_QUERY, Actor, EventFilters, parse_filters
 from vigil.events.schemas import Action, ResourceType, Status
 
 QUICK_RANGES = {
@@ -70,7 +70,7 @@ class ViewFilters:
             page=min(max(page, 1), MAX_PAGE),
         )
 
-    def api_params(self, now: datetime, *, actor_id: str | None = None) -> dict[str, str]:
+    def api_params(self, now: datetime, *, person: str | None = None) -> dict[str, str]:
         """The same selection as the API's list filters (for export links and checks)."""
         params: dict[str, str] = {}
         span = QUICK_RANGES.get(self.quick, ("", None))[1]
@@ -94,18 +94,22 @@ class ViewFilters:
             params["ip_address"] = self.ip
         if self.country:
             params["country"] = self.country
-        if actor_id is not None:
-            params["user_id"] = actor_id
+        if person is not None:
+            params["person"] = person
         elif self.user:
             # An email finds the actor however their events were sent; anything else is an id.
             params["user_email" if "@" in self.user else "user_id"] = self.user
         return params
 
-    def event_filters(self, now: datetime, *, actor_id: str | None = None) -> EventFilters:
-        """Validated filters; a bad value raises ``InvalidInput`` naming the form's field."""
-        params = self.api_params(now, actor_id=actor_id)
+    def event_filters(self, now: datetime, *, actor: Actor | None = None) -> EventFilters:
+        """Validated filters, of ``actor``'s events only when given (a person's Activity
+        tab); a bad value raises ``InvalidInput`` naming the form's field."""
+        params = self.api_params(now)
+        if actor is not None:
+            params.pop("user_id", None)
+            params.pop("user_email", None)
         try:
-            return parse_filters(
+            filters = parse_filters(
                 action=[params["action"]] if "action" in params else None,
                 resource_type=[params["resource_type"]] if "resource_type" in params else None,
                 resource_id=params.get("resource_id"),
@@ -122,6 +126,7 @@ class ViewFilters:
             raise  # shown under the search box, with where it went wrong
         except InvalidInput as error:
             raise InvalidInput(_FORM_FIELDS.get(error.field, error.field), error.reason) from None
+        return filters if actor is None else replace(filters, actor=actor)
 
     def url(self, path: str, **changes: Any) -> str:
         """``path`` with these filters (and ``changes``) as its query."""

@@ -1,6 +1,6 @@
-"""People: every actor seen in a tenant's events, with their identifiers, counts per day
-by action and resource type, and countries (``vigil.people``); and an index on the events
-that name their actor by email alone.
+"""People: every actor seen in a tenant's events, with their identifiers and their events
+per day, per resource type, day and action, and per country (``vigil.people``); and an
+index on the events that name their actor by email alone.
 
 The tables start empty and the ``people`` consumer counts every stored event, from the
 start of each tenant's commit sequence: ``vigil migrate`` does it at once with a progress
@@ -55,14 +55,26 @@ def upgrade() -> None:
         sa.Column("tenant_id", UUIDType(), nullable=False),
         sa.Column("day", sa.BigInteger(), nullable=False),
         sa.Column("person_id", UUIDType(), nullable=False),
-        sa.Column("action", sa.String(16), nullable=False),
-        sa.Column("resource_type", sa.String(16), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "day", "person_id", "action", "resource_type"),
+        sa.PrimaryKeyConstraint("tenant_id", "day", "person_id"),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_person_days_person", "person_days", ["tenant_id", "person_id", "day"])
+    op.create_table(
+        "person_features",
+        sa.Column("tenant_id", UUIDType(), nullable=False),
+        sa.Column("resource_type", sa.String(16), nullable=False),
+        sa.Column("person_id", UUIDType(), nullable=False),
+        sa.Column("day", sa.BigInteger(), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "resource_type", "person_id", "day", "action"),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+        sqlite_with_rowid=False,
+    )
+    op.create_index(
+        "ix_person_features_person", "person_features", ["tenant_id", "person_id", "day"]
+    )
     op.create_table(
         "person_countries",
         sa.Column("tenant_id", UUIDType(), nullable=False),
@@ -84,6 +96,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_events_tenant_email_time", table_name="events")
-    for table in ("person_countries", "person_days", "person_identifiers", "people"):
+    for table in (
+        "person_countries",
+        "person_features",
+        "person_days",
+        "person_identifiers",
+        "people",
+    ):
         op.drop_table(table)
     op.execute("DELETE FROM consumer_cursors WHERE consumer = 'people'")
