@@ -25,6 +25,7 @@ from vigil.accounts.presence import Presence
 from vigil.accounts.routes import router as users_router
 from vigil.accounts.throttle import LoginThrottle
 from vigil.analytics.routes import router as analytics_router
+from vigil.analytics.team_routes import router as team_analytics_router
 from vigil.api_docs import openapi_document
 from vigil.consumers import build_consumers
 from vigil.core.errors import VigilError
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(events_router)
     app.include_router(users_router)
     app.include_router(people_router)
+    app.include_router(team_analytics_router)
     app.include_router(auth_router)
     app.include_router(keys_router)
     app.include_router(settings_router)

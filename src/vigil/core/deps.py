@@ -33,6 +33,20 @@ def get_read_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Itera
         yield conn
 
 
+def get_snapshot_connection(
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> Iterator[Connection]:
+    """A connection whose reads all see one snapshot of the database, for answers added up
+    from several tables that consumers update as events commit (counters, their cursors,
+    the events past them): REPEATABLE READ on PostgreSQL; on SQLite a read transaction is
+    one snapshot already."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ReadConnDep = Annotated[Connection, Depends(get_read_connection)]
+SnapshotConnDep = Annotated[Connection, Depends(get_snapshot_connection)]

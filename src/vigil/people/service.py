@@ -63,6 +63,7 @@ class PeopleFilters:
     inactive_days: int | None = None
     has_account: bool | None = None
     role: str | None = None  # accounts with this role only
+    no_sign_in_since: datetime | None = None  # last successful LOGIN before this, or none
 
 
 class AccountLink(TypedDict):
@@ -133,7 +134,7 @@ def _everyone(tenant_id: uuid.UUID) -> Any:
         _u.email,
         null().cast(UTCDateTime()),
         null().cast(UTCDateTime()),
-        null().cast(UTCDateTime()),
+        _u.last_login_at,
         literal(0),
         _u.id,
     ).where(
@@ -183,6 +184,9 @@ def _selected(
         clauses.append(e.account_id.is_not(None) if filters.has_account else e.account_id.is_(None))
     if filters.role is not None:
         clauses.append(_u.role == filters.role)
+    if filters.no_sign_in_since is not None:
+        since = filters.no_sign_in_since
+        clauses.append(or_(e.last_sign_in.is_(None), e.last_sign_in < since))
     return everyone, query.where(*clauses)
 
 
@@ -231,6 +235,32 @@ def _summary(row: Any) -> PersonSummary:
         "last_sign_in": row["last_sign_in"],
         "events": int(row["events"]),
         "account": account,
+    }
+
+
+def summaries_of(
+    conn: Connection, *, tenant_id: uuid.UUID, person_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, PersonSummary]:
+    """The listed people (or accounts) by id; ids not known are left out."""
+    if not person_ids:
+        return {}
+    everyone, query = _selected(tenant_id, PeopleFilters(), now, conn.dialect.name)
+    rows = conn.execute(query.where(everyone.c.id.in_(person_ids))).mappings().all()
+    return {row["id"]: _summary(row) for row in rows}
+
+
+def unknown_person(person_id: uuid.UUID) -> PersonSummary:
+    """A person the people tables do not hold yet (their first events are past the
+    consumer's cursor, for a moment): known by id only."""
+    return {
+        "id": person_id,
+        "label": str(person_id),
+        "name": None,
+        "first_seen": None,
+        "last_seen": None,
+        "last_sign_in": None,
+        "events": 0,
+        "account": None,
     }
 
 

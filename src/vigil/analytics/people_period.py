@@ -1,0 +1,119 @@
+"""Who acted in a period, and how much: from the people counters (``person_days``,
+``person_features``) for the events the people consumer has counted, and from the events
+themselves for those it has not reached yet (resolved to people by the same rule,
+``people.directory``), so the answer is exact at any moment.
+
+Callers read in one snapshot (``analytics.snapshot``), so the cursor, the counters and the
+events past it agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Final
+
+from sqlalchemy import Connection, func, select
+
+from vigil.analytics.period import Period
+from vigil.events.commit_log import events_after
+from vigil.people.consumer import CONSUMER_NAME
+from vigil.people.directory import load_identifiers, resolve, wanted_by
+from vigil.people.sightings import Sighting, day_of, sightings_of
+from vigil.people.tables import person_days, person_features
+from vigil.spine.service import cursor_position, last_seq
+
+TAIL_CHUNK: Final = 20_000  # events past the cursor read at a time
+
+
+@dataclass(slots=True)
+class PeriodPeople:
+    """The people who acted in a period: events per person, and per person the events
+    per (resource type, action)."""
+
+    events: Counter[uuid.UUID] = field(default_factory=Counter)
+    features: dict[uuid.UUID, Counter[tuple[str, str]]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+
+
+def _tail(
+    conn: Connection, tenant_id: uuid.UUID, period: Period
+) -> list[tuple[Sighting, uuid.UUID]]:
+    """The events in ``period`` the people consumer has not counted yet, each with its
+    person (people not known yet given the id they will have)."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    head = last_seq(conn, tenant_id=tenant_id)
+    seen: list[Sighting] = []
+    after = through
+    while after < head:
+        batch = events_after(conn, tenant_id=tenant_id, after_seq=after, limit=TAIL_CHUNK)
+        if not batch:
+            break
+        after = batch[-1]["seq"]
+        seen.extend(sightings_of(batch))
+    if not seen:
+        return []
+    # Resolved in commit order from the first event past the cursor, as the consumer will.
+    found = resolve(
+        tenant_id, seen, load_identifiers(conn, tenant_id=tenant_id, wanted=wanted_by(seen))
+    )
+    return [
+        (sighting, person_id)
+        for sighting, person_id in zip(seen, found.persons, strict=True)
+        if period.first_day <= day_of(sighting.timestamp) <= period.last_day
+    ]
+
+
+def people_in(
+    conn: Connection, *, tenant_id: uuid.UUID, period: Period, features: bool = False
+) -> PeriodPeople:
+    """Everyone who acted in ``period`` with their events; with ``features``, also what
+    each used (reads every ``person_features`` row of the tenant's period)."""
+    found = PeriodPeople()
+    d = person_days.c
+    for person_id, n in conn.execute(
+        select(d.person_id, func.sum(d.events))
+        .where(d.tenant_id == tenant_id, d.day.between(period.first_day, period.last_day))
+        .group_by(d.person_id)
+    ):
+        found.events[person_id] += int(n)
+    if features:
+        f = person_features.c
+        for resource_type, person_id, action, n in conn.execute(
+            select(f.resource_type, f.person_id, f.action, func.sum(f.events))
+            .where(f.tenant_id == tenant_id, f.day.between(period.first_day, period.last_day))
+            .group_by(f.resource_type, f.person_id, f.action)
+        ):
+            found.features[person_id][(resource_type, action)] += int(n)
+    for sighting, person_id in _tail(conn, tenant_id, period):
+        found.events[person_id] += 1
+        if features:
+            found.features[person_id][(sighting.resource_type, sighting.action)] += 1
+    return found
+
+
+def features_of(
+    conn: Connection, *, tenant_id: uuid.UUID, period: Period, person_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Counter[tuple[str, str]]]:
+    """What each of a few people used in ``period``: events per (resource type, action)."""
+    found: dict[uuid.UUID, Counter[tuple[str, str]]] = defaultdict(Counter)
+    if not person_ids:
+        return found
+    f = person_features.c
+    for person_id, resource_type, action, n in conn.execute(
+        select(f.person_id, f.resource_type, f.action, func.sum(f.events))
+        .where(
+            f.tenant_id == tenant_id,
+            f.person_id.in_(person_ids),
+            f.day.between(period.first_day, period.last_day),
+        )
+        .group_by(f.person_id, f.resource_type, f.action)
+    ):
+        found[person_id][(resource_type, action)] += int(n)
+    wanted = set(person_ids)
+    for sighting, person_id in _tail(conn, tenant_id, period):
+        if person_id in wanted:
+            found[person_id][(sighting.resource_type, sighting.action)] += 1
+    return found
