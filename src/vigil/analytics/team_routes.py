@@ -16,6 +16,15 @@ from vigil.accounts.deps import Caller
 from vigil.analytics import team
 from vigil.analytics.period import DEFAULT_DAYS, MAX_DAYS, Period, parse_period
 from vigil.analytics.resources import ResourceActivity, resource_activity
+from vigil.analytics.team_schemas import (
+    CSV_NOTE,
+    FeaturesOut,
+    OverviewOut,
+    PeakTimesOut,
+    ResourcesOut,
+    UsersOut,
+    with_csv,
+)
 from vigil.core.clock import utcnow
 from vigil.core.deps import EngineDep, SnapshotConnDep
 from vigil.core.http import FastJSONResponse
@@ -119,7 +128,12 @@ def _csv(
     )
 
 
-@router.get("/analytics/overview", summary="Active users, actions, changes and sign-ins")
+@router.get(
+    "/analytics/overview",
+    response_model=OverviewOut,
+    responses=with_csv(CSV_NOTE),
+    summary="Active users, actions, changes and sign-ins",
+)
 def overview(
     principal: Caller,
     conn: SnapshotConnDep,
@@ -143,7 +157,12 @@ def overview(
     )
 
 
-@router.get("/analytics/peak-times", summary="Events by weekday and hour")
+@router.get(
+    "/analytics/peak-times",
+    response_model=PeakTimesOut,
+    responses=with_csv(CSV_NOTE),
+    summary="Events by weekday and hour",
+)
 def peak_times(
     principal: Caller,
     conn: SnapshotConnDep,
@@ -165,7 +184,12 @@ def peak_times(
     return FastJSONResponse({"period": period.as_json(), **found})
 
 
-@router.get("/analytics/features", summary="Popular features")
+@router.get(
+    "/analytics/features",
+    response_model=FeaturesOut,
+    responses=with_csv(CSV_NOTE),
+    summary="Popular features",
+)
 def features(
     principal: Caller,
     conn: SnapshotConnDep,
@@ -206,7 +230,12 @@ _PERSON_HEADER: Final = [
 ]  # fmt: skip
 
 
-@router.get("/analytics/users", summary="Power users or inactive users")
+@router.get(
+    "/analytics/users",
+    response_model=UsersOut,
+    responses=with_csv(CSV_NOTE),
+    summary="Power users or inactive users",
+)
 def users(
     principal: Caller,
     conn: SnapshotConnDep,
@@ -273,7 +302,12 @@ def _resource_json(r: ResourceActivity) -> dict[str, Any]:
     return {**r, "last_actor": last and {**last, "timestamp": format_time(last["timestamp"])}}
 
 
-@router.get("/analytics/resources", summary="Most changed, accessed and active resources")
+@router.get(
+    "/analytics/resources",
+    response_model=ResourcesOut,
+    responses=with_csv(CSV_NOTE),
+    summary="Most changed, accessed and active resources",
+)
 def resources(
     principal: Caller,
     conn: SnapshotConnDep,

@@ -130,6 +130,7 @@ class ExportQuery(EventQuery):
     format: ExportFormat = ExportFormat.CSV
     person: str | None = Field(
         default=None,
+        min_length=1,
         max_length=255,
         description=(
             "Only one person's events: a Vigil account's id, a person's id or a user id"

@@ -152,7 +152,7 @@ def _page_response(
 @router.get(
     "/audit-logs/export",
     summary="Download matching events as CSV, JSON or NDJSON",
-    responses={200: {"content": EXPORT_CONTENT}, **errors(429)},
+    responses={200: {"content": EXPORT_CONTENT}, **errors(404, 429)},
 )
 def export_audit_logs(
     request: Request,
