@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import alerts, export, ingest, machine, queries, report, summary
+from bench import alerts, analytics, export, ingest, machine, queries, report, summary
 from bench.backends import Backend, PostgresBackend, SQLiteBackend
 from bench.context import Context, Sizes
 from bench.dataset import default_end
@@ -30,7 +30,7 @@ from bench.world import build_world
 from vigil.testing.postgres import throwaway_cluster
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-PARTS = ("ingest", "queries", "summary", "export", "alerts")
+PARTS = ("ingest", "queries", "summary", "analytics", "export", "alerts")
 # A production-like PostgreSQL: durable commits (fsync on), memory for a 1M-row table,
 # and no checkpoint storms in the middle of a bulk load.
 POSTGRES_SETTINGS = ("-c shared_buffers=1GB", "-c max_wal_size=4GB", "-c effective_cache_size=8GB")
@@ -55,7 +55,8 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="run only these benchmarks, comma-separated, of "
         + ", ".join(PARTS)
-        + " (ingest: 1 and 2; queries: 3 and 7; summary: 5; export: 4; alerts: 6)",
+        + " (ingest: 1 and 2; queries: 3 and 7; summary: 5; analytics: 8; export: 4;"
+        + " alerts: 6)",
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated activity")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
@@ -103,12 +104,14 @@ def run_backend(
         result["version"] = backend.version(conn)
         result["load"]["size_mb"] = backend.size_mb(conn)
         conn.close()
-        if wanted("queries") or wanted("summary"):
+        if wanted("queries") or wanted("summary") or wanted("analytics"):
             with running_server(url, workdir) as server:
                 if wanted("queries"):
                     result["queries"] = queries.run(ctx, server, tenant, url, _log)
                 if wanted("summary"):
                     result["summary"] = summary.run(ctx, server, tenant, url, _log)
+                if wanted("analytics"):
+                    result["analytics"] = analytics.run(ctx, server, tenant, url, _log)
                 if wanted("queries"):
                     result["queries"]["server_memory_after_mb"] = memory_mb(server.process)
         if wanted("export"):

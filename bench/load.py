@@ -3,8 +3,9 @@
 The rows are the generator's (the same ones the API would have stored), inserted with the
 table's indexes in place, then ANALYZEd so the planner sees a realistic table. They are
 numbered after the tenant's events already there, and the consumers' cursors are set past
-them, as for history that was judged before, and the search index and the activity rollups
-are brought up to them: a server started on it has nothing to catch up.
+them, as for history that was judged before, and the search index, the activity rollups
+and the people tables are brought up to them: a server started on it has nothing to catch
+up.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from vigil.cli.db import INDEXER_CACHE_MIB
 from vigil.core.clock import utcnow
 from vigil.db.engine import build_engine, write_transaction
 from vigil.events.tables import event_sequences
+from vigil.people.consumer import PeopleConsumer
 from vigil.search.consumer import SearchIndexConsumer
 from vigil.spine import service as cursors
 from vigil.spine.consumers import Consumer
@@ -58,6 +60,7 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
         "analyze_seconds": round(analyzed - loaded, 1),
         "index_seconds": _indexed(url),
         "rollup_seconds": _rolled_up(url),
+        "people_seconds": _caught_up(url, PeopleConsumer()),
     }
 
 

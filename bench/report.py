@@ -114,6 +114,20 @@ def _summary_table(backends: dict[str, Any]) -> Table:
     return table
 
 
+def _analytics_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="8. Dashboard summary and team analytics over 90 days, p95 ms")
+    for column in ("backend", "shape", "HTTP", "SQL", "target", "verdict"):
+        table.add_column(column, justify="right" if column not in ("backend", "shape") else "left")
+    for name, result in backends.items():
+        found = result["analytics"]
+        for shape in found["shapes"]:
+            table.add_row(
+                name, shape["name"], str(shape["http_ms"]["p95"]), str(shape["sql_ms"]["p95"]),
+                f"≤ {found['target_p95_ms']:.0f}", _mark(shape["met"]),
+            )  # fmt: skip
+    return table
+
+
 def _alerts_table(backends: dict[str, Any]) -> Table:
     table = Table(title="6. Alert latency: event committed → alert stored (brute_force), ms")
     for column in ("backend", "when", "trials", "p50", "p95", "max", "target", "verdict"):
@@ -150,6 +164,8 @@ def show(results: dict[str, Any], console: Console) -> None:
         console.print(_export_table(backends))
     if everywhere("summary"):
         console.print(_summary_table(backends))
+    if everywhere("analytics"):
+        console.print(_analytics_table(backends))
     if everywhere("alerts"):
         console.print(_alerts_table(backends))
 

@@ -34,11 +34,17 @@ def filters_of(params: dict[str, str]) -> EventFilters:
     return parse_filters(**found)  # type: ignore[arg-type]
 
 
-def _capture(engine: Engine, work: Callable[[Connection], None]) -> list[Statement]:
+def _capture(
+    engine: Engine,
+    work: Callable[[Connection], None],
+    wanted: Callable[[str], bool] = lambda statement: "FROM events" in statement,
+) -> list[Statement]:
+    """The statements ``work`` runs that are ``wanted`` (by default those reading events:
+    not BEGIN, pings or the like)."""
     statements: list[Statement] = []
 
     def record(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
-        if "FROM events" in statement:  # not BEGIN, pings or the like
+        if wanted(statement):
             statements.append((statement, params))
 
     event.listen(engine, "before_cursor_execute", record)
@@ -91,3 +97,9 @@ def summary_statements(
         summarize(conn, tenant_id=tenant_id, filters=filters, now=now)
 
     return _capture(engine, work)
+
+
+def reads_of(engine: Engine, work: Callable[[Connection], None]) -> list[Statement]:
+    """Every SELECT ``work`` runs, in order (an analytics answer reads counters, cursors
+    and events)."""
+    return _capture(engine, work, lambda statement: statement.lstrip().upper().startswith("SELECT"))

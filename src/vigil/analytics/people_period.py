@@ -29,13 +29,9 @@ TAIL_CHUNK: Final = 20_000  # events past the cursor read at a time
 
 @dataclass(slots=True)
 class PeriodPeople:
-    """The people who acted in a period: events per person, and per person the events
-    per (resource type, action)."""
+    """The people who acted in a period, with their events."""
 
     events: Counter[uuid.UUID] = field(default_factory=Counter)
-    features: dict[uuid.UUID, Counter[tuple[str, str]]] = field(
-        default_factory=lambda: defaultdict(Counter)
-    )
 
 
 def _tail(
@@ -66,11 +62,8 @@ def _tail(
     ]
 
 
-def people_in(
-    conn: Connection, *, tenant_id: uuid.UUID, period: Period, features: bool = False
-) -> PeriodPeople:
-    """Everyone who acted in ``period`` with their events; with ``features``, also what
-    each used (reads every ``person_features`` row of the tenant's period)."""
+def people_in(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> PeriodPeople:
+    """Everyone who acted in ``period``, with their events (a row per person and day)."""
     found = PeriodPeople()
     d = person_days.c
     for person_id, n in conn.execute(
@@ -79,18 +72,53 @@ def people_in(
         .group_by(d.person_id)
     ):
         found.events[person_id] += int(n)
-    if features:
-        f = person_features.c
-        for resource_type, person_id, action, n in conn.execute(
-            select(f.resource_type, f.person_id, f.action, func.sum(f.events))
-            .where(f.tenant_id == tenant_id, f.day.between(period.first_day, period.last_day))
-            .group_by(f.resource_type, f.person_id, f.action)
-        ):
-            found.features[person_id][(resource_type, action)] += int(n)
-    for sighting, person_id in _tail(conn, tenant_id, period):
+    for _, person_id in _tail(conn, tenant_id, period):
         found.events[person_id] += 1
-        if features:
-            found.features[person_id][(sighting.resource_type, sighting.action)] += 1
+    return found
+
+
+def active_count(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> int:
+    """How many people acted in ``period``: counted in SQL, plus those only the events
+    past the cursor name."""
+    d = person_days.c
+    in_period = (d.tenant_id == tenant_id, d.day.between(period.first_day, period.last_day))
+    counted = conn.execute(select(func.count(func.distinct(d.person_id))).where(*in_period))
+    total = int(counted.scalar_one())
+    newcomers = {person_id for _, person_id in _tail(conn, tenant_id, period)}
+    if newcomers:
+        known = set(
+            conn.execute(
+                select(d.person_id).distinct().where(*in_period, d.person_id.in_(newcomers))
+            ).scalars()
+        )
+        total += len(newcomers - known)
+    return total
+
+
+def users_per_type(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> Counter[str]:
+    """How many people acted on each resource type in ``period`` (the table's key puts
+    each type's people in order, so SQL counts them without sorting), plus those only the
+    events past the cursor name."""
+    f = person_features.c
+    in_period = (f.tenant_id == tenant_id, f.day.between(period.first_day, period.last_day))
+    found: Counter[str] = Counter()
+    for resource_type, n in conn.execute(
+        select(f.resource_type, func.count(func.distinct(f.person_id)))
+        .where(*in_period)
+        .group_by(f.resource_type)
+    ):
+        found[resource_type] = int(n)
+    pairs = {(s.resource_type, person_id) for s, person_id in _tail(conn, tenant_id, period)}
+    if pairs:
+        people = {person_id for _, person_id in pairs}
+        rows = conn.execute(
+            select(f.resource_type, f.person_id)
+            .distinct()
+            .where(*in_period, f.person_id.in_(people))
+        )
+        known = {(resource_type, person_id) for resource_type, person_id in rows}
+        for resource_type, _ in pairs - known:
+            found[resource_type] += 1
     return found
 
 

@@ -17,8 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, type_coerce
 
 from vigil.analytics import rollup_counts
-from vigil.analytics.buckets import HOUR
-from vigil.analytics.people_period import features_of, people_in
+from vigil.analytics.buckets import DAY, HOUR, Bucket
+from vigil.analytics.people_period import (
+    active_count,
+    features_of,
+    people_in,
+    users_per_type,
+)
 from vigil.analytics.period import Period
 from vigil.analytics.rollups import MICROS_PER_HOUR
 from vigil.core.clock import from_micros
@@ -43,11 +48,13 @@ def is_failed_sign_in(kind: KindCount) -> bool:
     return kind.action == "LOGIN_FAILED" or (kind.action == "LOGIN" and kind.status == "FAILED")
 
 
-def _kinds(conn: Connection, tenant_id: uuid.UUID, period: Period) -> list[KindCount]:
-    """The period's events counted per kind and UTC hour, from the rollups."""
+def _kinds(
+    conn: Connection, tenant_id: uuid.UUID, period: Period, step: Bucket = DAY
+) -> list[KindCount]:
+    """The period's events counted per kind and UTC day (or ``step``), from the rollups."""
     filters = EventFilters(start=period.start, end=period.end)
     return rollup_counts.count_by_kind_and_slot(
-        conn, tenant_id=tenant_id, filters=filters, slot_of=HOUR.slot_of
+        conn, tenant_id=tenant_id, filters=filters, slot_of=step.slot_of
     )
 
 
@@ -68,7 +75,7 @@ def _figure(value: int, previous: int) -> Figure:
 def _totals(conn: Connection, tenant_id: uuid.UUID, period: Period) -> dict[str, int]:
     kinds = _kinds(conn, tenant_id, period)
     return {
-        "active_users": len(people_in(conn, tenant_id=tenant_id, period=period).events),
+        "active_users": active_count(conn, tenant_id=tenant_id, period=period),
         "total_actions": sum(k.events for k in kinds),
         "resource_changes": sum(k.events for k in kinds if k.action in CHANGES),
         "sign_ins": sum(k.events for k in kinds if is_sign_in(k)),
@@ -124,7 +131,7 @@ def peak_times(
     zone = ZoneInfo(timezone)
     matrix = [[0] * 24 for _ in range(7)]
     if _whole_hours(zone, period):
-        slots, slot_micros = _kinds(conn, tenant_id, period), MICROS_PER_HOUR
+        slots, slot_micros = _kinds(conn, tenant_id, period, HOUR), MICROS_PER_HOUR
     else:
         filters = EventFilters(start=period.start, end=period.end)
         slots = counts.count_by_kind_and_slot(
@@ -168,12 +175,8 @@ def features(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> dict[
     by_kind: Counter[tuple[str, str]] = Counter()
     for kind in kinds:
         by_kind[(kind.resource_type, kind.action)] += kind.events
-    who = people_in(conn, tenant_id=tenant_id, period=period, features=True)
-    users_of: dict[str, set[uuid.UUID]] = {}
-    for person_id, used in who.features.items():
-        for resource_type, _ in used:
-            users_of.setdefault(resource_type, set()).add(person_id)
-    active = len(who.events)
+    users_of = users_per_type(conn, tenant_id=tenant_id, period=period)
+    active = active_count(conn, tenant_id=tenant_id, period=period)
     types: Counter[str] = Counter()
     for (resource_type, _), n in by_kind.items():
         types[resource_type] += n
@@ -186,10 +189,8 @@ def features(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> dict[
                 for (rt, action), m in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))
                 if rt == resource_type
             },
-            "users": len(users_of.get(resource_type, ())),
-            "share_percent": round(len(users_of.get(resource_type, ())) * 100 / active, 1)
-            if active
-            else 0.0,
+            "users": users_of[resource_type],
+            "share_percent": round(users_of[resource_type] * 100 / active, 1) if active else 0.0,
         }
         for resource_type, n in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
