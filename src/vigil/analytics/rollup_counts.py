@@ -72,6 +72,24 @@ def count_by_kind_and_slot(
     events. ``slot_of`` numbers slots that never split an hour (every ``analytics.buckets``
     step does, all being in UTC). Raises ``ValueError`` for filters the rollups cannot
     answer (``answers``)."""
+    return _count(conn, tenant_id, filters, slot_of, by_kind=True)
+
+
+def count_by_slot(
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf
+) -> dict[int, int]:
+    """Matching events per time slot, every kind together: ``count_by_kind_and_slot``
+    added up in SQL, so a long range of hours is a row per hour rather than per hour and
+    kind. Raises ``ValueError`` as it does."""
+    found: dict[int, int] = {}
+    for kind in _count(conn, tenant_id, filters, slot_of, by_kind=False):
+        found[kind.slot] = found.get(kind.slot, 0) + kind.events
+    return found
+
+
+def _count(
+    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf, *, by_kind: bool
+) -> list[KindCount]:
     if not answers(filters):
         raise ValueError("the rollups count by action, resource type, status and time only")
     for _ in range(ATTEMPTS):
@@ -79,7 +97,7 @@ def count_by_kind_and_slot(
         if last_seq(conn, tenant_id=tenant_id) - through > MAX_UNCOUNTED:
             break
         try:
-            found, seen = _counted(conn, tenant_id, filters, slot_of, through)
+            found, seen = _counted(conn, tenant_id, filters, slot_of, through, by_kind=by_kind)
         except OverflowError:  # a bound in the last hour of year 9999: no whole hour follows
             break
         if seen is None:  # nothing matched: was the cursor where it was read?
@@ -97,9 +115,12 @@ def _counted(
     filters: EventFilters,
     slot_of: SlotOf,
     through: int,
+    *,
+    by_kind: bool = True,
 ) -> tuple[list[KindCount], int | None]:
     """The counts with the rollups' cursor at ``through``, and where the statement saw the
-    cursor (None when nothing matched)."""
+    cursor (None when nothing matched); without ``by_kind``, one count per slot (its kind
+    left empty)."""
     dialect = conn.dialect.name
     first_hour = _first_whole_hour(filters.start)
     end_hour = _end_whole_hour(filters.end)
@@ -124,15 +145,17 @@ def _counted(
         .where(k.tenant_id == tenant_id, k.consumer == CONSUMER_NAME)
         .scalar_subquery()
     )
+    kinds: list[ColumnElement[Any]] = (
+        [every.c.action, every.c.resource_type, every.c.status] if by_kind else []
+    )
+    shown = kinds or [literal(""), literal(""), literal("")]
     grouped = select(
-        every.c.action,
-        every.c.resource_type,
-        every.c.status,
+        *shown,
         every.c.slot,
         func.sum(every.c.events),
         func.coalesce(position, 0),
-    ).group_by(every.c.action, every.c.resource_type, every.c.status, every.c.slot)
-    rows = conn.execute(grouped).all()
+    ).group_by(*kinds, every.c.slot)
+    rows: list[Any] = list(conn.execute(grouped))
     found = [
         KindCount(action, resource_type, status, int(slot), int(n))
         for action, resource_type, status, slot, n, _ in rows

@@ -130,17 +130,19 @@ def peak_times(
     else from the events in quarter hours (India's +05:30, say)."""
     zone = ZoneInfo(timezone)
     matrix = [[0] * 24 for _ in range(7)]
+    filters = EventFilters(start=period.start, end=period.end)
+    by_slot: dict[int, int] = {}
     if _whole_hours(zone, period):
-        slots, slot_micros = _kinds(conn, tenant_id, period, HOUR), MICROS_PER_HOUR
-    else:
-        filters = EventFilters(start=period.start, end=period.end)
-        slots = counts.count_by_kind_and_slot(
-            conn, tenant_id=tenant_id, filters=filters, slot_of=_quarter_slot
+        by_slot = rollup_counts.count_by_slot(
+            conn, tenant_id=tenant_id, filters=filters, slot_of=HOUR.slot_of
         )
+        slot_micros = MICROS_PER_HOUR
+    else:
+        for kind in counts.count_by_kind_and_slot(
+            conn, tenant_id=tenant_id, filters=filters, slot_of=_quarter_slot
+        ):
+            by_slot[kind.slot] = by_slot.get(kind.slot, 0) + kind.events
         slot_micros = QUARTER_SECONDS * 1_000_000
-    by_slot: Counter[int] = Counter()
-    for kind in slots:
-        by_slot[kind.slot] += kind.events
     for slot, n in by_slot.items():
         local = from_micros(slot * slot_micros).astimezone(zone)
         matrix[local.weekday()][local.hour] += n

@@ -127,3 +127,68 @@ def shares(counts: dict[str, int]) -> list[Share]:
         Share(name=name, count=count, percent=round(100 * count / peak, 1) if peak else 0.0)
         for name, count in counts.items()
     ]
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+CELL, GAP, LEFT, TOP = 30.0, 2.0, 40.0, 18.0  # the heatmap's grid, in SVG units
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    """One hour of the week: where it is drawn, how dark, and what it says."""
+
+    x: float
+    y: float
+    size: float
+    shade: float  # fill opacity, 0.06 (none) to 1 (the busiest hour)
+    weekday: int
+    hour: int
+    count: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heatmap:
+    """Seven rows of 24 hours, ready to draw, with the labels of both axes."""
+
+    cells: list[HeatCell]
+    rows: list[tuple[float, str]]  # (y, weekday's short name)
+    columns: list[tuple[float, str]]  # (x, hour) every third hour
+    peak: int
+    width: float
+    height: float
+
+
+def heatmap(matrix: list[list[int]], timezone: str) -> Heatmap:
+    """Cells of ``matrix`` (weekday by hour, Monday first) shaded by their share of the
+    busiest hour; each titled with its day, hour in ``timezone`` and count."""
+    peak = max((n for row in matrix for n in row), default=0)
+    cells = []
+    for day, row in enumerate(matrix):
+        for hour, count in enumerate(row):
+            plural = "" if count == 1 else "s"
+            cells.append(
+                HeatCell(
+                    x=LEFT + hour * (CELL + GAP),
+                    y=TOP + day * (CELL + GAP),
+                    size=CELL,
+                    shade=round(0.06 + 0.94 * count / peak, 3) if peak and count else 0.06,
+                    weekday=day,
+                    hour=hour,
+                    count=count,
+                    title=f"{WEEKDAYS[day]} {hour:02d}:00 to {hour + 1:02d}:00 ({timezone}):"
+                    f" {count:,} event{plural}",
+                )
+            )
+    return Heatmap(
+        cells=cells,
+        rows=[
+            (TOP + day * (CELL + GAP) + CELL * 0.65, name[:3]) for day, name in enumerate(WEEKDAYS)
+        ],
+        columns=[
+            (LEFT + hour * (CELL + GAP) + CELL / 2, f"{hour:02d}") for hour in range(0, 24, 3)
+        ],
+        peak=peak,
+        width=LEFT + 24 * (CELL + GAP),
+        height=TOP + 7 * (CELL + GAP),
+    )

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.web import (
     activity_pages,
+    analytics_pages,
     api_key_pages,
     inbox_pages,
     me_pages,
@@ -57,6 +58,7 @@ def install_console(app: FastAPI) -> None:
     pages = (
         sign_in_pages,
         activity_pages,
+        analytics_pages,
         user_pages,
         me_pages,
         security_pages,

@@ -1,13 +1,14 @@
 // Vigil console: small progressive enhancements; every page works without this file.
 "use strict";
 
-// The timeline's tooltip: the bar under the pointer or keyboard focus, written out.
+// A chart's tooltip (the timeline's bars, the heatmap's hours): the one under the pointer
+// or keyboard focus, written out.
 function wireTimelines() {
-  document.querySelectorAll("svg.timeline").forEach(function (chart) {
+  document.querySelectorAll("svg.timeline, svg.heatmap").forEach(function (chart) {
     var tip = chart.parentElement.querySelector("[data-chart-tip]");
     if (!tip) return;
     var resting = tip.textContent;
-    chart.querySelectorAll(".bar").forEach(function (bar) {
+    chart.querySelectorAll(".bar, .cell").forEach(function (bar) {
       var show = function () { tip.textContent = bar.getAttribute("aria-label"); };
       bar.addEventListener("mouseenter", show);
       bar.addEventListener("focus", show);
