@@ -48,7 +48,15 @@ function wireUserSearch() {
   });
 }
 
+// A select marked data-autosubmit sends its form when changed (its button does without JS).
+function wireAutosubmit() {
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   wireTimelines();
   wireUserSearch();
+  wireAutosubmit();
 });
