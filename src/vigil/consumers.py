@@ -1,16 +1,17 @@
 """Every consumer of committed events, registered here and nowhere else (DESIGN §2).
 
-Each feature that owes work for every committed event (detections, the activity rollups,
-the people tables and the search index today; the integrity log and outbound streams as
-they land) is one consumer (``spine.consumers``) added below. The app factory builds this
-registry; CLI commands build none, and what they write is consumed by the running server,
-or by the next one that starts.
+Each feature that owes work for every committed event (detections, the activity and
+resource rollups, the people tables and the search index today; the integrity log and
+outbound streams as they land) is one consumer (``spine.consumers``) added below. The app
+factory builds this registry; CLI commands build none, and what they write is consumed by
+the running server, or by the next one that starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from vigil.analytics.resource_rollups import ResourceRollupConsumer
 from vigil.analytics.rollups import RollupConsumer
 from vigil.detections.consumer import DetectionConsumer
 from vigil.people.consumer import PeopleConsumer
@@ -24,6 +25,7 @@ def build_consumers(settings: Settings, *, wake_deliverer: Callable[[], None]) -
     registry = ConsumerRegistry()
     registry.register(DetectionConsumer(settings, on_notify=wake_deliverer))
     registry.register(RollupConsumer())
+    registry.register(ResourceRollupConsumer())
     registry.register(PeopleConsumer())
     registry.register(SearchIndexConsumer())
     return registry

@@ -238,6 +238,7 @@ def test_check_names_a_wrong_counter_and_rebuild_mends_it(
     rebuilt = run_vigil(fresh, "rollups", "rebuild", "--tenant", "rollups")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "activity rollups: 300 events counted" in rebuilt.stderr
+    assert "resource rollups: 300 events counted" in rebuilt.stderr
     again = run_vigil(fresh, "rollups", "check", "--tenant", "rollups")
     assert again.returncode == 0, again.stderr
     assert "rollups: rollups agree with the events they have counted" in again.stderr

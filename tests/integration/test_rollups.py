@@ -22,6 +22,8 @@ from tests.helpers import eventually, ingest, list_all, make_event
 from tests.integration.test_people import assert_people_agree, people_through
 from tests.integration.test_spine_durability import durable_database
 from tests.nodes import VIGIL, Node
+from vigil.analytics.resource_rollups import CONSUMER_NAME as RESOURCE_ROLLUPS
+from vigil.analytics.resource_rollups import compare_resource_days
 from vigil.analytics.rollup_check import compare_rollups
 from vigil.analytics.rollups import CONSUMER_NAME
 from vigil.db.engine import build_engine, write_transaction
@@ -69,21 +71,29 @@ def assorted(rng: random.Random, count: int, *, hours_back: float = 72) -> list[
 
 
 def rolled_up_through(engine: Engine, tenant_id: uuid.UUID) -> None:
-    """Wait until the rollups have counted every event the tenant has committed."""
+    """Wait until the hourly and resource rollups have counted every event the tenant has
+    committed."""
 
     def behind() -> int:
         with engine.connect() as conn:
             head = last_seq(conn, tenant_id=tenant_id)
-            return head - cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+            return max(
+                head - cursor_position(conn, tenant_id=tenant_id, consumer=name)
+                for name in (CONSUMER_NAME, RESOURCE_ROLLUPS)
+            )
 
     eventually(behind, lambda n: n == 0, what="the rollups to catch up", timeout=30)
 
 
 def assert_rollups_agree(engine: Engine, tenant_id: uuid.UUID) -> None:
+    """The hourly and the resource rollups both equal a count of their events."""
     with engine.connect() as conn:
         found = compare_rollups(conn, tenant_id=tenant_id)
     assert found.agrees, found
     assert found.through > 0
+    with engine.connect() as conn:
+        resources = compare_resource_days(conn, tenant_id=tenant_id)
+    assert resources.agrees, resources
 
 
 def expected_summary(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -258,6 +268,7 @@ def test_the_rollups_equal_the_events_after_writers_a_kill_a_restart_and_a_purge
             )  # fmt: skip
             assert check.returncode == 0, check.stderr
             assert "Default: rollups agree with the events they have counted" in check.stderr
+            assert "Default: resource rollups agree with the events" in check.stderr
             check = subprocess.run(
                 [VIGIL, "people", "check"], env=node.env, capture_output=True, text=True,
                 timeout=120, check=False,

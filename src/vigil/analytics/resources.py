@@ -1,19 +1,22 @@
 """Resource activity: the resources of one type ranked as most changed, most accessed and
 most active in a period, each with its events per action and its last actor (the product
 guide's "projects with most changes, frequently accessed models, heavily used endpoints,
-active clusters")."""
+active clusters"), from the resource rollups (``analytics.resource_rollups``)."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter, defaultdict
 from typing import Any, Final, TypedDict
 
-from sqlalchemy import Connection, Integer, and_, cast, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from vigil.analytics.period import Period
+from vigil.analytics.resource_rollups import CONSUMER_NAME
+from vigil.analytics.rollup_tables import resource_days
 from vigil.analytics.team import CHANGES
-from vigil.events.schemas import Action
 from vigil.events.tables import events
+from vigil.spine.service import cursor_position
 
 RANKINGS: Final = ("most_changed", "most_accessed", "most_active")
 
@@ -31,59 +34,105 @@ class ResourceActivity(TypedDict):
     last_actor: dict[str, Any] | None
 
 
-def resource_activity(
-    conn: Connection, *, tenant_id: uuid.UUID, resource_type: str, period: Period, limit: int
-) -> dict[str, list[ResourceActivity]]:
-    """The ``limit`` resources of ``resource_type`` with the most changes, the most events
-    and the most distinct actors in ``period``, most first (ties by id). Reads the type's
-    events of the period once, in the index on (type, id, time)."""
-    e = events.c
-    actions = [a.value for a in Action]
-    actor = func.coalesce(e.user_id, e.user_email)
-    per_action = [
-        func.sum(cast(e.action == action, Integer)).label(f"n_{action}") for action in actions
-    ]
-    rows = conn.execute(
-        select(
-            e.resource_id,
-            func.count().label("events"),
-            func.count(func.distinct(actor)).label("actors"),
-            *per_action,
+def _counts(
+    conn: Connection, tenant_id: uuid.UUID, resource_type: str, period: Period
+) -> dict[str, Counter[str]]:
+    """Events per resource and action in ``period``: the days the resource rollups hold,
+    and the events past their cursor read (the caller's snapshot keeps the two apart)."""
+    r, e = resource_days.c, events.c
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for resource_id, action, n in conn.execute(
+        select(r.resource_id, r.action, func.sum(r.events))
+        .where(
+            r.tenant_id == tenant_id,
+            r.resource_type == resource_type,
+            r.day.between(period.first_day, period.last_day),
         )
+        .group_by(r.resource_id, r.action)
+    ):
+        found[resource_id][action] += int(n)
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    for resource_id, action, n in conn.execute(
+        select(e.resource_id, e.action, func.count())
         .where(
             e.tenant_id == tenant_id,
+            e.seq > through,
             e.resource_type == resource_type,
             e.resource_id.is_not(None),
             e.timestamp >= period.start,
             e.timestamp < period.end,
         )
-        .group_by(e.resource_id)
-    ).mappings()
-    found: list[ResourceActivity] = []
-    for row in rows:
-        by_action = {a: int(row[f"n_{a}"]) for a in actions if row[f"n_{a}"]}
-        found.append(
-            {
-                "resource_id": row["resource_id"],
-                "events": int(row["events"]),
-                "changes": sum(n for a, n in by_action.items() if a in CHANGES),
-                "by_action": dict(sorted(by_action.items(), key=lambda kv: (-kv[1], kv[0]))),
-                "actors": int(row["actors"]),
-                "last_actor": None,
-            }
+        .group_by(e.resource_id, e.action)
+    ):
+        found[resource_id][action] += int(n)
+    return found
+
+
+def _actors(
+    conn: Connection, tenant_id: uuid.UUID, resource_type: str, resource_id: str, period: Period
+) -> int:
+    """Distinct actors of one resource in ``period`` (a user id, or an email for events
+    with none), from its events in the (type, id, time) index."""
+    e = events.c
+    actor = func.coalesce(e.user_id, e.user_email)
+    return int(
+        conn.execute(
+            select(func.count(func.distinct(actor))).where(
+                e.tenant_id == tenant_id,
+                e.resource_type == resource_type,
+                e.resource_id == resource_id,
+                e.timestamp >= period.start,
+                e.timestamp < period.end,
+            )
+        ).scalar_one()
+    )
+
+
+def resource_activity(
+    conn: Connection, *, tenant_id: uuid.UUID, resource_type: str, period: Period, limit: int
+) -> dict[str, list[ResourceActivity]]:
+    """The ``limit`` resources of ``resource_type`` with the most changes, the most events
+    and the most distinct actors in ``period``, most first (ties by id).
+
+    Changes and events come from the resource rollups. Distinct actors are counted from
+    the events, for the busiest resources only: a resource has at most as many actors as
+    events, so once the next resource by events has fewer than the ``limit``-th best count
+    of actors so far, none after it can enter the ranking."""
+    counts = _counts(conn, tenant_id, resource_type, period)
+    found: dict[str, ResourceActivity] = {}
+    for resource_id, by_action in counts.items():
+        ranked_actions = sorted(by_action.items(), key=lambda kv: (-kv[1], kv[0]))
+        found[resource_id] = {
+            "resource_id": resource_id,
+            "events": sum(by_action.values()),
+            "changes": sum(n for action, n in by_action.items() if action in CHANGES),
+            "by_action": dict(ranked_actions),
+            "actors": 0,
+            "last_actor": None,
+        }
+    by_events = sorted(found.values(), key=lambda r: (-r["events"], r["resource_id"]))
+    most_active: list[ResourceActivity] = []
+    for candidate in by_events:
+        if len(most_active) >= limit and candidate["events"] < most_active[limit - 1]["actors"]:
+            break
+        candidate["actors"] = _actors(
+            conn, tenant_id, resource_type, candidate["resource_id"], period
         )
+        most_active.append(candidate)
+        most_active.sort(key=lambda r: (-r["actors"], r["resource_id"]))
     ranked = {
         "most_changed": sorted(
-            (r for r in found if r["changes"]), key=lambda r: (-r["changes"], r["resource_id"])
+            (r for r in found.values() if r["changes"]),
+            key=lambda r: (-r["changes"], r["resource_id"]),
         )[:limit],
-        "most_accessed": sorted(found, key=lambda r: (-r["events"], r["resource_id"]))[:limit],
-        "most_active": sorted(found, key=lambda r: (-r["actors"], r["resource_id"]))[:limit],
+        "most_accessed": by_events[:limit],
+        "most_active": most_active[:limit],
     }
-    shown = {r["resource_id"] for listed in ranked.values() for r in listed}
-    last = {rid: _last_actor(conn, tenant_id, resource_type, rid, period) for rid in sorted(shown)}
-    for listed in ranked.values():
-        for r in listed:
-            r["last_actor"] = last[r["resource_id"]]
+    shown = {r["resource_id"]: r for listed in ranked.values() for r in listed}
+    for resource_id, r in shown.items():
+        if not r["actors"]:
+            r["actors"] = _actors(conn, tenant_id, resource_type, resource_id, period)
+        r["last_actor"] = _last_actor(conn, tenant_id, resource_type, resource_id, period)
     return ranked
 
 

@@ -28,3 +28,21 @@ activity_hours = Table(
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     sqlite_with_rowid=False,
 )
+
+# Events per resource, UTC day (days since 1970-01-01) and action, that the resource
+# rollups' consumer has counted (``analytics.resource_rollups``): the most changed and
+# most accessed resources of a type add up a period's days instead of reading its events.
+# Keyed by type and day first, so a period of one type is one range of the key.
+resource_days = Table(
+    "resource_days",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("resource_type", String(16), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("resource_id", String(255), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "resource_type", "day", "resource_id", "action"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)

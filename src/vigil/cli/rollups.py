@@ -9,6 +9,12 @@ import typer
 from rich.markup import escape
 from sqlalchemy import Engine
 
+from vigil.analytics.resource_rollups import CONSUMER_NAME as RESOURCE_ROLLUPS
+from vigil.analytics.resource_rollups import (
+    ResourceRollupConsumer,
+    compare_resource_days,
+    reset_resource_days,
+)
 from vigil.analytics.rollup_check import compare_rollups, reset_rollups
 from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR, RollupConsumer
 from vigil.cli.catch_up import catch_up_with_progress as catch_up
@@ -23,10 +29,14 @@ from vigil.cli.common import (
 from vigil.core.clock import from_micros, utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.wire import format_time
+from vigil.people.sightings import MICROS_PER_DAY
 from vigil.spine.service import ensure_cursor, last_seq
+from vigil.tenants.tables import TenantRow
 
 app = typer.Typer(
-    help="The hourly activity rollups that summaries and analytics add up.", no_args_is_help=True
+    help="The hourly activity rollups and the daily resource rollups that summaries and"
+    " analytics add up.",
+    no_args_is_help=True,
 )
 
 
@@ -61,8 +71,35 @@ def check(tenant: TenantOption = None) -> None:
                 f" counted {counted:,}, events {actual:,}",
                 soft_wrap=True,
             )
+        wrong += _check_resources(engine, row)
     if wrong:
         fail(f"{wrong} tenant(s) with rollups that disagree; `vigil rollups rebuild` recounts them")
+
+
+def _check_resources(engine: Engine, row: TenantRow) -> int:
+    """Check the tenant's resource rollups, saying so; 1 when they disagree, else 0."""
+    with engine.connect() as conn:
+        found = compare_resource_days(conn, tenant_id=row["id"])
+        waiting = last_seq(conn, tenant_id=row["id"]) - found.through
+    name = escape(row["name"])
+    if found.agrees:
+        behind = f"; {waiting:,} committed since not counted yet" if waiting > 0 else ""
+        stderr.print(
+            f"{name}: resource rollups agree with the events they have counted{behind}",
+            soft_wrap=True,
+        )
+        return 0
+    stderr.print(
+        f"[bold red]{name}: {found.differences:,} resource counters disagree[/]", soft_wrap=True
+    )
+    for key, counted, actual in found.examples:
+        day = format_time(from_micros(key.day * MICROS_PER_DAY))[:10]
+        stderr.print(
+            f"  {day} {key.resource_type} {escape(key.resource_id)} {key.action}:"
+            f" counted {counted:,}, events {actual:,}",
+            soft_wrap=True,
+        )
+    return 1
 
 
 @app.command("rebuild")
@@ -75,12 +112,21 @@ def rebuild(tenant: TenantOption = None) -> None:
         with write_transaction(engine) as conn:
             ensure_cursor(conn, tenant_id=row["id"], consumer=CONSUMER_NAME, now=utcnow())
             reset_rollups(conn, tenant_id=row["id"], now=utcnow())
+            ensure_cursor(conn, tenant_id=row["id"], consumer=RESOURCE_ROLLUPS, now=utcnow())
+            reset_resource_days(conn, tenant_id=row["id"], now=utcnow())
     catch_up_with_progress(engine, only={row["id"] for row in chosen})
 
 
 def catch_up_with_progress(engine: Engine, *, only: set[uuid.UUID] | None = None) -> None:
-    """Count every event the rollups have not reached (of the ``only`` tenants, or every
-    tenant), with a progress bar on stderr."""
+    """Count every event the activity and resource rollups have not reached (of the
+    ``only`` tenants, or every tenant), with a progress bar on stderr."""
     catch_up(
         engine, RollupConsumer(), what="activity rollups", doing="Counting activity", only=only
+    )
+    catch_up(
+        engine,
+        ResourceRollupConsumer(),
+        what="resource rollups",
+        doing="Counting resources",
+        only=only,
     )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
 
-from vigil.analytics import rollups
+from vigil.analytics import resource_rollups, rollups
 from vigil.events.tables import event_row, events
 from vigil.people import retention as people
 from vigil.search.service import forget_events, hold_index
@@ -20,9 +20,9 @@ def purge_expired(
 ) -> int:
     """Delete up to one chunk of the tenant's events older than its retention; 0 keeps all.
 
-    The search index, the activity rollups and the people tables forget them in the same
-    transaction. Returns how many were deleted; callers repeat, one short transaction per
-    chunk, until 0, so a large backlog never holds the write lock for long.
+    The search index, the activity and resource rollups and the people tables forget them
+    in the same transaction. Returns how many were deleted; callers repeat, one short
+    transaction per chunk, until 0, so a large backlog never holds the write lock for long.
     """
     if retention_days <= 0:
         return 0
@@ -31,6 +31,7 @@ def purge_expired(
     # (so no event is forgotten twice). Always in this order, so two purges can never deadlock.
     hold_index(conn, tenant_id=tenant_id, now=now)
     rollups.hold_rollups(conn, tenant_id=tenant_id, now=now)
+    resource_rollups.hold_resource_rollups(conn, tenant_id=tenant_id, now=now)
     people.hold_people(conn, tenant_id=tenant_id, now=now)
     cutoff = now - timedelta(days=retention_days)
     expired = [
@@ -53,5 +54,6 @@ def purge_expired(
     gone = [row for row in expired if row["seq"] in deleted]
     forget_events(conn, tenant_id=tenant_id, rows=gone)
     rollups.forget_events(conn, tenant_id=tenant_id, rows=gone)
+    resource_rollups.forget_events(conn, tenant_id=tenant_id, rows=gone)
     people.forget_events(conn, tenant_id=tenant_id, rows=gone)
     return len(deleted)

@@ -1,0 +1,218 @@
+"""The resource rollups as a consumer of committed events (DESIGN §2): each event naming a
+resource adds one to its (resource type, UTC day, resource id, action) counter in
+``resource_days``, in the transaction that moves the consumer's cursor, so exactly once; a
+retention purge takes its events off again (``forget_events``).
+
+As for the hourly rollups, a pass counts in SQL what is still stored when it writes, and
+reads add the events past the cursor (``analytics.resources``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, NamedTuple
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from vigil.analytics.buckets import DAY
+from vigil.analytics.rollup_tables import resource_days
+from vigil.db.types import UUIDType
+from vigil.events.tables import EventRow, events
+from vigil.people.sightings import day_of
+from vigil.spine.service import cursor_position, hold_cursor
+from vigil.spine.tables import consumer_cursors
+
+CONSUMER_NAME: Final = "resource_rollups"
+
+
+class ResourceDay(NamedTuple):
+    """One counter's key past the tenant."""
+
+    resource_type: str
+    day: int
+    resource_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRollupPlan:
+    """The commit sequence numbers a pass counts, both included."""
+
+    first_seq: int
+    last_seq: int
+
+
+class ResourceRollupConsumer:
+    """Keeps ``resource_days`` up with committed events."""
+
+    name = CONSUMER_NAME
+    # A pass writes a row per resource and action it saw: gathering two seconds of commits
+    # keeps that to a fraction of a row per event under load (see ``people.consumer``).
+    gather_seconds = 2.0
+    quiet_seconds = 0.0
+    batch_limit = 20_000
+
+    def plan(
+        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
+    ) -> ResourceRollupPlan | None:
+        """The span of ``seq`` the pass counts; None for no events."""
+        if not events:
+            return None
+        return ResourceRollupPlan(events[0]["seq"], events[-1]["seq"])
+
+    def apply(
+        self, conn: Connection, *, tenant_id: uuid.UUID, plan: ResourceRollupPlan, now: datetime
+    ) -> None:
+        """Add the span's events still stored to the counters."""
+        count_stored(conn, tenant_id=tenant_id, first_seq=plan.first_seq, last_seq=plan.last_seq)
+
+    def after_commit(self, plan: ResourceRollupPlan) -> None:
+        """Nothing follows a pass."""
+
+
+def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
+    """Add the tenant's stored events from ``first_seq`` to ``last_seq`` that name a resource
+    to their counters, in one statement (``INSERT … SELECT … ON CONFLICT DO UPDATE``:
+    PostgreSQL 9.5+, SQLite 3.24+)."""
+    c = events.c
+    day = DAY.slot_of(c.timestamp, conn.dialect.name)
+    counted = (
+        select(
+            literal(tenant_id, UUIDType()).label("tenant_id"),
+            c.resource_type,
+            day.label("day"),
+            c.resource_id,
+            c.action,
+            func.count().label("events"),
+        )
+        .where(
+            c.tenant_id == tenant_id,
+            c.seq >= first_seq,
+            c.seq <= last_seq,
+            c.resource_id.is_not(None),
+        )
+        .group_by(c.resource_type, day, c.resource_id, c.action)
+    )
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(resource_days)
+    keys = ["tenant_id", "resource_type", "day", "resource_id", "action"]
+    conn.execute(
+        insert.from_select([*keys, "events"], counted).on_conflict_do_update(
+            index_elements=keys, set_={"events": resource_days.c.events + insert.excluded.events}
+        )
+    )
+
+
+def hold_resource_rollups(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
+    """Lock the tenant's resource rollups cursor until the caller's transaction ends (see
+    ``spine.service.hold_cursor``); a purge does this before it deletes any event."""
+    hold_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME, now=now)
+
+
+def resource_kinds(rows: Sequence[EventRow]) -> Counter[ResourceDay]:
+    """How many of ``rows`` fall on each counter (those naming no resource on none)."""
+    return Counter(
+        ResourceDay(
+            row["resource_type"], day_of(row["timestamp"]), row["resource_id"], row["action"]
+        )
+        for row in rows
+        if row["resource_id"] is not None
+    )
+
+
+def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
+    """Take deleted events (their rows as they were) off the tenant's counters, in the
+    caller's transaction, after ``hold_resource_rollups``; a counter that comes to 0 is
+    deleted (one that would go below 0 was wrong already: ``vigil rollups check`` finds
+    it). Events past the cursor were never counted."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    counted = resource_kinds([row for row in rows if row["seq"] <= through])
+    if not counted:
+        return
+    r = resource_days.c
+    this = and_(
+        r.tenant_id == tenant_id,
+        r.resource_type == bindparam("k_type"),
+        r.day == bindparam("k_day"),
+        r.resource_id == bindparam("k_id"),
+        r.action == bindparam("k_action"),
+    )
+    keys = [
+        {"k_type": k.resource_type, "k_day": k.day, "k_id": k.resource_id, "k_action": k.action,
+         "n": n}
+        for k, n in sorted(counted.items())
+    ]  # fmt: skip
+    conn.execute(update(resource_days).where(this).values(events=r.events - bindparam("n")), keys)
+    gone = [{name: value for name, value in key.items() if name != "n"} for key in keys]
+    conn.execute(delete(resource_days).where(this, r.events <= 0), gone)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceDifference:
+    """Counters that disagree with the events, (key, counted, events) for a few; how many
+    in all; and how far the consumer had counted (its cursor, as the comparison saw it)."""
+
+    through: int
+    differences: int
+    examples: list[tuple[ResourceDay, int, int]]
+
+    @property
+    def agrees(self) -> bool:
+        """Whether every counter equals its events' count."""
+        return self.differences == 0
+
+
+MAX_REPORTED: Final = 20
+
+
+def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> ResourceDifference:
+    """Compare the tenant's counters with a count of the events the consumer has reached,
+    all read in one snapshot (``conn`` must not have begun: its transaction is made
+    REPEATABLE READ on PostgreSQL; on SQLite a read transaction is one snapshot). Reads
+    every such event once."""
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    r, c = resource_days.c, events.c
+    stored = {
+        ResourceDay(rt, int(day), rid, action): int(n)
+        for rt, day, rid, action, n in conn.execute(
+            select(r.resource_type, r.day, r.resource_id, r.action, r.events).where(
+                r.tenant_id == tenant_id
+            )
+        )
+    }
+    day = DAY.slot_of(c.timestamp, conn.dialect.name)
+    actual = {
+        ResourceDay(rt, int(d), rid, action): int(n)
+        for rt, d, rid, action, n in conn.execute(
+            select(c.resource_type, day, c.resource_id, c.action, func.count())
+            .where(c.tenant_id == tenant_id, c.seq <= through, c.resource_id.is_not(None))
+            .group_by(c.resource_type, day, c.resource_id, c.action)
+        )
+    }
+    differing = sorted(k for k in set(stored) | set(actual) if stored.get(k) != actual.get(k))
+    return ResourceDifference(
+        through=through,
+        differences=len(differing),
+        examples=[(k, stored.get(k, 0), actual.get(k, 0)) for k in differing[:MAX_REPORTED]],
+    )
+
+
+def reset_resource_days(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
+    """Empty the tenant's counters and move the consumer's cursor back to the start of its
+    commit sequence, in the caller's transaction (holding the cursor first, as a purge
+    does): the consumer then counts every stored event again."""
+    hold_resource_rollups(conn, tenant_id=tenant_id, now=now)
+    conn.execute(delete(resource_days).where(resource_days.c.tenant_id == tenant_id))
+    k = consumer_cursors.c
+    conn.execute(
+        update(consumer_cursors)
+        .where(k.tenant_id == tenant_id, k.consumer == CONSUMER_NAME)
+        .values(position=0)
+    )
