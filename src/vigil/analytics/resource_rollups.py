@@ -51,10 +51,13 @@ class ResourceRollupConsumer:
     """Keeps ``resource_days`` up with committed events."""
 
     name = CONSUMER_NAME
-    # A pass writes a row per resource and action it saw: gathering two seconds of commits
-    # keeps that to a fraction of a row per event under load (see ``people.consumer``).
+    # A pass writes a row per resource and action it saw, most events naming a resource of
+    # their own: with passes two seconds apart, SQLite's ingest fell from 41% of the raw
+    # insert to 23%. Like the search index, the pass waits for a lull in ingest (30 s at
+    # most); resource analytics read the events past the cursor meanwhile, so they stay
+    # exact, only slower while a burst goes on.
     gather_seconds = 2.0
-    quiet_seconds = 0.0
+    quiet_seconds = 0.5
     batch_limit = 20_000
 
     def plan(
