@@ -3,9 +3,9 @@
 The rows are the generator's (the same ones the API would have stored), inserted with the
 table's indexes in place, then ANALYZEd so the planner sees a realistic table. They are
 numbered after the tenant's events already there, and the consumers' cursors are set past
-them, as for history that was judged before, and the search index, the activity rollups
-and the people tables are brought up to them: a server started on it has nothing to catch
-up.
+them, as for history that was judged before, and the search index, the activity and
+resource rollups and the people tables are brought up to them: a server started on it has
+nothing to catch up.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from bench import dataset
 from bench.context import Context
+from vigil.analytics.resource_rollups import ResourceRollupConsumer
 from vigil.analytics.rollups import RollupConsumer
 from vigil.cli.db import INDEXER_CACHE_MIB
 from vigil.core.clock import utcnow
@@ -60,6 +61,7 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
         "analyze_seconds": round(analyzed - loaded, 1),
         "index_seconds": _indexed(url),
         "rollup_seconds": _rolled_up(url),
+        "resource_rollup_seconds": _caught_up(url, ResourceRollupConsumer()),
         "people_seconds": _caught_up(url, PeopleConsumer()),
     }
 
