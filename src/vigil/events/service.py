@@ -16,8 +16,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    and_,
-    false,
     func,
     literal,
     or_,
@@ -29,8 +27,9 @@ from vigil.core.clock import utcnow
 from vigil.core.errors import Conflict, NotFound
 from vigil.core.pagination import Cursor, PageRequest
 from vigil.db.types import UTCDateTime, UUIDType
+from vigil.events.actor import actor_clause
 from vigil.events.bulk import insert_rows
-from vigil.events.filters import Actor, EventFilters
+from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
 from vigil.events.ip_ranges import IPNetwork, key_range
 from vigil.events.prepare import PreparedEvent, prepare_event
@@ -366,18 +365,6 @@ def _matching(
         clauses.append(c.timestamp < filters.end)
     search = query_clauses(conn, tenant_id=tenant_id, query=filters.query, use_index=use_index)
     return clauses, search
-
-
-def actor_clause(actor: Actor) -> ColumnElement[bool]:
-    """The events ``actor`` selects as a WHERE clause on ``events``; an empty ``Actor``
-    selects none."""
-    e = events.c
-    parts: list[ColumnElement[bool]] = []
-    if actor.user_ids:
-        parts.append(e.user_id.in_(actor.user_ids))
-    if actor.emails:
-        parts.append(and_(e.user_id.is_(None), e.user_email.in_(actor.emails)))
-    return or_(*parts) if parts else false()
 
 
 def _with_search(

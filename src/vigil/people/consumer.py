@@ -170,15 +170,23 @@ def _add_to_people(conn: Connection, tenant_id: uuid.UUID, tallies: dict[uuid.UU
                     "events": count + tally.events,
                 }
             )
-    if changes:
-        conn.execute(
-            update(people)
-            .where(p.tenant_id == tenant_id, p.id == bindparam("person"))
-            .values(
-                first_seen=bindparam("first_seen"),
-                last_seen=bindparam("last_seen"),
-                last_sign_in=bindparam("last_sign_in"),
-                events=bindparam("events"),
-            ),
-            changes,
-        )
+    write_people(conn, tenant_id=tenant_id, changes=changes)
+
+
+def write_people(conn: Connection, *, tenant_id: uuid.UUID, changes: list[dict[str, Any]]) -> None:
+    """Set each changed person's times and events: ``changes`` holds ``person`` (the id),
+    ``first_seen``, ``last_seen``, ``last_sign_in`` and ``events``, one dict per person."""
+    if not changes:
+        return
+    p = people.c
+    conn.execute(
+        update(people)
+        .where(p.tenant_id == tenant_id, p.id == bindparam("person"))
+        .values(
+            first_seen=bindparam("first_seen"),
+            last_seen=bindparam("last_seen"),
+            last_sign_in=bindparam("last_sign_in"),
+            events=bindparam("events"),
+        ),
+        changes,
+    )

@@ -13,16 +13,14 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    bindparam,
     delete,
     func,
     select,
-    update,
 )
 
-from vigil.events.service import actor_clause
+from vigil.events.actor import actor_clause
 from vigil.events.tables import EventRow, events
-from vigil.people.consumer import CONSUMER_NAME
+from vigil.people.consumer import CONSUMER_NAME, write_people
 from vigil.people.counters import delete_people_counts, take_counts
 from vigil.people.directory import (
     LOOKUP_CHUNK,
@@ -137,18 +135,7 @@ def _take_from_people(
                     "events": left,
                 }
             )
-    if changes:
-        conn.execute(
-            update(people)
-            .where(p.tenant_id == tenant_id, p.id == bindparam("person"))
-            .values(
-                first_seen=bindparam("first_seen"),
-                last_seen=bindparam("last_seen"),
-                last_sign_in=bindparam("last_sign_in"),
-                events=bindparam("events"),
-            ),
-            changes,
-        )
+    write_people(conn, tenant_id=tenant_id, changes=changes)
     delete_people_counts(conn, tenant_id=tenant_id, person_ids=gone)
     for start in range(0, len(gone), LOOKUP_CHUNK):
         chunk = gone[start : start + LOOKUP_CHUNK]
