@@ -3,12 +3,10 @@ over 90 days, against the same statements run raw."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from sqlalchemy import Connection
 
@@ -16,15 +14,13 @@ from bench.client import KeepAlive
 from bench.context import Context
 from bench.server import Server, Tenant
 from bench.sqlcapture import Statement, reads_of, summary_statements
-from bench.stats import latency_ms
+from bench.summary import measure
 from vigil.analytics import team
 from vigil.analytics.period import parse_period
 from vigil.analytics.resources import resource_activity
 from vigil.db.engine import build_engine
 
 TARGET_P95_MS = 200.0
-BUDGET_SECONDS = 15.0
-MIN_SAMPLES = 5
 DAYS = 90
 
 
@@ -90,48 +86,9 @@ def run(
         for name, path, params in shapes(ctx):
             log(f"analytics: {name}")
             replay = _statements(engine, tenant.tenant_id, path, params, ctx.end)
-            results.append(_measure(ctx, name, path, params, replay, raw, client))
+            results.append(measure(ctx, name, path, params, replay, raw, client, TARGET_P95_MS))
     finally:
         client.close()
         raw.close()
         engine.dispose()
     return {"events": ctx.sizes.query_events, "target_p95_ms": TARGET_P95_MS, "shapes": results}
-
-
-def _measure(
-    ctx: Context,
-    name: str,
-    path: str,
-    params: dict[str, str],
-    replay: list[Statement],
-    raw: Any,
-    client: KeepAlive,
-) -> dict[str, Any]:
-    target = f"{path}?{urlencode(params)}"
-    status, body, _ = client.get(target)  # also warms the caches
-    if status != 200:
-        raise RuntimeError(f"GET {target} answered {status}: {body[:300]!r}")
-    http_s: list[float] = []
-    sql_s: list[float] = []
-    started = time.perf_counter()
-    while len(http_s) < ctx.sizes.query_repeats and (
-        len(http_s) < MIN_SAMPLES or time.perf_counter() - started < BUDGET_SECONDS
-    ):
-        status, body, seconds = client.get(target)
-        if status != 200:
-            raise RuntimeError(f"{name}: answered {status}: {body[:300]!r}")
-        http_s.append(seconds)
-        sql_started = time.perf_counter()
-        for statement, statement_params in replay:
-            ctx.backend.fetch_all(raw, statement, statement_params)
-        sql_s.append(time.perf_counter() - sql_started)
-    http_ms = latency_ms(http_s)
-    return {
-        "name": name,
-        "path": path,
-        "params": params,
-        "samples": len(http_s),
-        "http_ms": http_ms,
-        "sql_ms": latency_ms(sql_s),
-        "met": http_ms["p95"] <= TARGET_P95_MS,
-    }

@@ -100,26 +100,14 @@ def _export_table(backends: dict[str, Any]) -> Table:
     return table
 
 
-def _summary_table(backends: dict[str, Any]) -> Table:
-    table = Table(title="5. GET /audit-logs/summary (the console's widgets), p95 ms")
+def _shapes_table(backends: dict[str, Any], part: str, title: str) -> Table:
+    """One row per backend and shape of ``part`` (``summary``, ``analytics``): p95 over
+    HTTP and of the replayed SQL, against the part's target."""
+    table = Table(title=title)
     for column in ("backend", "shape", "HTTP", "SQL", "target", "verdict"):
         table.add_column(column, justify="right" if column not in ("backend", "shape") else "left")
     for name, result in backends.items():
-        summary = result["summary"]
-        for shape in summary["shapes"]:
-            table.add_row(
-                name, shape["name"], str(shape["http_ms"]["p95"]), str(shape["sql_ms"]["p95"]),
-                f"≤ {summary['target_p95_ms']:.0f}", _mark(shape["met"]),
-            )  # fmt: skip
-    return table
-
-
-def _analytics_table(backends: dict[str, Any]) -> Table:
-    table = Table(title="8. Dashboard summary and team analytics over 90 days, p95 ms")
-    for column in ("backend", "shape", "HTTP", "SQL", "target", "verdict"):
-        table.add_column(column, justify="right" if column not in ("backend", "shape") else "left")
-    for name, result in backends.items():
-        found = result["analytics"]
+        found = result[part]
         for shape in found["shapes"]:
             table.add_row(
                 name, shape["name"], str(shape["http_ms"]["p95"]), str(shape["sql_ms"]["p95"]),
@@ -163,9 +151,11 @@ def show(results: dict[str, Any], console: Console) -> None:
     if everywhere("export"):
         console.print(_export_table(backends))
     if everywhere("summary"):
-        console.print(_summary_table(backends))
+        title = "5. GET /audit-logs/summary (the console's widgets), p95 ms"
+        console.print(_shapes_table(backends, "summary", title))
     if everywhere("analytics"):
-        console.print(_analytics_table(backends))
+        title = "8. Dashboard summary and team analytics over 90 days, p95 ms"
+        console.print(_shapes_table(backends, "analytics", title))
     if everywhere("alerts"):
         console.print(_alerts_table(backends))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from sqlalchemy import Connection, func, select
@@ -27,18 +27,26 @@ from vigil.spine.service import cursor_position, last_seq
 TAIL_CHUNK: Final = 20_000  # events past the cursor read at a time
 
 
-@dataclass(slots=True)
-class PeriodPeople:
-    """The people who acted in a period, with their events."""
+@dataclass(frozen=True, slots=True)
+class PeopleTail:
+    """The events the people consumer has not counted yet, each with its person (people
+    not known yet given the id they will have): read once per answer, whatever periods it
+    compares."""
 
-    events: Counter[uuid.UUID] = field(default_factory=Counter)
+    seen: list[tuple[Sighting, uuid.UUID]]
+
+    def within(self, period: Period) -> list[tuple[Sighting, uuid.UUID]]:
+        """Those of ``period``."""
+        return [
+            (sighting, person_id)
+            for sighting, person_id in self.seen
+            if period.first_day <= day_of(sighting.timestamp) <= period.last_day
+        ]
 
 
-def _tail(
-    conn: Connection, tenant_id: uuid.UUID, period: Period
-) -> list[tuple[Sighting, uuid.UUID]]:
-    """The events in ``period`` the people consumer has not counted yet, each with its
-    person (people not known yet given the id they will have)."""
+def read_tail(conn: Connection, *, tenant_id: uuid.UUID) -> PeopleTail:
+    """Every event past the people consumer's cursor, resolved in commit order from the
+    first, as the consumer will resolve them."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     head = last_seq(conn, tenant_id=tenant_id)
     seen: list[Sighting] = []
@@ -50,41 +58,39 @@ def _tail(
         after = batch[-1]["seq"]
         seen.extend(sightings_of(batch))
     if not seen:
-        return []
-    # Resolved in commit order from the first event past the cursor, as the consumer will.
-    found = resolve(
-        tenant_id, seen, load_identifiers(conn, tenant_id=tenant_id, wanted=wanted_by(seen))
-    )
-    return [
-        (sighting, person_id)
-        for sighting, person_id in zip(seen, found.persons, strict=True)
-        if period.first_day <= day_of(sighting.timestamp) <= period.last_day
-    ]
+        return PeopleTail([])
+    known = load_identifiers(conn, tenant_id=tenant_id, wanted=wanted_by(seen))
+    found = resolve(tenant_id, seen, known)
+    return PeopleTail(list(zip(seen, found.persons, strict=True)))
 
 
-def people_in(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> PeriodPeople:
+def people_in(
+    conn: Connection, *, tenant_id: uuid.UUID, period: Period, tail: PeopleTail
+) -> Counter[uuid.UUID]:
     """Everyone who acted in ``period``, with their events (a row per person and day)."""
-    found = PeriodPeople()
+    found: Counter[uuid.UUID] = Counter()
     d = person_days.c
     for person_id, n in conn.execute(
         select(d.person_id, func.sum(d.events))
         .where(d.tenant_id == tenant_id, d.day.between(period.first_day, period.last_day))
         .group_by(d.person_id)
     ):
-        found.events[person_id] += int(n)
-    for _, person_id in _tail(conn, tenant_id, period):
-        found.events[person_id] += 1
+        found[person_id] += int(n)
+    for _, person_id in tail.within(period):
+        found[person_id] += 1
     return found
 
 
-def active_count(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> int:
+def active_count(
+    conn: Connection, *, tenant_id: uuid.UUID, period: Period, tail: PeopleTail
+) -> int:
     """How many people acted in ``period``: counted in SQL, plus those only the events
     past the cursor name."""
     d = person_days.c
     in_period = (d.tenant_id == tenant_id, d.day.between(period.first_day, period.last_day))
     counted = conn.execute(select(func.count(func.distinct(d.person_id))).where(*in_period))
     total = int(counted.scalar_one())
-    newcomers = {person_id for _, person_id in _tail(conn, tenant_id, period)}
+    newcomers = {person_id for _, person_id in tail.within(period)}
     if newcomers:
         known = set(
             conn.execute(
@@ -95,7 +101,9 @@ def active_count(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> i
     return total
 
 
-def users_per_type(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> Counter[str]:
+def users_per_type(
+    conn: Connection, *, tenant_id: uuid.UUID, period: Period, tail: PeopleTail
+) -> Counter[str]:
     """How many people acted on each resource type in ``period`` (the table's key puts
     each type's people in order, so SQL counts them without sorting), plus those only the
     events past the cursor name."""
@@ -116,22 +124,27 @@ def users_per_type(conn: Connection, *, tenant_id: uuid.UUID, period: Period) ->
         )
     ):
         found[resource_type] = int(n)
-    tail = {(s.resource_type, person_id) for s, person_id in _tail(conn, tenant_id, period)}
-    if tail:
-        people = {person_id for _, person_id in tail}
+    newcomers = {(s.resource_type, person_id) for s, person_id in tail.within(period)}
+    if newcomers:
+        people = {person_id for _, person_id in newcomers}
         rows = conn.execute(
             select(f.resource_type, f.person_id)
             .distinct()
             .where(*in_period, f.person_id.in_(people))
         )
         known = {(resource_type, person_id) for resource_type, person_id in rows}
-        for resource_type, _ in tail - known:
+        for resource_type, _ in newcomers - known:
             found[resource_type] += 1
     return found
 
 
 def features_of(
-    conn: Connection, *, tenant_id: uuid.UUID, period: Period, person_ids: list[uuid.UUID]
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    period: Period,
+    person_ids: list[uuid.UUID],
+    tail: PeopleTail,
 ) -> dict[uuid.UUID, Counter[tuple[str, str]]]:
     """What each of a few people used in ``period``: events per (resource type, action)."""
     found: dict[uuid.UUID, Counter[tuple[str, str]]] = defaultdict(Counter)
@@ -149,7 +162,7 @@ def features_of(
     ):
         found[person_id][(resource_type, action)] += int(n)
     wanted = set(person_ids)
-    for sighting, person_id in _tail(conn, tenant_id, period):
+    for sighting, person_id in tail.within(period):
         if person_id in wanted:
             found[person_id][(sighting.resource_type, sighting.action)] += 1
     return found

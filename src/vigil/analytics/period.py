@@ -5,17 +5,16 @@ the same length just before it, to compare with."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from vigil.core.clock import to_micros
+from vigil.core.clock import EPOCH, to_micros
 from vigil.core.errors import InvalidInput
 from vigil.events.filters import parse_filters
 from vigil.people.sightings import MICROS_PER_DAY, day_of
 
 DEFAULT_DAYS: Final = 30
 MAX_DAYS: Final = 366  # a year and a day: what any analytics call reads is bounded by it
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +32,12 @@ class Period:
     @property
     def start(self) -> datetime:
         """The period's first instant."""
-        return _EPOCH + timedelta(days=self.first_day)
+        return EPOCH + timedelta(days=self.first_day)
 
     @property
     def end(self) -> datetime:
         """The instant after the period (exclusive)."""
-        return _EPOCH + timedelta(days=self.last_day + 1)
+        return EPOCH + timedelta(days=self.last_day + 1)
 
     def previous(self) -> Period:
         """The period of the same length that ends where this one starts."""

@@ -21,11 +21,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from vigil.analytics.buckets import DAY
 from vigil.analytics.rollup_tables import resource_days
+from vigil.db.engine import one_snapshot
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
 from vigil.people.sightings import day_of
-from vigil.spine.service import cursor_position, hold_cursor
-from vigil.spine.tables import consumer_cursors
+from vigil.spine.service import cursor_position, hold_cursor, rewind_cursor
 
 CONSUMER_NAME: Final = "resource_rollups"
 
@@ -178,8 +178,7 @@ def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> Resource
     all read in one snapshot (``conn`` must not have begun: its transaction is made
     REPEATABLE READ on PostgreSQL; on SQLite a read transaction is one snapshot). Reads
     every such event once."""
-    if conn.dialect.name == "postgresql":
-        conn.execution_options(isolation_level="REPEATABLE READ")
+    one_snapshot(conn)
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     r, c = resource_days.c, events.c
     stored = {
@@ -213,9 +212,4 @@ def reset_resource_days(conn: Connection, *, tenant_id: uuid.UUID, now: datetime
     does): the consumer then counts every stored event again."""
     hold_resource_rollups(conn, tenant_id=tenant_id, now=now)
     conn.execute(delete(resource_days).where(resource_days.c.tenant_id == tenant_id))
-    k = consumer_cursors.c
-    conn.execute(
-        update(consumer_cursors)
-        .where(k.tenant_id == tenant_id, k.consumer == CONSUMER_NAME)
-        .values(position=0)
-    )
+    rewind_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, literal, select, true, union_all, update
+from sqlalchemy import Connection, delete, func, literal, select, true, union_all
 
 from vigil.analytics.buckets import HOUR
 from vigil.analytics.rollup_tables import activity_hours
 from vigil.analytics.rollups import CONSUMER_NAME, HourKind, hold_rollups
 from vigil.events.tables import events
+from vigil.spine.service import rewind_cursor
 from vigil.spine.tables import consumer_cursors
 
 MAX_REPORTED = 20  # differences listed at most; the count says how many there are
@@ -105,9 +106,4 @@ def reset_rollups(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> N
     event again. Holds the cursor first, as a purge does, so no pass runs alongside."""
     hold_rollups(conn, tenant_id=tenant_id, now=now)
     conn.execute(delete(activity_hours).where(activity_hours.c.tenant_id == tenant_id))
-    k = consumer_cursors.c
-    conn.execute(
-        update(consumer_cursors)
-        .where(k.tenant_id == tenant_id, k.consumer == CONSUMER_NAME)
-        .values(position=0)
-    )
+    rewind_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)

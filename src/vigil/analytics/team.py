@@ -19,9 +19,11 @@ from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, type_c
 from vigil.analytics import rollup_counts
 from vigil.analytics.buckets import DAY, HOUR, Bucket
 from vigil.analytics.people_period import (
+    PeopleTail,
     active_count,
     features_of,
     people_in,
+    read_tail,
     users_per_type,
 )
 from vigil.analytics.period import Period
@@ -72,10 +74,12 @@ def _figure(value: int, previous: int) -> Figure:
     return {"value": value, "previous": previous, "change_percent": change}
 
 
-def _totals(conn: Connection, tenant_id: uuid.UUID, period: Period) -> dict[str, int]:
+def _totals(
+    conn: Connection, tenant_id: uuid.UUID, period: Period, tail: PeopleTail
+) -> dict[str, int]:
     kinds = _kinds(conn, tenant_id, period)
     return {
-        "active_users": active_count(conn, tenant_id=tenant_id, period=period),
+        "active_users": active_count(conn, tenant_id=tenant_id, period=period, tail=tail),
         "total_actions": sum(k.events for k in kinds),
         "resource_changes": sum(k.events for k in kinds if k.action in CHANGES),
         "sign_ins": sum(k.events for k in kinds if is_sign_in(k)),
@@ -87,8 +91,9 @@ def overview(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> dict[
     """Active users (distinct people with any event), total actions, resource changes
     (CREATE, UPDATE, DELETE), sign-ins (successful LOGIN) and failed sign-ins
     (LOGIN_FAILED, or a failed LOGIN), each against the previous period."""
-    now = _totals(conn, tenant_id, period)
-    before = _totals(conn, tenant_id, period.previous())
+    tail = read_tail(conn, tenant_id=tenant_id)
+    now = _totals(conn, tenant_id, period, tail)
+    before = _totals(conn, tenant_id, period.previous(), tail)
     return {name: _figure(now[name], before[name]) for name in now}
 
 
@@ -177,8 +182,9 @@ def features(conn: Connection, *, tenant_id: uuid.UUID, period: Period) -> dict[
     by_kind: Counter[tuple[str, str]] = Counter()
     for kind in kinds:
         by_kind[(kind.resource_type, kind.action)] += kind.events
-    users_of = users_per_type(conn, tenant_id=tenant_id, period=period)
-    active = active_count(conn, tenant_id=tenant_id, period=period)
+    tail = read_tail(conn, tenant_id=tenant_id)
+    users_of = users_per_type(conn, tenant_id=tenant_id, period=period, tail=tail)
+    active = active_count(conn, tenant_id=tenant_id, period=period, tail=tail)
     types: Counter[str] = Counter()
     for (resource_type, _), n in by_kind.items():
         types[resource_type] += n
@@ -222,10 +228,11 @@ def power_users(
     conn: Connection, *, tenant_id: uuid.UUID, period: Period, limit: int, now: datetime
 ) -> list[PowerUser]:
     """The ``limit`` people with the most events in the period, most first (ties by id)."""
-    who = people_in(conn, tenant_id=tenant_id, period=period)
-    top = sorted(who.events.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]
+    tail = read_tail(conn, tenant_id=tenant_id)
+    who = people_in(conn, tenant_id=tenant_id, period=period, tail=tail)
+    top = sorted(who.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]
     ids = [person_id for person_id, _ in top]
-    used = features_of(conn, tenant_id=tenant_id, period=period, person_ids=ids)
+    used = features_of(conn, tenant_id=tenant_id, period=period, person_ids=ids, tail=tail)
     people = people_service.summaries_of(conn, tenant_id=tenant_id, person_ids=ids, now=now)
     found: list[PowerUser] = []
     for person_id, n in top:

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
+from vigil.db.engine import one_snapshot
 from vigil.settings import Settings
 
 
@@ -36,14 +37,9 @@ def get_read_connection(engine: Annotated[Engine, Depends(get_engine)]) -> Itera
 def get_snapshot_connection(
     engine: Annotated[Engine, Depends(get_engine)],
 ) -> Iterator[Connection]:
-    """A connection whose reads all see one snapshot of the database, for answers added up
-    from several tables that consumers update as events commit (counters, their cursors,
-    the events past them): REPEATABLE READ on PostgreSQL; on SQLite a read transaction is
-    one snapshot already."""
+    """A connection whose reads all see one snapshot of the database (``one_snapshot``)."""
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ")
-        yield conn
+        yield one_snapshot(conn)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

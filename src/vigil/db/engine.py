@@ -122,6 +122,16 @@ def _sqlite_engine(
     return engine
 
 
+def one_snapshot(conn: Connection) -> Connection:
+    """``conn`` (not begun yet) made to read one snapshot of the database for the whole
+    transaction: REPEATABLE READ on PostgreSQL; on SQLite a read transaction is one
+    snapshot already. For answers added up from several tables that consumers update as
+    events commit (counters, their cursors, the events past them)."""
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a write transaction, committed on success, rolled back on error.

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
+from vigil.db.engine import one_snapshot
 from vigil.events.commit_log import events_after
 from vigil.people.consumer import CONSUMER_NAME
 from vigil.people.counters import COUNTERS, compare_counts
@@ -28,8 +29,7 @@ from vigil.people.tables import (
     people,
     person_identifiers,
 )
-from vigil.spine.service import cursor_position
-from vigil.spine.tables import consumer_cursors
+from vigil.spine.service import cursor_position, rewind_cursor
 
 MAX_REPORTED: Final = 20  # differences listed at most; the count says how many there are
 READ_CHUNK: Final = 20_000  # events read at a time
@@ -55,8 +55,7 @@ def compare_people(conn: Connection, *, tenant_id: uuid.UUID) -> PeopleDifferenc
     read in one snapshot (``conn`` must not have begun: on PostgreSQL its transaction is
     made REPEATABLE READ, on SQLite one read transaction is one snapshot). Reads every such
     event once, in Python: seconds per million events."""
-    if conn.dialect.name == "postgresql":
-        conn.execution_options(isolation_level="REPEATABLE READ")
+    one_snapshot(conn)
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     i = person_identifiers.c
     owner = {
@@ -136,9 +135,4 @@ def reset_people(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> No
     hold_people(conn, tenant_id=tenant_id, now=now)
     for table in (*(counter.table for counter in COUNTERS), person_identifiers, people):
         conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
-    k = consumer_cursors.c
-    conn.execute(
-        update(consumer_cursors)
-        .where(k.tenant_id == tenant_id, k.consumer == CONSUMER_NAME)
-        .values(position=0)
-    )
+    rewind_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)

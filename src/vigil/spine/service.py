@@ -52,6 +52,17 @@ def hold_cursor(conn: Connection, *, tenant_id: uuid.UUID, consumer: str, now: d
     ).all()
 
 
+def rewind_cursor(conn: Connection, *, tenant_id: uuid.UUID, consumer: str) -> None:
+    """Move the consumer's cursor for the tenant back to the start of its commit sequence
+    (a rebuild: the consumer then goes over every stored event again). The caller holds
+    the cursor (``hold_cursor``) and empties what the consumer keeps, in its transaction."""
+    conn.execute(
+        update(consumer_cursors)
+        .where(_c.tenant_id == tenant_id, _c.consumer == consumer)
+        .values(position=0)
+    )
+
+
 def cursor_position(conn: Connection, *, tenant_id: uuid.UUID, consumer: str) -> int:
     """The ``seq`` the consumer has finished with (0 when it has no cursor yet)."""
     found = conn.execute(

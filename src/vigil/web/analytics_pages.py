@@ -16,6 +16,7 @@ from vigil.core.clock import utcnow
 from vigil.core.deps import SnapshotConnDep
 from vigil.core.errors import InvalidInput
 from vigil.events.schemas import ResourceType
+from vigil.people.sightings import day_of
 from vigil.tenants.service import get_tenant
 from vigil.web import charts
 from vigil.web.access import ConsoleDep
@@ -55,7 +56,7 @@ def _choices(request: Request) -> tuple[str, str, str, str]:
 
 def _period(quick: str, start: str, end: str) -> Period:
     if quick:
-        today = parse_period(None, None, now=utcnow()).last_day
+        today = day_of(utcnow())
         return Period(today - int(quick) + 1, today)
     try:
         return parse_period(start or None, end or None, now=utcnow())

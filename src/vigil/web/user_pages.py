@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -32,11 +32,7 @@ USERS_PAGE_SIZE = 50
 
 
 SHOW = {"": None, "accounts": True, "others": False}
-SORTS: dict[str, PeopleSort] = {
-    "last_active": "last_active",
-    "most_actions": "most_actions",
-    "name": "name",
-}
+SORTS: dict[str, PeopleSort] = {sort: sort for sort in get_args(PeopleSort)}
 
 
 def _list_context(request: Request, me: ConsoleUser, conn: Any) -> dict[str, Any]:
