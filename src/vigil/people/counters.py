@@ -1,7 +1,12 @@
 """The per-person counters (``person_days``, ``person_features``, ``person_countries``): each
 a table of events counted per person and some key, added to as events are counted, taken
 from as retention purges them (a row that comes to 0 is deleted), and compared with the
-events by ``vigil people check``. Written once here for the three."""
+events by ``vigil people check``. Written once here for the three.
+
+The consumer counts in SQL (``add_stored``): each event's person is found by joining its
+actor to ``person_identifiers`` (by the rule of ``people.directory``), so a pass costs a
+row per counter it touches, not Python work per event. Purges and the check count in
+Python from the rows they read (``Tally``), a second way to the same numbers."""
 
 from __future__ import annotations
 
@@ -11,12 +16,35 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
+from vigil.analytics.buckets import DAY
+from vigil.db.types import UUIDType
+from vigil.events.tables import events
 from vigil.people.directory import LOOKUP_CHUNK
 from vigil.people.sightings import Tally
-from vigil.people.tables import person_countries, person_days, person_features
+from vigil.people.tables import (
+    EMAIL,
+    USER_ID,
+    person_countries,
+    person_days,
+    person_features,
+    person_identifiers,
+)
 
 Key = tuple[Any, ...]
 
@@ -29,6 +57,8 @@ class PersonCounter:
     table: Table
     keys: tuple[str, ...]
     counts: Callable[[Tally], Mapping[Key, int]]
+    # The same keys as SQL over an event (``events`` columns; the event's UTC day given).
+    event_keys: Callable[[ColumnElement[Any]], tuple[ColumnElement[Any], ...]]
 
 
 def _by_day(tally: Tally) -> Counter[Key]:
@@ -46,10 +76,17 @@ def _by_country(tally: Tally) -> Counter[Key]:
     return Counter({(country,): n for country, n in tally.countries.items()})
 
 
+_e = events.c
+
 COUNTERS: Final = (
-    PersonCounter(person_days, ("day",), _by_day),
-    PersonCounter(person_features, ("resource_type", "day", "action"), _by_feature),
-    PersonCounter(person_countries, ("country",), _by_country),
+    PersonCounter(person_days, ("day",), _by_day, lambda day: (day,)),
+    PersonCounter(
+        person_features,
+        ("resource_type", "day", "action"),
+        _by_feature,
+        lambda day: (_e.resource_type, day, _e.action),
+    ),
+    PersonCounter(person_countries, ("country",), _by_country, lambda day: (_e.country,)),
 )
 
 
@@ -63,32 +100,52 @@ def _rows(counter: PersonCounter, tallies: Mapping[uuid.UUID, Tally]) -> list[di
     ]
 
 
-def add_counts(
-    conn: Connection, *, tenant_id: uuid.UUID, tallies: Mapping[uuid.UUID, Tally]
-) -> None:
-    """Add ``tallies`` to every counter table, creating rows not there yet (``INSERT … ON
-    CONFLICT DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
+def add_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
+    """Add the tenant's stored events from ``first_seq`` to ``last_seq`` (both included)
+    to every counter table: one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` per table
+    (PostgreSQL 9.5+, SQLite 3.24+), each event's person looked up by its identifier (its
+    ``user_id``, or its ``user_email`` when it has none), which must all be stored.
+
+    The lookup is a subquery per event, not a join: SQLite would rather walk every
+    identifier of the tenant and probe the span's events for each."""
+    i = person_identifiers.c
+    person = (
+        select(i.person_id)
+        .where(
+            i.tenant_id == tenant_id,
+            i.kind == case((_e.user_id.is_not(None), USER_ID), else_=EMAIL),
+            i.value == func.coalesce(_e.user_id, _e.user_email),
+        )
+        .scalar_subquery()
+    )
+    day = DAY.slot_of(_e.timestamp, conn.dialect.name)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     for counter in COUNTERS:
-        rows = [
-            {
-                "tenant_id": tenant_id,
-                "person_id": person_id,
-                **dict(zip(counter.keys, key, strict=True)),
-                "events": n,
-            }
-            for person_id, tally in sorted(tallies.items())
-            for key, n in sorted(counter.counts(tally).items())
+        where = [
+            _e.tenant_id == tenant_id,
+            _e.seq.between(first_seq, last_seq),
+            or_(_e.user_id.is_not(None), _e.user_email.is_not(None)),
         ]
-        if not rows:
-            continue
+        if counter.table is person_countries:
+            where.append(_e.country.is_not(None))
+        keys = zip(counter.event_keys(day), counter.keys, strict=True)
+        seen = (
+            select(person.label("person_id"), *(key.label(name) for key, name in keys))
+            .where(*where)
+            .subquery("seen")
+        )
+        grouped = [seen.c.person_id, *(seen.c[name] for name in counter.keys)]
+        counted = select(
+            literal(tenant_id, UUIDType()).label("tenant_id"), *grouped, func.count()
+        ).group_by(*grouped)
         insert = dialect.insert(counter.table)
         conn.execute(
-            insert.on_conflict_do_update(
+            insert.from_select(
+                ["tenant_id", "person_id", *counter.keys, "events"], counted
+            ).on_conflict_do_update(
                 index_elements=[c.name for c in counter.table.primary_key.columns],
                 set_={"events": counter.table.c.events + insert.excluded.events},
-            ),
-            rows,
+            )
         )
 
 

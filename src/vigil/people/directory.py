@@ -20,17 +20,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 from sqlalchemy import Connection, and_, or_, select
 
 from vigil.events.filters import Actor
-from vigil.people.sightings import Sighting
 from vigil.people.tables import EMAIL, USER_ID, person_identifiers
 
 LOOKUP_CHUNK: Final = 500  # identifiers per query: well under SQLite's 32,766 parameters
 
 _i = person_identifiers.c
+
+
+class NamesActor(Protocol):
+    """An event's actor as it names itself (a ``Sighting``, or the consumer's
+    ``ActorSpan`` for every event of one id and email)."""
+
+    @property
+    def user_id(self) -> str | None:
+        """The producer's id of the actor, if the event gives one."""
+
+    @property
+    def email(self) -> str | None:
+        """The actor's email, lower case, if the event gives one."""
 
 
 class Identifier(NamedTuple):
@@ -79,7 +91,7 @@ def load_identifiers(
     return found
 
 
-def wanted_by(seen: Iterable[Sighting]) -> set[Identifier]:
+def wanted_by(seen: Iterable[NamesActor]) -> set[Identifier]:
     """Every identifier ``seen`` names."""
     wanted: set[Identifier] = set()
     for s in seen:
@@ -103,10 +115,12 @@ class Resolution:
 
 
 def resolve(
-    tenant_id: uuid.UUID, seen: Sequence[Sighting], known: dict[Identifier, Known]
+    tenant_id: uuid.UUID, seen: Sequence[NamesActor], known: dict[Identifier, Known]
 ) -> Resolution:
     """Whose each of ``seen`` is, by the module's rule, given the ``known`` identifiers
-    (``load_identifiers`` of ``wanted_by(seen)``; not changed)."""
+    (``load_identifiers`` of ``wanted_by(seen)``; not changed). ``seen`` in commit order:
+    an actor named again resolves as it did the first time, so one entry per distinct
+    (id, email), in the order of their first events, resolves as every event would."""
     found = Resolution()
     every = dict(known)
 

@@ -4,7 +4,7 @@ the sums a pass adds up per person (``Tally``)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, NamedTuple
@@ -77,17 +77,25 @@ class Tally:
 
     def add(self, seen: Sighting) -> None:
         """Count one event."""
-        self.events += 1
         moment = seen.timestamp
-        if self.first_seen is None or moment < self.first_seen:
-            self.first_seen = moment
-        if self.last_seen is None or moment > self.last_seen:
-            self.last_seen = moment
-        if seen.is_sign_in and (self.last_sign_in is None or moment > self.last_sign_in):
-            self.last_sign_in = moment
+        self.add_times(1, moment, moment, moment if seen.is_sign_in else None)
         self.days[DayKind(day_of(moment), seen.action, seen.resource_type)] += 1
         if seen.country is not None:
             self.countries[seen.country] += 1
+
+    def add_times(
+        self,
+        events: int,
+        first_seen: datetime,
+        last_seen: datetime,
+        last_sign_in: datetime | None,
+    ) -> None:
+        """Count ``events`` events from ``first_seen`` to ``last_seen`` (the counters
+        untouched: the consumer counts those in SQL)."""
+        self.events += events
+        self.first_seen = earlier(self.first_seen, first_seen)
+        self.last_seen = later(self.last_seen, last_seen)
+        self.last_sign_in = later(self.last_sign_in, last_sign_in)
 
 
 def later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -102,8 +110,3 @@ def earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None or b is None:
         return a or b
     return min(a, b)
-
-
-def stored_only(seen: Sequence[Sighting], stored: set[int]) -> list[Sighting]:
-    """``seen`` without the events whose ``seq`` is not in ``stored``."""
-    return [s for s in seen if s.seq in stored]
