@@ -103,21 +103,14 @@ def _rows(counter: PersonCounter, tallies: Mapping[uuid.UUID, Tally]) -> list[di
 def add_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
     """Add the tenant's stored events from ``first_seq`` to ``last_seq`` (both included)
     to every counter table: one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` per table
-    (PostgreSQL 9.5+, SQLite 3.24+), each event's person looked up by its identifier (its
-    ``user_id``, or its ``user_email`` when it has none), which must all be stored.
+    (PostgreSQL 9.5+, SQLite 3.24+), the events' person looked up by their identifier
+    (their ``user_id``, or their ``user_email`` when they have none), which must all be
+    stored.
 
-    The lookup is a subquery per event, not a join: SQLite would rather walk every
-    identifier of the tenant and probe the span's events for each."""
+    The events are counted per actor first, and each actor's person looked up once, by
+    a subquery: joined, SQLite would rather walk every identifier of the tenant and probe
+    the span's events for each."""
     i = person_identifiers.c
-    person = (
-        select(i.person_id)
-        .where(
-            i.tenant_id == tenant_id,
-            i.kind == case((_e.user_id.is_not(None), USER_ID), else_=EMAIL),
-            i.value == func.coalesce(_e.user_id, _e.user_email),
-        )
-        .scalar_subquery()
-    )
     day = DAY.slot_of(_e.timestamp, conn.dialect.name)
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     for counter in COUNTERS:
@@ -128,15 +121,34 @@ def add_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_s
         ]
         if counter.table is person_countries:
             where.append(_e.country.is_not(None))
-        keys = zip(counter.event_keys(day), counter.keys, strict=True)
-        seen = (
-            select(person.label("person_id"), *(key.label(name) for key, name in keys))
+        keys = counter.event_keys(day)
+        by_actor = (
+            select(
+                _e.user_id,
+                _e.user_email,
+                *(key.label(name) for key, name in zip(keys, counter.keys, strict=True)),
+                func.count().label("n"),
+            )
             .where(*where)
-            .subquery("seen")
+            .group_by(_e.user_id, _e.user_email, *keys)
+            .subquery("by_actor")
+        )
+        a = by_actor.c
+        person = (
+            select(i.person_id)
+            .where(
+                i.tenant_id == tenant_id,
+                i.kind == case((a.user_id.is_not(None), USER_ID), else_=EMAIL),
+                i.value == func.coalesce(a.user_id, a.user_email),
+            )
+            .scalar_subquery()
+        )
+        seen = select(person.label("person_id"), *(a[name] for name in counter.keys), a.n).subquery(
+            "seen"
         )
         grouped = [seen.c.person_id, *(seen.c[name] for name in counter.keys)]
         counted = select(
-            literal(tenant_id, UUIDType()).label("tenant_id"), *grouped, func.count()
+            literal(tenant_id, UUIDType()).label("tenant_id"), *grouped, func.sum(seen.c.n)
         ).group_by(*grouped)
         insert = dialect.insert(counter.table)
         conn.execute(
