@@ -68,6 +68,18 @@ class ResourceRollupConsumer:
             return None
         return ResourceRollupPlan(events[0]["seq"], events[-1]["seq"])
 
+    def plan_span(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: uuid.UUID,
+        first_seq: int,
+        last_seq: int,
+        now: datetime,
+    ) -> ResourceRollupPlan:
+        """The span itself (``spine.consumers.CountsSpans``)."""
+        return ResourceRollupPlan(first_seq, last_seq)
+
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: ResourceRollupPlan, now: datetime
     ) -> None:

@@ -87,6 +87,18 @@ class RollupConsumer:
             return None
         return RollupPlan(events[0]["seq"], events[-1]["seq"])
 
+    def plan_span(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: uuid.UUID,
+        first_seq: int,
+        last_seq: int,
+        now: datetime,
+    ) -> RollupPlan:
+        """The span itself (``spine.consumers.CountsSpans``)."""
+        return RollupPlan(first_seq, last_seq)
+
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: RollupPlan, now: datetime
     ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from vigil.core.clock import from_micros
 from vigil.events.tables import EventRow, events
@@ -60,3 +60,22 @@ def _from_sqlite(tenant_id: uuid.UUID, row: tuple[Any, ...]) -> EventRow:
     found["timestamp"] = from_micros(row[_TIMESTAMP])
     found["received_at"] = from_micros(row[_RECEIVED_AT])
     return found
+
+
+def span_after(
+    conn: Connection, *, tenant_id: uuid.UUID, after_seq: int, limit: int
+) -> tuple[int, int, int] | None:
+    """The first and last ``seq`` of the tenant's next events after ``after_seq`` (at most
+    ``limit``), and how many there are, read from the (tenant, seq) index alone; None when
+    there are none."""
+    following = (
+        select(events.c.seq)
+        .where(events.c.tenant_id == tenant_id, events.c.seq > after_seq)
+        .order_by(events.c.seq)
+        .limit(limit)
+        .subquery("following")
+    )
+    first, last, count = conn.execute(
+        select(func.min(following.c.seq), func.max(following.c.seq), func.count())
+    ).one()
+    return None if not count else (int(first), int(last), int(count))

@@ -68,6 +68,18 @@ class PeopleConsumer:
             return None
         return PeoplePlan(events[0]["seq"], events[-1]["seq"])
 
+    def plan_span(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: uuid.UUID,
+        first_seq: int,
+        last_seq: int,
+        now: datetime,
+    ) -> PeoplePlan:
+        """The span itself (``spine.consumers.CountsSpans``)."""
+        return PeoplePlan(first_seq, last_seq)
+
     def apply(
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: PeoplePlan, now: datetime
     ) -> None:

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection
 
@@ -48,6 +48,27 @@ class Consumer(Protocol[PlanT]):
 
     def after_commit(self, plan: PlanT) -> None:
         """Follow-up once the plan's transaction committed."""
+        ...
+
+
+@runtime_checkable
+class CountsSpans(Protocol):
+    """A consumer that counts its events in SQL from their commit sequence numbers alone
+    (the rollups, the people tables): the runner hands it a pass's span without reading
+    the rows (in a catch-up, reading them cost more than counting them). Its ``plan``
+    must give what ``plan_span`` gives for the same events."""
+
+    def plan_span(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: uuid.UUID,
+        first_seq: int,
+        last_seq: int,
+        now: datetime,
+    ) -> Any:
+        """What to write for the events from ``first_seq`` to ``last_seq`` (both included;
+        some may have been purged); None: nothing."""
         ...
 
 

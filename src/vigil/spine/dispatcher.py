@@ -9,6 +9,7 @@ from vigil.events.tables import EventRow
 from vigil.spine.consumers import ConsumerRegistry
 from vigil.spine.recent import RecentCommits
 from vigil.spine.runner import ConsumerRunner
+from vigil.spine.turns import WriteTurns
 from vigil.spine.wakeup import watcher_for
 
 
@@ -17,7 +18,10 @@ class Dispatcher:
 
     def __init__(self, engine: Engine, registry: ConsumerRegistry) -> None:
         self._recent = RecentCommits(readers=registry.names())
-        self._runners = [ConsumerRunner(engine, consumer, self._recent) for consumer in registry]
+        turns = WriteTurns()  # one at a time at SQLite's write lock (``spine.turns``)
+        self._runners = [
+            ConsumerRunner(engine, consumer, self._recent, turns=turns) for consumer in registry
+        ]
         self._watcher = watcher_for(engine, self.wake)
 
     def start(self) -> None:

@@ -20,11 +20,11 @@ from sqlalchemy import Connection, Engine
 
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
-from vigil.events.commit_log import events_after
-from vigil.events.tables import EventRow
+from vigil.events.commit_log import events_after, span_after
 from vigil.spine import service
-from vigil.spine.consumers import Consumer
+from vigil.spine.consumers import Consumer, CountsSpans
 from vigil.spine.recent import RecentCommits
+from vigil.spine.turns import WriteTurns
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,6 @@ QUIET_LONGEST_SECONDS = 30.0
 WRITE_HOLD_SECONDS = 0.25
 FIRST_PASS = 1_000
 SMALLEST_PASS = 200
-# After a pass that held SQLite's write lock, a server's runner waits this share of that
-# time (``YIELD_LONGEST_SECONDS`` at most) before the next: a writer that was waiting, whose
-# busy handler looks again every 100 ms at most, gets its turn. (Measured at 3M events:
-# with it, an alert for events written while the index caught up with 250,000 came in
-# 261 ms at most, 1,385 ms without; it slows that catch-up by about a quarter.)
-YIELD_SHARE = 0.5
-YIELD_LONGEST_SECONDS = 0.1
 
 
 class ConsumerRunner:
@@ -62,11 +55,13 @@ class ConsumerRunner:
         consumer: Consumer[Any],
         recent: RecentCommits | None = None,
         *,
+        turns: WriteTurns | None = None,
         yield_to_writers: bool = True,
     ) -> None:
-        """``yield_to_writers``: pause after each pass that held SQLite's write lock (see
-        ``YIELD_SHARE``); a command that catches up while nothing else writes, such as
-        ``vigil db index``, goes faster without."""
+        """``turns``: the process's runners take turns at SQLite's write lock
+        (``spine.turns``), pausing after each pass; ``yield_to_writers`` False: this runner
+        alone, with no pause (a command that catches up while nothing else writes, such as
+        ``vigil db index``, goes faster without)."""
         self._engine = engine
         self._consumer = consumer
         self._recent = recent or RecentCommits(capacity_bytes=0)
@@ -78,8 +73,7 @@ class ConsumerRunner:
         # Events per pass: ``batch_limit``, or fewer while SQLite's writes take too long.
         first = consumer.batch_limit if self._postgres else FIRST_PASS
         self._pass_limit = min(consumer.batch_limit, first)
-        self._held_seconds = 0.0  # how long the last pass held SQLite's write lock
-        self._yield_share = YIELD_SHARE if yield_to_writers else 0.0
+        self._turns = turns or WriteTurns(share=1.0 if yield_to_writers else 0.0)
         self._retry_at: dict[uuid.UUID, float] = {}
         self._thread = threading.Thread(
             target=self._run, name=f"vigil-consumer-{consumer.name}", daemon=True
@@ -191,9 +185,6 @@ class ConsumerRunner:
             done += consumed
             if on_pass is not None:
                 on_pass(consumed)
-            if self._held_seconds and self._yield_share:  # the next tenant's pass too
-                pause = min(self._held_seconds * self._yield_share, YIELD_LONGEST_SECONDS)
-                self._stop.wait(pause)
             if reached is None or reached >= head:
                 return done
         return done
@@ -208,7 +199,6 @@ class ConsumerRunner:
                 service.ensure_cursor(conn, tenant_id=tenant_id, consumer=self.name, now=now)
             self._known.add(tenant_id)
         consumer, limit = self._consumer, self._pass_limit
-        self._held_seconds = 0.0
         if self._postgres:
             # One transaction holding the cursor's row: other nodes skip this tenant until
             # it commits, and a node that dies mid-pass releases it with its connection.
@@ -216,10 +206,10 @@ class ConsumerRunner:
                 position = service.claim_cursor(conn, tenant_id=tenant_id, consumer=self.name)
                 if position is None:
                     return 0, None
-                batch = self._read(conn, tenant_id, position, limit)
-                if not batch:
+                found = self._next(conn, tenant_id, position, limit, now)
+                if found is None:
                     return 0, self._skip_purged(conn, tenant_id, position, head, now)
-                plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+                count, last, plan = found
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
                 moved = service.advance_cursor(
@@ -227,7 +217,7 @@ class ConsumerRunner:
                     tenant_id=tenant_id,
                     consumer=self.name,
                     expected=position,
-                    to=batch[-1]["seq"],
+                    to=last,
                     now=now,
                 )
                 if not moved:  # cannot happen while the row is locked; never commit if it did
@@ -241,42 +231,37 @@ class ConsumerRunner:
                 # The plan reads this snapshot: events committed after it began (which the
                 # recent commits may already hold) wait for the next pass.
                 visible = service.last_seq(conn, tenant_id=tenant_id)
-                batch = self._read(conn, tenant_id, position, min(limit, visible - position))
-                plan = (
-                    consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
-                    if batch
-                    else None
-                )
-            if not batch:
+                found = self._next(conn, tenant_id, position, min(limit, visible - position), now)
+            if found is None:
                 with write_transaction(self._engine) as conn:
                     return 0, self._skip_purged(conn, tenant_id, position, visible, now)
-            with write_transaction(self._engine) as conn:
+            count, last, plan = found
+            with self._turns.turn(self._stop), write_transaction(self._engine) as conn:
                 began = time.monotonic()
                 moved = service.advance_cursor(
                     conn,
                     tenant_id=tenant_id,
                     consumer=self.name,
                     expected=position,
-                    to=batch[-1]["seq"],
+                    to=last,
                     now=now,
                 )
                 if not moved:
                     return 0, None
                 if plan is not None:
                     consumer.apply(conn, tenant_id=tenant_id, plan=plan, now=now)
-            self._held(len(batch), time.monotonic() - began)
-        self._recent.passed(reader=self.name, tenant_id=tenant_id, seq=batch[-1]["seq"])
+            self._held(count, time.monotonic() - began)
+        self._recent.passed(reader=self.name, tenant_id=tenant_id, seq=last)
         if plan is not None:
             try:
                 consumer.after_commit(plan)
             except Exception:
                 log.exception("consumer %s: after-commit step failed", self.name)
-        return len(batch), batch[-1]["seq"]
+        return count, last
 
     def _held(self, events: int, seconds: float) -> None:
         """A pass of ``events`` held SQLite's write lock ``seconds``: fit the next pass's
         size to ``WRITE_HOLD_SECONDS`` (the time grows about in step with the events)."""
-        self._held_seconds = seconds
         limit = self._pass_limit
         if seconds > WRITE_HOLD_SECONDS:
             fitted = int(events * WRITE_HOLD_SECONDS / seconds)
@@ -308,16 +293,36 @@ class ConsumerRunner:
             log.info("consumer %s skipped purged events %d-%d", self.name, position + 1, head)
         return head if moved else None
 
-    def _read(
-        self, conn: Connection, tenant_id: uuid.UUID, position: int, limit: int
-    ) -> list[EventRow]:
-        """The events after ``position``: from this process's recent commits when it holds
-        them, from the database otherwise. A run from the recent commits may stop where
-        another process's events begin; the drain's ``head`` sends it on to those."""
+    def _next(
+        self, conn: Connection, tenant_id: uuid.UUID, position: int, limit: int, now: datetime
+    ) -> tuple[int, int, Any] | None:
+        """The next pass over the events after ``position`` (at most ``limit``): how many,
+        the last one's ``seq``, and the consumer's plan; None when there are none. The
+        events come from this process's recent commits when it holds them, from the
+        database otherwise; a consumer that ``CountsSpans`` is given their span alone. A
+        run from the recent commits may stop where another process's events begin; the
+        drain's ``head`` sends it on to those."""
         if limit <= 0:
-            return []
+            return None
+        consumer = self._consumer
         held = self._recent.after(tenant_id=tenant_id, after_seq=position, limit=limit)
-        return held or events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+        if isinstance(consumer, CountsSpans):
+            if held:
+                first, last, count = held[0]["seq"], held[-1]["seq"], len(held)
+            else:
+                span = span_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+                if span is None:
+                    return None
+                first, last, count = span
+            plan = consumer.plan_span(
+                conn, tenant_id=tenant_id, first_seq=first, last_seq=last, now=now
+            )
+            return count, last, plan
+        batch = held or events_after(conn, tenant_id=tenant_id, after_seq=position, limit=limit)
+        if not batch:
+            return None
+        plan = consumer.plan(conn, tenant_id=tenant_id, events=batch, now=now)
+        return len(batch), batch[-1]["seq"], plan
 
     def _failed(self, tenant_id: uuid.UUID, error: Exception) -> None:
         # The first line only: the rest of a database error quotes the statement's
