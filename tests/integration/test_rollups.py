@@ -97,9 +97,13 @@ def assert_rollups_agree(engine: Engine, tenant_id: uuid.UUID) -> None:
 
 
 def expected_summary(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the summary must say of ``events`` (as listed), hour by hour."""
+    """What the summary must say of ``events`` (as listed), hour by hour, and its ten
+    resources most touched (ties by type and id)."""
     hours = Counter(e["timestamp"][:13] for e in events)
+    resources = Counter((e["resource_type"], e["resource_id"]) for e in events if e["resource_id"])
+    ranked = sorted(resources.items(), key=lambda kv: (-kv[1], kv[0]))
     return {
+        "top_resources": [(kind, name, n) for (kind, name), n in ranked[:10]],
         "total": len(events),
         "by_action": Counter(e["action"] for e in events),
         "by_resource_type": Counter(e["resource_type"] for e in events),
@@ -113,6 +117,9 @@ def summary_of(tenant: Tenant, **params: Any) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     return {
+        "top_resources": [
+            (r["resource_type"], r["resource_id"], r["count"]) for r in body["top_resources"]
+        ],
         "total": body["total"],
         "by_action": Counter(body["by_action"]),
         "by_resource_type": Counter(body["by_resource_type"]),

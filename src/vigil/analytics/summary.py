@@ -3,9 +3,10 @@ touched most, and a timeline, for whatever the list filters select.
 
 Three reads whatever the range: the matching rows' first and last times (which bound the
 timeline, ``vigil.analytics.timeline``), their counts by (action, resource type, status,
-time bucket), whose groups are added up here, and the top resources (``vigil.events.counts``).
-The counts come from the hourly rollups when the filters are ones they keep (action,
-resource type, status, time: ``vigil.analytics.rollup_counts``), else from the rows.
+time bucket), whose groups are added up here, and the top resources. The counts come from
+the hourly rollups when the filters are ones they keep (action, resource type, status,
+time: ``vigil.analytics.rollup_counts``), the top resources from the resource rollups
+(action, resource type, time: ``vigil.analytics.resource_counts``), else from the rows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from vigil.analytics import rollup_counts
+from vigil.analytics import resource_counts, rollup_counts
 from vigil.analytics.buckets import Bucket
 from vigil.analytics.timeline import plan_timeline
 from vigil.events import counts
@@ -94,7 +95,7 @@ def summarize(
         by_action=dict(by_action.most_common()),
         by_resource_type=dict(by_resource_type.most_common()),
         by_status=dict(by_status.most_common()),
-        top_resources=counts.top_resources(
+        top_resources=resource_counts.top_resources(
             conn, tenant_id=tenant_id, filters=filters, limit=TOP_RESOURCES
         ),
         timeline=[(plan.bucket.start_of(n), per_slot.get(n, 0)) for n in plan.numbers],
