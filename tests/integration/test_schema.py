@@ -19,13 +19,19 @@ TRIGRAM_INDEX = "ix_search_terms_text_trgm"
 
 
 def test_migrations_produce_exactly_the_declared_schema(stack: Stack) -> None:
-    def declared(item: Any, name: str | None, kind: str, _reflected: bool, _other: Any) -> bool:
+    def declared(item: Any, name: str | None, kind: str, reflected: bool, _other: Any) -> bool:
         # SQLite's trigram index is an FTS5 table (and its shadow tables) the migration
         # makes; PostgreSQL's is the GIN index the tables declare.
         if kind == "table" and (name or "").startswith("search_terms_fts"):
             return False
+        # An index declared for one database only (``Index.ddl_if``), which autogenerate
+        # does not look at: the events by resource, whose key differs between the two.
+        only_on = getattr(getattr(item, "_ddl_if", None), "dialect", None)
+        if kind == "index" and not reflected and only_on not in (None, dialect):
+            return False
         return not (kind == "index" and name == TRIGRAM_INDEX and stack.backend == "sqlite")
 
+    dialect = stack.engine.dialect.name
     with stack.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"include_object": declared})
         differences = compare_metadata(context, metadata)
@@ -57,10 +63,13 @@ def test_event_indexes_follow_the_filters(stack: Stack) -> None:
         ("tenant_id", "timestamp", "id"),
         ("tenant_id", "user_id", "timestamp", "id"),
         ("tenant_id", "action", "timestamp", "id"),
-        ("tenant_id", "resource_type", "resource_id", "timestamp", "id"),
         ("tenant_id", "ip_key", "timestamp", "id"),
     ]:
         assert wanted in indexes
+    by_resource = ("tenant_id", "resource_type", "resource_id", "timestamp", "id")
+    if stack.backend == "sqlite":  # with the actor, for resource analytics
+        by_resource += ("user_id", "user_email")
+    assert by_resource in indexes
 
 
 def test_bulk_insert_writes_every_event_column() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from vigil.analytics.period import Period
 from vigil.analytics.resource_rollups import CONSUMER_NAME
+from vigil.analytics.rollup_counts import past
 from vigil.analytics.rollup_tables import resource_days
 from vigil.analytics.team import CHANGES
 from vigil.events.tables import events
@@ -56,8 +57,7 @@ def _counts(
     for resource_id, action, n in conn.execute(
         select(e.resource_id, e.action, func.count())
         .where(
-            e.tenant_id == tenant_id,
-            e.seq > through,
+            past(conn, tenant_id=tenant_id, after=through),
             e.resource_type == resource_type,
             e.resource_id.is_not(None),
             e.timestamp >= period.start,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    and_,
     func,
     literal,
     literal_column,
@@ -239,17 +240,23 @@ def matching_between(
         conn, tenant_id=tenant_id, filters=dataclasses.replace(filters, start=start, end=end)
     )
     if after is not None:
-        if conn.dialect.name == "sqlite":
-            # Named by row id, found by the (tenant, seq) index: SQLite would rather walk
-            # the range's time index testing each event's seq (0.9 s for 30 days at 1M).
-            tail = events.alias("tail")
-            rows: Select[Any] = select(literal_column("tail.rowid")).where(
-                tail.c.tenant_id == tenant_id, tail.c.seq > after
-            )
-            where.append(literal_column("events.rowid").in_(rows))
-        else:
-            where.append(events.c.seq > after)
+        where.append(past(conn, tenant_id=tenant_id, after=after))
     return where
+
+
+def past(conn: Connection, *, tenant_id: uuid.UUID, after: int) -> ColumnElement[bool]:
+    """The tenant's events past ``after`` (a rollup's cursor), as a condition on ``events``
+    that the (tenant, seq) index answers whatever else the statement filters on."""
+    if conn.dialect.name == "sqlite":
+        # Named by row id, found by the (tenant, seq) index: SQLite would rather walk the
+        # range's time index testing each event's seq (0.9 s for 30 days at 1M), or a
+        # type's resources (0.4 s at 1M, with no event past the cursor at all).
+        tail = events.alias("tail")
+        rows: Select[Any] = select(literal_column("tail.rowid")).where(
+            tail.c.tenant_id == tenant_id, tail.c.seq > after
+        )
+        return literal_column("events.rowid").in_(rows)
+    return and_(events.c.tenant_id == tenant_id, events.c.seq > after)
 
 
 def _read(

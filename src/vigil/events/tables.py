@@ -57,19 +57,35 @@ events = Table(
     Index("ix_events_tenant_time", "tenant_id", "timestamp", "id"),
     Index("ix_events_tenant_user_time", "tenant_id", "user_id", "timestamp", "id"),
     Index("ix_events_tenant_action_time", "tenant_id", "action", "timestamp", "id"),
-    Index(
-        "ix_events_tenant_resource_time",
-        "tenant_id",
-        "resource_type",
-        "resource_id",
-        "timestamp",
-        "id",
-    ),
     # ix_events_tenant_ipkey_time: below, as its columns run newest first.
     # Always appended at the right edge: the commit sequence only grows.
     Index("ix_events_tenant_seq", "tenant_id", "seq", unique=True),
 )
 
+
+# A resource's events by time. On SQLite they end in the actor's id and email, so that a
+# resource's distinct actors are counted from the index alone (resource analytics' "most
+# active": 0.9 s for the projects of 1M events reading each event's row, 0.13 s from the
+# index). PostgreSQL keeps the shorter key: a B-tree entry holds 2,704 bytes at most, which
+# an id, an email and a resource id of 4-byte characters at their longest would exceed.
+Index(
+    "ix_events_tenant_resource_time",
+    events.c.tenant_id,
+    events.c.resource_type,
+    events.c.resource_id,
+    events.c.timestamp,
+    events.c.id,
+).ddl_if(dialect="postgresql")
+Index(
+    "ix_events_tenant_resource_actor",
+    events.c.tenant_id,
+    events.c.resource_type,
+    events.c.resource_id,
+    events.c.timestamp,
+    events.c.id,
+    events.c.user_id,
+    events.c.user_email,
+).ddl_if(dialect="sqlite")
 
 # Addresses by key, each key's events newest first: a network is a range of keys, whose
 # newest events are the first of each key's run, so a page stops reading a key early
