@@ -146,6 +146,8 @@ def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last
             span.events, span.first_seen, span.last_seen, span.last_sign_in
         )
     _insert_identifiers(conn, tenant_id, found.new_identifiers)
+    if found.new_identifiers:
+        _give_statistics(conn)
     if found.now_without_id:
         i = person_identifiers.c
         conn.execute(
@@ -173,6 +175,21 @@ def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last
         )
     _add_to_people(conn, tenant_id, {k: v for k, v in tallies.items() if k not in fresh})
     add_stored(conn, tenant_id=tenant_id, first_seq=first_seq, last_seq=last_seq)
+
+
+def _give_statistics(conn: Connection) -> None:
+    """On PostgreSQL, analyze ``person_identifiers`` while it has no statistics (a new
+    database, until autovacuum's first visit): taking it for empty, the planner looked up
+    each actor's person through the index by person, reading every identifier of the
+    tenant (catching up 100,000 events: 18.9 s, against 2.4 s once analyzed). Once it
+    holds rows, autovacuum keeps its statistics."""
+    if conn.dialect.name != "postgresql":
+        return
+    unknown = conn.exec_driver_sql(
+        "SELECT reltuples <= 0 FROM pg_class WHERE oid = 'person_identifiers'::regclass"
+    ).scalar()
+    if unknown:
+        conn.exec_driver_sql("ANALYZE person_identifiers")
 
 
 def _insert_identifiers(
