@@ -25,6 +25,7 @@ from vigil.db.engine import one_snapshot
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
 from vigil.people.sightings import day_of
+from vigil.spine.consumers import SeqSpan, SpanCounter
 from vigil.spine.service import cursor_position, hold_cursor, rewind_cursor
 
 CONSUMER_NAME: Final = "resource_rollups"
@@ -39,15 +40,7 @@ class ResourceDay(NamedTuple):
     action: str
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceRollupPlan:
-    """The commit sequence numbers a pass counts, both included."""
-
-    first_seq: int
-    last_seq: int
-
-
-class ResourceRollupConsumer:
+class ResourceRollupConsumer(SpanCounter):
     """Keeps ``resource_days`` up with committed events."""
 
     name = CONSUMER_NAME
@@ -60,34 +53,11 @@ class ResourceRollupConsumer:
     quiet_seconds = 0.5
     batch_limit = 20_000
 
-    def plan(
-        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
-    ) -> ResourceRollupPlan | None:
-        """The span of ``seq`` the pass counts; None for no events."""
-        if not events:
-            return None
-        return ResourceRollupPlan(events[0]["seq"], events[-1]["seq"])
-
-    def plan_span(
-        self,
-        conn: Connection,
-        *,
-        tenant_id: uuid.UUID,
-        first_seq: int,
-        last_seq: int,
-        now: datetime,
-    ) -> ResourceRollupPlan:
-        """The span itself (``spine.consumers.CountsSpans``)."""
-        return ResourceRollupPlan(first_seq, last_seq)
-
     def apply(
-        self, conn: Connection, *, tenant_id: uuid.UUID, plan: ResourceRollupPlan, now: datetime
+        self, conn: Connection, *, tenant_id: uuid.UUID, plan: SeqSpan, now: datetime
     ) -> None:
         """Add the span's events still stored to the counters."""
         count_stored(conn, tenant_id=tenant_id, first_seq=plan.first_seq, last_seq=plan.last_seq)
-
-    def after_commit(self, plan: ResourceRollupPlan) -> None:
-        """Nothing follows a pass."""
 
 
 def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:

@@ -18,7 +18,6 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple
 
@@ -30,6 +29,7 @@ from vigil.analytics.rollup_tables import activity_hours
 from vigil.core.clock import to_micros
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
+from vigil.spine.consumers import SeqSpan, SpanCounter
 from vigil.spine.service import cursor_position, hold_cursor
 
 log = logging.getLogger(__name__)
@@ -61,15 +61,7 @@ def count_kinds(rows: Sequence[EventRow]) -> Counter[HourKind]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RollupPlan:
-    """The commit sequence numbers a pass counts, both included."""
-
-    first_seq: int
-    last_seq: int
-
-
-class RollupConsumer:
+class RollupConsumer(SpanCounter):
     """Keeps ``activity_hours`` up with committed events."""
 
     name = CONSUMER_NAME
@@ -79,34 +71,11 @@ class RollupConsumer:
     quiet_seconds = 0.0
     batch_limit = 20_000
 
-    def plan(
-        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
-    ) -> RollupPlan | None:
-        """The span of ``seq`` the pass counts; None for no events."""
-        if not events:
-            return None
-        return RollupPlan(events[0]["seq"], events[-1]["seq"])
-
-    def plan_span(
-        self,
-        conn: Connection,
-        *,
-        tenant_id: uuid.UUID,
-        first_seq: int,
-        last_seq: int,
-        now: datetime,
-    ) -> RollupPlan:
-        """The span itself (``spine.consumers.CountsSpans``)."""
-        return RollupPlan(first_seq, last_seq)
-
     def apply(
-        self, conn: Connection, *, tenant_id: uuid.UUID, plan: RollupPlan, now: datetime
+        self, conn: Connection, *, tenant_id: uuid.UUID, plan: SeqSpan, now: datetime
     ) -> None:
         """Add the span's events still stored to the counters."""
         count_stored(conn, tenant_id=tenant_id, first_seq=plan.first_seq, last_seq=plan.last_seq)
-
-    def after_commit(self, plan: RollupPlan) -> None:
-        """Nothing follows a pass."""
 
 
 def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from vigil.db.folding import fold
-from vigil.events.tables import EventRow, events
+from vigil.events.tables import events
 from vigil.people.counters import add_stored
 from vigil.people.directory import (
     LOOKUP_CHUNK,
@@ -35,19 +33,12 @@ from vigil.people.directory import (
 )
 from vigil.people.sightings import Tally, earlier, later
 from vigil.people.tables import people, person_identifiers
+from vigil.spine.consumers import SeqSpan, SpanCounter
 
 CONSUMER_NAME: Final = "people"
 
 
-@dataclass(frozen=True, slots=True)
-class PeoplePlan:
-    """The commit sequence numbers a pass counts, both included."""
-
-    first_seq: int
-    last_seq: int
-
-
-class PeopleConsumer:
+class PeopleConsumer(SpanCounter):
     """Keeps ``people`` and the tables about them up with committed events."""
 
     name = CONSUMER_NAME
@@ -60,34 +51,11 @@ class PeopleConsumer:
     quiet_seconds = 0.0
     batch_limit = 20_000
 
-    def plan(
-        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
-    ) -> PeoplePlan | None:
-        """The span of ``seq`` the pass counts; None for no events."""
-        if not events:
-            return None
-        return PeoplePlan(events[0]["seq"], events[-1]["seq"])
-
-    def plan_span(
-        self,
-        conn: Connection,
-        *,
-        tenant_id: uuid.UUID,
-        first_seq: int,
-        last_seq: int,
-        now: datetime,
-    ) -> PeoplePlan:
-        """The span itself (``spine.consumers.CountsSpans``)."""
-        return PeoplePlan(first_seq, last_seq)
-
     def apply(
-        self, conn: Connection, *, tenant_id: uuid.UUID, plan: PeoplePlan, now: datetime
+        self, conn: Connection, *, tenant_id: uuid.UUID, plan: SeqSpan, now: datetime
     ) -> None:
         """Count the span's events still stored on their people."""
         count_stored(conn, tenant_id=tenant_id, first_seq=plan.first_seq, last_seq=plan.last_seq)
-
-    def after_commit(self, plan: PeoplePlan) -> None:
-        """Nothing follows a pass."""
 
 
 class ActorSpan(NamedTuple):

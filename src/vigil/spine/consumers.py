@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -70,6 +71,42 @@ class CountsSpans(Protocol):
         """What to write for the events from ``first_seq`` to ``last_seq`` (both included;
         some may have been purged); None: nothing."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SeqSpan:
+    """The commit sequence numbers a pass counts, both included."""
+
+    first_seq: int
+    last_seq: int
+
+
+class SpanCounter:
+    """What the consumers that count a pass's span in SQL (``CountsSpans``) share: their
+    plan is the span itself, which ``apply`` counts, and nothing follows a pass."""
+
+    def plan(
+        self, conn: Connection, *, tenant_id: uuid.UUID, events: Sequence[EventRow], now: datetime
+    ) -> SeqSpan | None:
+        """The span of ``events``; None for no events."""
+        if not events:
+            return None
+        return SeqSpan(events[0]["seq"], events[-1]["seq"])
+
+    def plan_span(
+        self,
+        conn: Connection,
+        *,
+        tenant_id: uuid.UUID,
+        first_seq: int,
+        last_seq: int,
+        now: datetime,
+    ) -> SeqSpan:
+        """The span itself."""
+        return SeqSpan(first_seq, last_seq)
+
+    def after_commit(self, plan: SeqSpan) -> None:
+        """Nothing follows a pass."""
 
 
 class ConsumerRegistry:
