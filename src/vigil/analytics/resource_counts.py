@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, func, select, union_all
+from sqlalchemy import Connection, func, select, union_all
 from sqlalchemy.sql import Select
 
 from vigil.analytics import rollup_counts
@@ -103,15 +103,7 @@ def _counted_days(
     tenant_id: uuid.UUID, filters: EventFilters, first_day: int | None, end_day: int | None
 ) -> Select[Any]:
     r = resource_days.c
-    where: list[ColumnElement[bool]] = [r.tenant_id == tenant_id]
-    if first_day is not None:
-        where.append(r.day >= first_day)
-    if end_day is not None:
-        where.append(r.day < end_day)
-    if filters.actions:
-        where.append(r.action.in_([a.value for a in filters.actions]))
-    if filters.resource_types:
-        where.append(r.resource_type.in_([t.value for t in filters.resource_types]))
+    where = rollup_counts.rows_kept(r, r.day, tenant_id, filters, first_day, end_day)
     return select(r.resource_type, r.resource_id, r.events.label("events")).where(*where)
 
 

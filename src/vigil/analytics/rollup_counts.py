@@ -30,6 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from vigil.analytics.rollup_tables import activity_hours
 from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR
@@ -198,6 +199,30 @@ def _hour_as_time(hour: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     return hour * literal(MICROS_PER_HOUR, BigInteger)
 
 
+def rows_kept(
+    columns: ReadOnlyColumnCollection[str, Any],
+    unit: ColumnElement[int],
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    first: int | None,
+    end: int | None,
+) -> list[ColumnElement[bool]]:
+    """The conditions on a rollup table's rows (``columns``, with ``tenant_id``, ``action``
+    and ``resource_type``) of the tenant, ``unit`` (its hour or day) from ``first`` to
+    ``end`` (exclusive; None: unbounded), and the actions and resource types ``filters``
+    name."""
+    where: list[ColumnElement[bool]] = [columns.tenant_id == tenant_id]
+    if first is not None:
+        where.append(unit >= first)
+    if end is not None:
+        where.append(unit < end)
+    if filters.actions:
+        where.append(columns.action.in_([a.value for a in filters.actions]))
+    if filters.resource_types:
+        where.append(columns.resource_type.in_([r.value for r in filters.resource_types]))
+    return where
+
+
 def _counted_hours(
     tenant_id: uuid.UUID,
     filters: EventFilters,
@@ -207,15 +232,7 @@ def _counted_hours(
     slot_of: SlotOf,
 ) -> Select[Any]:
     h = activity_hours.c
-    where: list[ColumnElement[bool]] = [h.tenant_id == tenant_id]
-    if first_hour is not None:
-        where.append(h.hour >= first_hour)
-    if end_hour is not None:
-        where.append(h.hour < end_hour)
-    if filters.actions:
-        where.append(h.action.in_([a.value for a in filters.actions]))
-    if filters.resource_types:
-        where.append(h.resource_type.in_([r.value for r in filters.resource_types]))
+    where = rows_kept(h, h.hour, tenant_id, filters, first_hour, end_hour)
     if filters.status is not None:
         where.append(h.status == filters.status.value)
     slot = slot_of(_hour_as_time(h.hour, dialect), dialect)
