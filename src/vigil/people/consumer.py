@@ -31,7 +31,7 @@ from vigil.people.directory import (
     resolve,
     wanted_by,
 )
-from vigil.people.sightings import Tally, earlier, later
+from vigil.people.sightings import SIGN_IN_ACTION, SIGN_IN_STATUS, Tally, earlier, later
 from vigil.people.tables import people, person_identifiers
 from vigil.spine.consumers import SeqSpan, SpanCounter
 
@@ -77,7 +77,7 @@ def actors_stored(
     included), in the order of their first event: the order ``people.directory.resolve``
     needs (an actor seen again resolves as it did the first time)."""
     e = events.c
-    sign_in = case((and_(e.action == "LOGIN", e.status == "SUCCESS"), e.timestamp))
+    sign_in = case((and_(e.action == SIGN_IN_ACTION, e.status == SIGN_IN_STATUS), e.timestamp))
     rows = conn.execute(
         select(
             e.user_id,

@@ -3,9 +3,9 @@ a table of events counted per person and some key, added to as events are counte
 from as retention purges them (a row that comes to 0 is deleted), and compared with the
 events by ``vigil people check``. Written once here for the three.
 
-The consumer counts in SQL (``add_stored``): each event's person is found by joining its
-actor to ``person_identifiers`` (by the rule of ``people.directory``), so a pass costs a
-row per counter it touches, not Python work per event. Purges and the check count in
+The consumer counts in SQL (``add_stored``): each actor's person is looked up in
+``person_identifiers`` (by the rule of ``people.directory``), so a pass costs a row per
+counter it touches, not Python work per event. Purges and the check count in
 Python from the rows they read (``Tally``), a second way to the same numbers."""
 
 from __future__ import annotations

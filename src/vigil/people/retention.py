@@ -29,7 +29,7 @@ from vigil.people.directory import (
     load_identifiers,
     wanted_by,
 )
-from vigil.people.sightings import Tally, sightings_of
+from vigil.people.sightings import SIGN_IN_ACTION, SIGN_IN_STATUS, Tally, sightings_of
 from vigil.people.tables import (
     EMAIL,
     USER_ID,
@@ -123,7 +123,7 @@ def _take_from_people(
             ):
                 last_sign_in = conn.execute(
                     select(func.max(events.c.timestamp)).where(
-                        *mine, events.c.action == "LOGIN", events.c.status == "SUCCESS"
+                        *mine, events.c.action == SIGN_IN_ACTION, events.c.status == SIGN_IN_STATUS
                     )
                 ).scalar_one()
             changes.append(

@@ -13,6 +13,9 @@ from vigil.core.clock import to_micros
 from vigil.events.tables import EventRow
 
 MICROS_PER_DAY: Final = 86_400_000_000
+# A sign-in, as the people tables keep the last one: a successful LOGIN.
+SIGN_IN_ACTION: Final = "LOGIN"
+SIGN_IN_STATUS: Final = "SUCCESS"
 
 
 def day_of(moment: datetime) -> int:
@@ -35,7 +38,7 @@ class Sighting(NamedTuple):
     @property
     def is_sign_in(self) -> bool:
         """A successful LOGIN."""
-        return self.action == "LOGIN" and self.status == "SUCCESS"
+        return self.action == SIGN_IN_ACTION and self.status == SIGN_IN_STATUS
 
 
 def sightings_of(rows: Iterable[EventRow]) -> list[Sighting]:

@@ -91,7 +91,8 @@ class SpanCounter:
         """The span of ``events``; None for no events."""
         if not events:
             return None
-        return SeqSpan(events[0]["seq"], events[-1]["seq"])
+        first, last = events[0]["seq"], events[-1]["seq"]
+        return self.plan_span(conn, tenant_id=tenant_id, first_seq=first, last_seq=last, now=now)
 
     def plan_span(
         self,

@@ -73,7 +73,7 @@ class ConsumerRunner:
         # Events per pass: ``batch_limit``, or fewer while SQLite's writes take too long.
         first = consumer.batch_limit if self._postgres else FIRST_PASS
         self._pass_limit = min(consumer.batch_limit, first)
-        self._turns = turns or WriteTurns(share=1.0 if yield_to_writers else 0.0)
+        self._turns = turns or (WriteTurns() if yield_to_writers else WriteTurns(share=0.0))
         self._retry_at: dict[uuid.UUID, float] = {}
         self._thread = threading.Thread(
             target=self._run, name=f"vigil-consumer-{consumer.name}", daemon=True
