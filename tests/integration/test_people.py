@@ -7,16 +7,30 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import Tenant
+from tests.conftest import Stack, Tenant
 from tests.helpers import eventually, ingest, list_all, make_event
+from tests.integration.test_spine import fresh_stack
+from vigil.accounts.service import create_tenant_with_admin
+from vigil.analytics.period import parse_period
+from vigil.analytics.team import power_users
+from vigil.core.errors import NotFound
 from vigil.db.engine import write_transaction
+from vigil.events import service as events_service
+from vigil.events.geo import NO_GEOLOCATION
 from vigil.events.jobs import purge_expired
+from vigil.events.schemas import EventIn
 from vigil.people.check import compare_people
-from vigil.people.consumer import CONSUMER_NAME
+from vigil.people.consumer import CONSUMER_NAME, PeopleConsumer
+from vigil.people.directory import Identifier, person_id_for
+from vigil.people.service import actor_for, get_person
+from vigil.people.tables import EMAIL, USER_ID
+from vigil.spine.runner import ConsumerRunner
 from vigil.spine.service import cursor_position, last_seq
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -207,3 +221,72 @@ def test_a_purge_takes_events_off_their_people(tenant: Tenant) -> None:
     assert tenant.reader.get("/people", params={"q": "old-only"}).json()["items"] == []
     assert tenant.reader.get("/users/old-only/activity").status_code == 404
     assert_people_agree(tenant.stack.engine, tenant.id)
+
+
+def test_a_person_the_people_tables_have_not_reached_is_shown_as_they_will_be(
+    stack: Stack, request: pytest.FixtureRequest, tmp_root: Path
+) -> None:
+    """While the people consumer is behind, a newcomer's page, whose events it lists and
+    the power users name them exactly as once it has caught up (a power user's link opens
+    at once after the events commit)."""
+    fresh = fresh_stack(stack, request, tmp_root)  # no server: nothing counts but the test
+    with write_transaction(fresh.engine) as conn:
+        tenant, _ = create_tenant_with_admin(
+            conn,
+            tenant_name="newcomers",
+            admin_email="ada@example.com",
+            admin_password="p" * 16,
+            retention_days=90,
+        )
+        tenant_id = tenant["id"]
+        batch = [
+            make_event(user_id="u-7", user_email="Grace@Example.com", action="LOGIN"),
+            make_event(user_id="u-7", user_email=..., action="UPDATE", resource_type="MODEL"),
+            make_event(
+                user_id=..., user_email="grace@example.com", action="DELETE", status="FAILED"
+            ),
+            make_event(user_id=..., user_email="ada@example.com", action="CREATE"),
+            make_event(user_id="u-8", user_email=..., action="LOGOUT"),
+        ]
+        events_service.record_many(
+            conn,
+            tenant_id=tenant_id,
+            events=[EventIn.model_validate(e) for e in batch],
+            geo=NO_GEOLOCATION,
+        )
+    grace = person_id_for(tenant_id, Identifier(USER_ID, "u-7"))
+    ada = person_id_for(tenant_id, Identifier(EMAIL, "ada@example.com"))
+    nobody = uuid.uuid4()
+    now = datetime.now(UTC)
+    period = parse_period(None, None, now=now)
+
+    def seen() -> dict[str, Any]:
+        with fresh.engine.connect() as conn:
+            return {
+                "grace": get_person(conn, tenant_id=tenant_id, person_id=grace, now=now),
+                "ada": get_person(conn, tenant_id=tenant_id, person_id=ada, now=now),
+                "grace's events": actor_for(conn, tenant_id=tenant_id, key=str(grace)),
+                "power": power_users(conn, tenant_id=tenant_id, period=period, limit=5, now=now),
+            }
+
+    with fresh.engine.connect() as conn:
+        assert cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME) == 0
+        with pytest.raises(NotFound):
+            get_person(conn, tenant_id=tenant_id, person_id=nobody, now=now)
+    before = seen()
+    assert before["grace"]["label"] == "u-7"
+    assert before["grace"]["events"] == 3
+    assert before["grace"]["emails"] == ["grace@example.com"]
+    assert before["grace"]["last_sign_in"] is not None
+    assert before["grace's events"].user_ids == ("u-7",)
+    assert before["grace's events"].emails == ("grace@example.com",)
+    assert before["ada"]["account"] is not None  # an account's email: linked to it
+    assert before["power"][0]["person"]["label"] == "u-7"
+
+    ConsumerRunner(fresh.engine, PeopleConsumer(), yield_to_writers=False).catch_up()
+    with fresh.engine.connect() as conn:
+        assert cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME) == last_seq(
+            conn, tenant_id=tenant_id
+        )
+    assert seen() == before
+    fresh.engine.dispose()

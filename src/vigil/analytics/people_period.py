@@ -11,57 +11,18 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from typing import Final
 
 from sqlalchemy import Connection, func, select
 
 from vigil.analytics.period import Period
-from vigil.events.commit_log import events_after
-from vigil.people.consumer import CONSUMER_NAME
-from vigil.people.directory import load_identifiers, resolve, wanted_by
-from vigil.people.sightings import Sighting, day_of, sightings_of
+from vigil.people.sightings import Sighting
 from vigil.people.tables import person_days, person_features
-from vigil.spine.service import cursor_position, last_seq
-
-TAIL_CHUNK: Final = 20_000  # events past the cursor read at a time
+from vigil.people.tail import PeopleTail
 
 
-@dataclass(frozen=True, slots=True)
-class PeopleTail:
-    """The events the people consumer has not counted yet, each with its person (people
-    not known yet given the id they will have): read once per answer, whatever periods it
-    compares."""
-
-    seen: list[tuple[Sighting, uuid.UUID]]
-
-    def within(self, period: Period) -> list[tuple[Sighting, uuid.UUID]]:
-        """Those of ``period``."""
-        return [
-            (sighting, person_id)
-            for sighting, person_id in self.seen
-            if period.first_day <= day_of(sighting.timestamp) <= period.last_day
-        ]
-
-
-def read_tail(conn: Connection, *, tenant_id: uuid.UUID) -> PeopleTail:
-    """Every event past the people consumer's cursor, resolved in commit order from the
-    first, as the consumer will resolve them."""
-    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
-    head = last_seq(conn, tenant_id=tenant_id)
-    seen: list[Sighting] = []
-    after = through
-    while after < head:
-        batch = events_after(conn, tenant_id=tenant_id, after_seq=after, limit=TAIL_CHUNK)
-        if not batch:
-            break
-        after = batch[-1]["seq"]
-        seen.extend(sightings_of(batch))
-    if not seen:
-        return PeopleTail([])
-    known = load_identifiers(conn, tenant_id=tenant_id, wanted=wanted_by(seen))
-    found = resolve(tenant_id, seen, known)
-    return PeopleTail(list(zip(seen, found.persons, strict=True)))
+def _within(tail: PeopleTail, period: Period) -> list[tuple[Sighting, uuid.UUID]]:
+    """The tail's events of ``period``."""
+    return tail.within(period.first_day, period.last_day)
 
 
 def people_in(
@@ -76,7 +37,7 @@ def people_in(
         .group_by(d.person_id)
     ):
         found[person_id] += int(n)
-    for _, person_id in tail.within(period):
+    for _, person_id in _within(tail, period):
         found[person_id] += 1
     return found
 
@@ -90,7 +51,7 @@ def active_count(
     in_period = (d.tenant_id == tenant_id, d.day.between(period.first_day, period.last_day))
     counted = conn.execute(select(func.count(func.distinct(d.person_id))).where(*in_period))
     total = int(counted.scalar_one())
-    newcomers = {person_id for _, person_id in tail.within(period)}
+    newcomers = {person_id for _, person_id in _within(tail, period)}
     if newcomers:
         known = set(
             conn.execute(
@@ -124,7 +85,7 @@ def users_per_type(
         )
     ):
         found[resource_type] = int(n)
-    newcomers = {(s.resource_type, person_id) for s, person_id in tail.within(period)}
+    newcomers = {(s.resource_type, person_id) for s, person_id in _within(tail, period)}
     if newcomers:
         people = {person_id for _, person_id in newcomers}
         rows = conn.execute(
@@ -162,7 +123,7 @@ def features_of(
     ):
         found[person_id][(resource_type, action)] += int(n)
     wanted = set(person_ids)
-    for sighting, person_id in tail.within(period):
+    for sighting, person_id in _within(tail, period):
         if person_id in wanted:
             found[person_id][(sighting.resource_type, sighting.action)] += 1
     return found

@@ -18,14 +18,7 @@ from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, type_c
 
 from vigil.analytics import rollup_counts
 from vigil.analytics.buckets import DAY, HOUR, Bucket
-from vigil.analytics.people_period import (
-    PeopleTail,
-    active_count,
-    features_of,
-    people_in,
-    read_tail,
-    users_per_type,
-)
+from vigil.analytics.people_period import active_count, features_of, people_in, users_per_type
 from vigil.analytics.period import Period
 from vigil.analytics.rollups import MICROS_PER_HOUR
 from vigil.core.clock import from_micros
@@ -34,6 +27,7 @@ from vigil.events.counts import KindCount
 from vigil.events.filters import EventFilters
 from vigil.people import service as people_service
 from vigil.people.service import PeopleFilters, PersonSummary
+from vigil.people.tail import PeopleTail, read_tail
 
 CHANGES: Final = frozenset({"CREATE", "UPDATE", "DELETE"})
 QUARTER_SECONDS: Final = 900
@@ -236,7 +230,11 @@ def power_users(
     people = people_service.summaries_of(conn, tenant_id=tenant_id, person_ids=ids, now=now)
     found: list[PowerUser] = []
     for person_id, n in top:
-        person = people.get(person_id) or people_service.unknown_person(person_id)
+        person = people.get(person_id) or people_service.newcomer_summary(
+            conn, tenant_id=tenant_id, person_id=person_id, tail=tail
+        )
+        if person is None:  # the tail names everyone the counters do not
+            person = people_service.unknown_person(person_id)
         ranked = sorted(used[person_id].items(), key=lambda kv: (-kv[1], kv[0]))
         found.append(
             {

@@ -8,6 +8,7 @@ with no such person is listed all the same, under the account's id, with no acti
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypedDict
@@ -42,6 +43,7 @@ from vigil.people.tables import (
     person_features,
     person_identifiers,
 )
+from vigil.people.tail import PeopleTail, actor_in, read_tail
 
 PeopleSort = Literal["last_active", "most_actions", "name"]
 
@@ -250,8 +252,8 @@ def summaries_of(
 
 
 def unknown_person(person_id: uuid.UUID) -> PersonSummary:
-    """A person the people tables do not hold yet (their first events are past the
-    consumer's cursor, for a moment): known by id only."""
+    """A person known by id only (neither the people tables nor the events past the
+    consumer's cursor name them)."""
     return {
         "id": person_id,
         "label": str(person_id),
@@ -262,6 +264,77 @@ def unknown_person(person_id: uuid.UUID) -> PersonSummary:
         "events": 0,
         "account": None,
     }
+
+
+def newcomer_summary(
+    conn: Connection, *, tenant_id: uuid.UUID, person_id: uuid.UUID, tail: PeopleTail
+) -> PersonSummary | None:
+    """A person only the events past the people consumer's cursor name (for a moment,
+    while it catches up), as the tables will list them once it has: labelled by the
+    identifier that first named them, linked to the oldest account one of their emails
+    is. None if ``tail`` does not name them."""
+    seen = tail.of(person_id)
+    if not seen:
+        return None
+    first = seen[0]
+    emails = sorted({s.email for s in seen if s.email is not None})
+    account_row = (
+        conn.execute(
+            select(_u.id, _u.email, _u.name, _u.role, _u.status)
+            .where(_u.tenant_id == tenant_id, _u.email.in_(emails))
+            .order_by(_u.created_at, _u.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+        if emails
+        else None
+    )
+    account: AccountLink | None = None
+    if account_row is not None:
+        account = {
+            "id": account_row["id"],
+            "email": account_row["email"],
+            "name": account_row["name"],
+            "role": account_row["role"],
+            "status": account_row["status"],
+        }
+    sign_ins = [s.timestamp for s in seen if s.is_sign_in]
+    return {
+        "id": person_id,
+        "label": first.user_id if first.user_id is not None else str(first.email),
+        "name": account["name"] if account else None,
+        "first_seen": min(s.timestamp for s in seen),
+        "last_seen": max(s.timestamp for s in seen),
+        "last_sign_in": max(sign_ins) if sign_ins else None,
+        "events": len(seen),
+        "account": account,
+    }
+
+
+def newcomer(
+    conn: Connection, *, tenant_id: uuid.UUID, person_id: uuid.UUID, tail: PeopleTail
+) -> PersonDetail | None:
+    """``newcomer_summary`` with everything the tail knows of them, as ``get_person``."""
+    summary = newcomer_summary(conn, tenant_id=tenant_id, person_id=person_id, tail=tail)
+    if summary is None:
+        return None
+    seen = tail.of(person_id)
+    emails = sorted({s.email for s in seen if s.email is not None})
+    user_ids = sorted({s.user_id for s in seen if s.user_id is not None})
+    return {
+        **summary,
+        "user_ids": user_ids[:MAX_IDENTIFIERS_SHOWN],
+        "emails": emails[:MAX_IDENTIFIERS_SHOWN],
+        "countries": _most_first(Counter(s.country for s in seen if s.country is not None)),
+        "actions": _most_first(Counter(s.action for s in seen)),
+        "resource_types": _most_first(Counter(s.resource_type for s in seen)),
+    }
+
+
+def _most_first(counts: Counter[str]) -> dict[str, int]:
+    """``counts`` as a dict, most first (ties by name)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def get_person(
@@ -283,7 +356,11 @@ def get_person(
         if linked is not None:
             found = conn.execute(query.where(everyone.c.id == linked)).mappings().first()
     if found is None:
-        raise NotFound(f"person {person_id} not found")
+        tail = read_tail(conn, tenant_id=tenant_id)
+        fresh = newcomer(conn, tenant_id=tenant_id, person_id=person_id, tail=tail)
+        if fresh is None:
+            raise NotFound(f"person {person_id} not found")
+        return fresh
     summary = _summary(found)
     pid = summary["id"]
     identifiers = conn.execute(
@@ -317,8 +394,8 @@ def get_person(
         "user_ids": user_ids,
         "emails": emails[:MAX_IDENTIFIERS_SHOWN],
         "countries": {country: int(n) for country, n in countries},
-        "actions": dict(sorted(actions.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "resource_types": dict(sorted(resource_types.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "actions": _most_first(Counter(actions)),
+        "resource_types": _most_first(Counter(resource_types)),
     }
 
 
@@ -348,6 +425,9 @@ def actor_for(conn: Connection, *, tenant_id: uuid.UUID, key: str) -> Actor:
         ).scalar_one_or_none()
         if person_exists is not None:
             return actor_of(conn, tenant_id=tenant_id, person_id=as_uuid)
+        fresh = read_tail(conn, tenant_id=tenant_id).of(as_uuid)
+        if fresh:
+            return actor_in(fresh)
     person = person_of(conn, tenant_id=tenant_id, key=Identifier(USER_ID, key))
     if person is not None:
         return actor_of(conn, tenant_id=tenant_id, person_id=person)
