@@ -16,10 +16,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, and_, func, select, union_all
 from sqlalchemy.sql import Select
 
-from vigil.analytics import rollup_counts
+from vigil.analytics import resource_bounds, rollup_counts
 from vigil.analytics.resource_rollups import CONSUMER_NAME
 from vigil.analytics.rollup_tables import resource_days
 from vigil.core.clock import from_micros
@@ -41,17 +41,36 @@ def answers(filters: EventFilters) -> bool:
 
 
 def top_resources(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, limit: int
+    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, limit: int, now: datetime
 ) -> list[ResourceCount]:
     """What ``events.counts.top_resources`` gives (the ``limit`` resources most matching
     events touched, most first, ties by type and id), from the counters where they hold
-    the events."""
+    the events: over a wide range, those of the few resources that can rank
+    (``analytics.resource_bounds``), else every resource's."""
     if answers(filters):
+        wide = resource_bounds.worth_trying(conn, tenant_id=tenant_id, filters=filters, now=now)
         for _ in range(ATTEMPTS):
             through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
-            if last_seq(conn, tenant_id=tenant_id) - through > rollup_counts.MAX_UNCOUNTED:
+            head = last_seq(conn, tenant_id=tenant_id)
+            if head - through > rollup_counts.MAX_UNCOUNTED:
                 break
-            found, seen = _counted(conn, tenant_id, filters, through, limit)
+            ranked = (
+                resource_bounds.ranked(
+                    conn,
+                    tenant_id=tenant_id,
+                    filters=filters,
+                    through=through,
+                    head=head,
+                    limit=limit,
+                )
+                if wide
+                else None
+            )
+            if ranked is not None:
+                if ranked[1] == through:
+                    return ranked[0]
+                continue
+            found, seen = _counted(conn, tenant_id, filters, through, head, limit)
             if seen is None:  # nothing matched: was the cursor where it was read?
                 seen = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
             if seen == through:
@@ -60,10 +79,16 @@ def top_resources(
 
 
 def _counted(
-    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, through: int, limit: int
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    through: int,
+    head: int,
+    limit: int,
 ) -> tuple[list[ResourceCount], int | None]:
-    """The top resources with the consumer's cursor at ``through``, and where the
-    statement saw the cursor (None when nothing matched)."""
+    """The top resources with the consumer's cursor at ``through`` and the last event
+    committed ``head``, and where the statement saw the cursor (None when nothing
+    matched)."""
     first_day = rollup_counts.first_whole(filters.start, MICROS_PER_DAY)
     end_day = rollup_counts.end_whole(filters.end, MICROS_PER_DAY)
     parts: list[Select[Any]] = []
@@ -75,7 +100,13 @@ def _counted(
             parts.append(_read(conn, tenant_id, filters, filters.start, whole_start))
         if filters.end is not None and whole_end is not None and whole_end < filters.end:
             parts.append(_read(conn, tenant_id, filters, whole_end, filters.end))
-        parts.append(_read(conn, tenant_id, filters, whole_start, whole_end, after=through))
+        in_whole = and_(
+            *rollup_counts.matching_between(conn, tenant_id, filters, whole_start, whole_end)
+        )
+        uncounted = resource_bounds.uncounted_per_resource(tenant_id, through, head, in_whole)
+        tail = uncounted.subquery("uncounted")
+        resource_type, resource_id, in_range = list(tail.c)[:3]
+        parts.append(select(resource_type, resource_id, in_range).where(in_range > 0))
     else:  # the range lies within a day or two: read it all
         parts.append(_read(conn, tenant_id, filters, filters.start, filters.end))
     every = union_all(*parts).subquery("counted")
@@ -113,13 +144,11 @@ def _read(
     filters: EventFilters,
     start: datetime | None,
     end: datetime | None,
-    *,
-    after: int | None = None,
 ) -> Select[Any]:
     """Matching events naming a resource from ``start`` to ``end`` (exclusive), counted
-    per resource; ``after``: only those past that ``seq``."""
+    per resource."""
     c = events.c
-    where = rollup_counts.matching_between(conn, tenant_id, filters, start, end, after=after)
+    where = rollup_counts.matching_between(conn, tenant_id, filters, start, end)
     return (
         select(c.resource_type, c.resource_id, func.count().label("events"))
         .where(*where, c.resource_id.is_not(None))

@@ -1,7 +1,8 @@
 """The resource rollups as a consumer of committed events (DESIGN §2): each event naming a
 resource adds one to its (resource type, UTC day, resource id, action) counter in
-``resource_days``, in the transaction that moves the consumer's cursor, so exactly once; a
-retention purge takes its events off again (``forget_events``).
+``resource_days`` and to its resource's total in ``resource_totals``, in the transaction
+that moves the consumer's cursor, so exactly once; a retention purge takes its events off
+again (``forget_events``).
 
 As for the hourly rollups, a pass counts in SQL what is still stored when it writes, and
 reads add the events past the cursor (``analytics.resources``).
@@ -14,13 +15,25 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vigil.analytics.buckets import DAY
-from vigil.analytics.rollup_tables import resource_days
+from vigil.analytics.rollup_tables import resource_days, resource_totals
 from vigil.db.engine import one_snapshot
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
@@ -41,7 +54,7 @@ class ResourceDay(NamedTuple):
 
 
 class ResourceRollupConsumer(SpanCounter):
-    """Keeps ``resource_days`` up with committed events."""
+    """Keeps ``resource_days`` and ``resource_totals`` up with committed events."""
 
     name = CONSUMER_NAME
     # A pass writes a row per resource and action it saw, most events naming a resource of
@@ -62,33 +75,42 @@ class ResourceRollupConsumer(SpanCounter):
 
 def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
     """Add the tenant's stored events from ``first_seq`` to ``last_seq`` that name a resource
-    to their counters, in one statement (``INSERT … SELECT … ON CONFLICT DO UPDATE``:
-    PostgreSQL 9.5+, SQLite 3.24+)."""
+    to their counters and their resources' totals, a statement each (``INSERT … SELECT …
+    ON CONFLICT DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
     c = events.c
     day = DAY.slot_of(c.timestamp, conn.dialect.name)
-    counted = (
-        select(
-            literal(tenant_id, UUIDType()).label("tenant_id"),
-            c.resource_type,
-            day.label("day"),
-            c.resource_id,
-            c.action,
-            func.count().label("events"),
-        )
-        .where(
-            c.tenant_id == tenant_id,
-            c.seq >= first_seq,
-            c.seq <= last_seq,
-            c.resource_id.is_not(None),
-        )
-        .group_by(c.resource_type, day, c.resource_id, c.action)
+    in_span = (
+        c.tenant_id == tenant_id,
+        c.seq >= first_seq,
+        c.seq <= last_seq,
+        c.resource_id.is_not(None),
     )
+    tenant = literal(tenant_id, UUIDType()).label("tenant_id")
+    _add(
+        conn,
+        resource_days,
+        ["tenant_id", "resource_type", "day", "resource_id", "action"],
+        select(tenant, c.resource_type, day.label("day"), c.resource_id, c.action, func.count())
+        .where(*in_span)
+        .group_by(c.resource_type, day, c.resource_id, c.action),
+    )
+    _add(
+        conn,
+        resource_totals,
+        ["tenant_id", "resource_type", "resource_id"],
+        select(tenant, c.resource_type, c.resource_id, func.count())
+        .where(*in_span)
+        .group_by(c.resource_type, c.resource_id),
+    )
+
+
+def _add(conn: Connection, table: Table, keys: list[str], counted: Select[Any]) -> None:
+    """Add ``counted`` (``keys`` then a count) to ``table``'s ``events``."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(resource_days)
-    keys = ["tenant_id", "resource_type", "day", "resource_id", "action"]
+    insert = dialect.insert(table)
     conn.execute(
         insert.from_select([*keys, "events"], counted).on_conflict_do_update(
-            index_elements=keys, set_={"events": resource_days.c.events + insert.excluded.events}
+            index_elements=keys, set_={"events": table.c.events + insert.excluded.events}
         )
     )
 
@@ -132,19 +154,43 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
          "n": n}
         for k, n in sorted(counted.items())
     ]  # fmt: skip
-    conn.execute(update(resource_days).where(this).values(events=r.events - bindparam("n")), keys)
+    _take_off(conn, resource_days, this, keys)
+    per_resource: Counter[tuple[str, str]] = Counter()
+    for k, n in counted.items():
+        per_resource[(k.resource_type, k.resource_id)] += n
+    t = resource_totals.c
+    _take_off(
+        conn,
+        resource_totals,
+        and_(
+            t.tenant_id == tenant_id,
+            t.resource_type == bindparam("k_type"),
+            t.resource_id == bindparam("k_id"),
+        ),
+        [{"k_type": rt, "k_id": rid, "n": n} for (rt, rid), n in sorted(per_resource.items())],
+    )
+
+
+def _take_off(
+    conn: Connection, table: Table, this: ColumnElement[bool], keys: list[dict[str, Any]]
+) -> None:
+    """Subtract each key's ``n`` from the row ``this`` selects, deleting those that come
+    to 0."""
+    conn.execute(update(table).where(this).values(events=table.c.events - bindparam("n")), keys)
     gone = [{name: value for name, value in key.items() if name != "n"} for key in keys]
-    conn.execute(delete(resource_days).where(this, r.events <= 0), gone)
+    conn.execute(delete(table).where(this, table.c.events <= 0), gone)
 
 
 @dataclass(frozen=True, slots=True)
 class ResourceDifference:
-    """Counters that disagree with the events, (key, counted, events) for a few; how many
-    in all; and how far the consumer had counted (its cursor, as the comparison saw it)."""
+    """Counters and totals that disagree with the events, (key, counted, events) for a few
+    of each (a total's key is its resource type and id); how many in all; and how far the
+    consumer had counted (its cursor, as the comparison saw it)."""
 
     through: int
     differences: int
     examples: list[tuple[ResourceDay, int, int]]
+    total_examples: list[tuple[tuple[str, str], int, int]]
 
     @property
     def agrees(self) -> bool:
@@ -156,7 +202,8 @@ MAX_REPORTED: Final = 20
 
 
 def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> ResourceDifference:
-    """Compare the tenant's counters with a count of the events the consumer has reached,
+    """Compare the tenant's counters and totals with a count of the events the consumer has
+    reached,
     all read in one snapshot (``conn`` must not have begun: its transaction is made
     REPEATABLE READ on PostgreSQL; on SQLite a read transaction is one snapshot). Reads
     every such event once."""
@@ -181,10 +228,26 @@ def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> Resource
         )
     }
     differing = sorted(k for k in set(stored) | set(actual) if stored.get(k) != actual.get(k))
+    t = resource_totals.c
+    totals = {
+        (rt, rid): int(n)
+        for rt, rid, n in conn.execute(
+            select(t.resource_type, t.resource_id, t.events).where(t.tenant_id == tenant_id)
+        )
+    }
+    per_resource: Counter[tuple[str, str]] = Counter()
+    for key, n in actual.items():
+        per_resource[(key.resource_type, key.resource_id)] += n
+    totals_differing = sorted(
+        k for k in set(totals) | set(per_resource) if totals.get(k) != per_resource.get(k)
+    )
     return ResourceDifference(
         through=through,
-        differences=len(differing),
+        differences=len(differing) + len(totals_differing),
         examples=[(k, stored.get(k, 0), actual.get(k, 0)) for k in differing[:MAX_REPORTED]],
+        total_examples=[
+            (k, totals.get(k, 0), per_resource.get(k, 0)) for k in totals_differing[:MAX_REPORTED]
+        ],
     )
 
 
@@ -194,4 +257,5 @@ def reset_resource_days(conn: Connection, *, tenant_id: uuid.UUID, now: datetime
     does): the consumer then counts every stored event again."""
     hold_resource_rollups(conn, tenant_id=tenant_id, now=now)
     conn.execute(delete(resource_days).where(resource_days.c.tenant_id == tenant_id))
+    conn.execute(delete(resource_totals).where(resource_totals.c.tenant_id == tenant_id))
     rewind_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)

@@ -96,7 +96,7 @@ def summarize(
         by_resource_type=dict(by_resource_type.most_common()),
         by_status=dict(by_status.most_common()),
         top_resources=resource_counts.top_resources(
-            conn, tenant_id=tenant_id, filters=filters, limit=TOP_RESOURCES
+            conn, tenant_id=tenant_id, filters=filters, limit=TOP_RESOURCES, now=now
         ),
         timeline=[(plan.bucket.start_of(n), per_slot.get(n, 0)) for n in plan.numbers],
         bucket=plan.bucket,

@@ -103,6 +103,12 @@ def _check_resources(engine: Engine, row: TenantRow) -> int:
             f" counted {counted:,}, events {actual:,}",
             soft_wrap=True,
         )
+    for (resource_type, resource_id), counted, actual in found.total_examples:
+        stderr.print(
+            f"  every day {resource_type} {escape(resource_id)}:"
+            f" total {counted:,}, events {actual:,}",
+            soft_wrap=True,
+        )
     return 1
 
 

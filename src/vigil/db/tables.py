@@ -1,7 +1,7 @@
 """Imports every feature's tables, so the shared metadata is complete."""
 
 from vigil.accounts.tables import api_keys, users
-from vigil.analytics.rollup_tables import activity_hours, resource_days
+from vigil.analytics.rollup_tables import activity_hours, resource_days, resource_totals
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
@@ -26,6 +26,7 @@ __all__ = [
     "person_days",
     "person_identifiers",
     "resource_days",
+    "resource_totals",
     "search_bitmaps",
     "search_postings",
     "search_terms",
