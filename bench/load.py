@@ -26,6 +26,7 @@ from vigil.core.clock import utcnow
 from vigil.db.engine import build_engine, write_transaction
 from vigil.events.tables import event_sequences
 from vigil.people.consumer import PeopleConsumer
+from vigil.search.consumer import CONSUMER_NAME as SEARCH_INDEX
 from vigil.search.consumer import SearchIndexConsumer
 from vigil.spine import service as cursors
 from vigil.spine.consumers import Consumer
@@ -36,8 +37,13 @@ LOAD_CHUNK = 50_000
 QUERY_DAYS = 60  # inside the default 90-day retention, so the purge job leaves it alone
 
 
-def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float]:
-    """Insert ``sizes.query_events`` events and ANALYZE; how long each step took."""
+def load_events(
+    ctx: Context, url: str, tenant_id: uuid.UUID, *, search_index: bool = True
+) -> dict[str, float]:
+    """Insert ``sizes.query_events`` events and ANALYZE; how long each step took. Without
+    ``search_index`` the index's cursor is set past them instead of building it, for
+    benchmarks that never search (free text would not find these events): at 10M events
+    the index takes most of an hour to build."""
     events = dataset.generate(
         ctx.world, seed=ctx.seed, count=ctx.sizes.query_events, days=QUERY_DAYS, end=ctx.end
     )
@@ -55,11 +61,11 @@ def load_events(ctx: Context, url: str, tenant_id: uuid.UUID) -> dict[str, float
         analyzed = time.perf_counter()
     finally:
         conn.close()
-    _judged(url, tenant_id, last_seq=seq)
+    _judged(url, tenant_id, last_seq=seq, skipped=() if search_index else (SEARCH_INDEX,))
     return {
         "load_seconds": round(loaded - started, 1),
         "analyze_seconds": round(analyzed - loaded, 1),
-        "index_seconds": _indexed(url),
+        "index_seconds": _indexed(url) if search_index else 0.0,
         "rollup_seconds": _rolled_up(url),
         "resource_rollup_seconds": _caught_up(url, ResourceRollupConsumer()),
         "people_seconds": _caught_up(url, PeopleConsumer()),
@@ -101,8 +107,11 @@ def _head(url: str, tenant_id: uuid.UUID) -> int:
         engine.dispose()
 
 
-def _judged(url: str, tenant_id: uuid.UUID, *, last_seq: int) -> None:
-    """Move the tenant's sequence, and the detection consumer's cursor, to ``last_seq``."""
+def _judged(
+    url: str, tenant_id: uuid.UUID, *, last_seq: int, skipped: tuple[str, ...] = ()
+) -> None:
+    """Move the tenant's sequence, and the cursors of the detection consumer and of the
+    ``skipped`` ones, to ``last_seq``."""
     engine = build_engine(url, pool_size=1)
     try:
         with write_transaction(engine) as conn:
@@ -114,7 +123,8 @@ def _judged(url: str, tenant_id: uuid.UUID, *, last_seq: int) -> None:
             if not moved:
                 head = {"tenant_id": tenant_id, "last_seq": last_seq}
                 conn.execute(event_sequences.insert().values(head))
-            cursors.ensure_cursor(conn, tenant_id=tenant_id, consumer="detections", now=utcnow())
+            for consumer in ("detections", *skipped):
+                cursors.ensure_cursor(conn, tenant_id=tenant_id, consumer=consumer, now=utcnow())
             conn.execute(
                 update(consumer_cursors)
                 .where(consumer_cursors.c.tenant_id == tenant_id)

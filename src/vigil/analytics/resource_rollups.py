@@ -1,6 +1,7 @@
 """The resource rollups as a consumer of committed events (DESIGN §2): each event naming a
 resource adds one to its (resource type, UTC day, resource id, action) counter in
-``resource_days`` and to its resource's total in ``resource_totals``, in the transaction
+``resource_days``, to its resource's total in ``resource_totals`` and to its actor's pair
+with the resource in ``resource_actors`` (widening the pair's days), in the transaction
 that moves the consumer's cursor, so exactly once; a retention purge takes its events off
 again (``forget_events``).
 
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from vigil.analytics.buckets import DAY
-from vigil.analytics.rollup_tables import resource_days, resource_totals
+from vigil.analytics.rollup_tables import resource_actors, resource_days, resource_totals
 from vigil.db.engine import one_snapshot
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
@@ -54,7 +55,8 @@ class ResourceDay(NamedTuple):
 
 
 class ResourceRollupConsumer(SpanCounter):
-    """Keeps ``resource_days`` and ``resource_totals`` up with committed events."""
+    """Keeps ``resource_days``, ``resource_totals`` and ``resource_actors`` up with
+    committed events."""
 
     name = CONSUMER_NAME
     # A pass writes a row per resource and action it saw, most events naming a resource of
@@ -75,8 +77,9 @@ class ResourceRollupConsumer(SpanCounter):
 
 def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
     """Add the tenant's stored events from ``first_seq`` to ``last_seq`` that name a resource
-    to their counters and their resources' totals, a statement each (``INSERT … SELECT …
-    ON CONFLICT DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
+    to their counters, their resources' totals and their actors' pairs with the resources,
+    a statement each (``INSERT … SELECT … ON CONFLICT DO UPDATE``: PostgreSQL 9.5+, SQLite
+    3.24+)."""
     c = events.c
     day = DAY.slot_of(c.timestamp, conn.dialect.name)
     in_span = (
@@ -101,6 +104,47 @@ def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last
         select(tenant, c.resource_type, c.resource_id, func.count())
         .where(*in_span)
         .group_by(c.resource_type, c.resource_id),
+    )
+    _add_pairs(conn, tenant, day, in_span)
+
+
+def actor_of(row: EventRow) -> str | None:
+    """An event's actor as ``resource_actors`` and the resource analytics count them: its
+    user id, or its email when it has none (None for an event with neither)."""
+    return row["user_id"] if row["user_id"] is not None else row["user_email"]
+
+
+ACTOR: Final = func.coalesce(events.c.user_id, events.c.user_email)
+
+
+def _add_pairs(
+    conn: Connection, tenant: Any, day: ColumnElement[Any], in_span: tuple[Any, ...]
+) -> None:
+    """Add the span's events to their (resource, actor) pairs: events added, days widened
+    to take theirs in."""
+    c, a = events.c, resource_actors.c
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # SQLite's min() and max() of several arguments are PostgreSQL's least() and greatest().
+    lower, upper = (func.least, func.greatest) if dialect is postgresql else (func.min, func.max)
+    keys = ["tenant_id", "resource_type", "resource_id", "actor"]
+    insert = dialect.insert(resource_actors)
+    counted = (
+        select(tenant, c.resource_type, c.resource_id, ACTOR, func.min(day), func.max(day),
+               func.count())
+        .where(*in_span, ACTOR.is_not(None))
+        .group_by(c.resource_type, c.resource_id, ACTOR)
+    )  # fmt: skip
+    conn.execute(
+        insert.from_select(
+            [*keys, "first_day", "last_day", "events"], counted
+        ).on_conflict_do_update(
+            index_elements=keys,
+            set_={
+                "first_day": lower(a.first_day, insert.excluded.first_day),
+                "last_day": upper(a.last_day, insert.excluded.last_day),
+                "events": a.events + insert.excluded.events,
+            },
+        )
     )
 
 
@@ -133,12 +177,14 @@ def resource_kinds(rows: Sequence[EventRow]) -> Counter[ResourceDay]:
 
 
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
-    """Take deleted events (their rows as they were) off the tenant's counters, in the
-    caller's transaction, after ``hold_resource_rollups``; a counter that comes to 0 is
-    deleted (one that would go below 0 was wrong already: ``vigil rollups check`` finds
-    it). Events past the cursor were never counted."""
+    """Take deleted events (their rows as they were) off the tenant's counters, totals and
+    (resource, actor) pairs, in the caller's transaction, after ``hold_resource_rollups``;
+    a row that comes to 0 is deleted (one that would go below 0 was wrong already: ``vigil
+    rollups check`` finds it). A pair's days stay as they were, still around its stored
+    events. Events past the cursor were never counted."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
-    counted = resource_kinds([row for row in rows if row["seq"] <= through])
+    counted_rows = [row for row in rows if row["seq"] <= through]
+    counted = resource_kinds(counted_rows)
     if not counted:
         return
     r = resource_days.c
@@ -169,6 +215,27 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
         ),
         [{"k_type": rt, "k_id": rid, "n": n} for (rt, rid), n in sorted(per_resource.items())],
     )
+    per_pair = Counter(
+        (row["resource_type"], row["resource_id"], actor)
+        for row in counted_rows
+        if row["resource_id"] is not None and (actor := actor_of(row)) is not None
+    )
+    if per_pair:
+        a = resource_actors.c
+        _take_off(
+            conn,
+            resource_actors,
+            and_(
+                a.tenant_id == tenant_id,
+                a.resource_type == bindparam("k_type"),
+                a.resource_id == bindparam("k_id"),
+                a.actor == bindparam("k_actor"),
+            ),
+            [
+                {"k_type": rt, "k_id": rid, "k_actor": actor, "n": n}
+                for (rt, rid, actor), n in sorted(per_pair.items())
+            ],
+        )
 
 
 def _take_off(
@@ -181,16 +248,35 @@ def _take_off(
     conn.execute(delete(table).where(this, table.c.events <= 0), gone)
 
 
+class ResourcePair(NamedTuple):
+    """A ``resource_actors`` row's key past the tenant."""
+
+    resource_type: str
+    resource_id: str
+    actor: str
+
+
+class PairCount(NamedTuple):
+    """A pair's events and the first and last UTC day of them."""
+
+    events: int
+    first_day: int
+    last_day: int
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceDifference:
-    """Counters and totals that disagree with the events, (key, counted, events) for a few
-    of each (a total's key is its resource type and id); how many in all; and how far the
-    consumer had counted (its cursor, as the comparison saw it)."""
+    """Counters, totals and (resource, actor) pairs that disagree with the events, (key,
+    counted, events) for a few of each (a total's key is its resource type and id; a pair
+    disagrees when its events differ or its days do not hold its events' days; None for a
+    pair missing on one side); how many in all; and how far the consumer had counted (its
+    cursor, as the comparison saw it)."""
 
     through: int
     differences: int
     examples: list[tuple[ResourceDay, int, int]]
     total_examples: list[tuple[tuple[str, str], int, int]]
+    pair_examples: list[tuple[ResourcePair, PairCount | None, PairCount | None]]
 
     @property
     def agrees(self) -> bool:
@@ -241,13 +327,66 @@ def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> Resource
     totals_differing = sorted(
         k for k in set(totals) | set(per_resource) if totals.get(k) != per_resource.get(k)
     )
+    stored_pairs, actual_pairs = _pairs(conn, tenant_id, through)
+    pairs_differing = sorted(
+        k
+        for k in set(stored_pairs) | set(actual_pairs)
+        if not _holds(stored_pairs.get(k), actual_pairs.get(k))
+    )
     return ResourceDifference(
         through=through,
-        differences=len(differing) + len(totals_differing),
+        differences=len(differing) + len(totals_differing) + len(pairs_differing),
         examples=[(k, stored.get(k, 0), actual.get(k, 0)) for k in differing[:MAX_REPORTED]],
         total_examples=[
             (k, totals.get(k, 0), per_resource.get(k, 0)) for k in totals_differing[:MAX_REPORTED]
         ],
+        pair_examples=[
+            (k, stored_pairs.get(k), actual_pairs.get(k)) for k in pairs_differing[:MAX_REPORTED]
+        ],
+    )
+
+
+def _pairs(
+    conn: Connection, tenant_id: uuid.UUID, through: int
+) -> tuple[dict[ResourcePair, PairCount], dict[ResourcePair, PairCount]]:
+    """The tenant's stored pairs, and the pairs its events up to ``through`` make."""
+    a, c = resource_actors.c, events.c
+    stored = {
+        ResourcePair(rt, rid, actor): PairCount(int(n), int(first), int(last))
+        for rt, rid, actor, n, first, last in conn.execute(
+            select(
+                a.resource_type, a.resource_id, a.actor, a.events, a.first_day, a.last_day
+            ).where(a.tenant_id == tenant_id)
+        )
+    }
+    day = DAY.slot_of(c.timestamp, conn.dialect.name)
+    actual = {
+        ResourcePair(rt, rid, actor): PairCount(int(n), int(first), int(last))
+        for rt, rid, actor, n, first, last in conn.execute(
+            select(
+                c.resource_type, c.resource_id, ACTOR, func.count(), func.min(day), func.max(day)
+            )
+            .where(
+                c.tenant_id == tenant_id,
+                c.seq <= through,
+                c.resource_id.is_not(None),
+                ACTOR.is_not(None),
+            )
+            .group_by(c.resource_type, c.resource_id, ACTOR)
+        )
+    }
+    return stored, actual
+
+
+def _holds(stored: PairCount | None, actual: PairCount | None) -> bool:
+    """Whether a stored pair agrees with its events: as many, and its days around theirs
+    (a purge leaves them wider)."""
+    if stored is None or actual is None:
+        return stored is actual
+    return (
+        stored.events == actual.events
+        and stored.first_day <= actual.first_day
+        and stored.last_day >= actual.last_day
     )
 
 
@@ -258,4 +397,5 @@ def reset_resource_days(conn: Connection, *, tenant_id: uuid.UUID, now: datetime
     hold_resource_rollups(conn, tenant_id=tenant_id, now=now)
     conn.execute(delete(resource_days).where(resource_days.c.tenant_id == tenant_id))
     conn.execute(delete(resource_totals).where(resource_totals.c.tenant_id == tenant_id))
+    conn.execute(delete(resource_actors).where(resource_actors.c.tenant_id == tenant_id))
     rewind_cursor(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)

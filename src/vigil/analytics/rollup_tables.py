@@ -93,3 +93,26 @@ resource_totals = Table(
     sqlite_with_rowid=False,
 )
 Index("ix_resource_totals_events", resource_totals.c.tenant_id, resource_totals.c.events)
+
+# Each actor of each resource (a user id, or an email for events with none), with how many
+# of their events on it the resource rollups' consumer has counted and the first and last
+# UTC day of those: a period's distinct actors of a resource are at least the pairs whose
+# days all fall in it and at most those whose days meet it, equal when the period holds
+# them all, which it does when it spans the stored events, as the default 90-day retention
+# makes "the last 90 days" do (``analytics.resource_actors``). A purge lowers ``events``
+# and deletes the pairs that come to 0, leaving the days as they were: still around every
+# stored event of the pair, so the bounds stay true, only less tight.
+resource_actors = Table(
+    "resource_actors",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("resource_type", String(16), nullable=False),
+    Column("resource_id", String(255), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("first_day", BigInteger, nullable=False),
+    Column("last_day", BigInteger, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "resource_type", "resource_id", "actor"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)

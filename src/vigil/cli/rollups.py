@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from vigil.analytics.resource_rollups import CONSUMER_NAME as RESOURCE_ROLLUPS
 from vigil.analytics.resource_rollups import (
+    PairCount,
     ResourceRollupConsumer,
     compare_resource_days,
     reset_resource_days,
@@ -109,7 +110,21 @@ def _check_resources(engine: Engine, row: TenantRow) -> int:
             f" total {counted:,}, events {actual:,}",
             soft_wrap=True,
         )
+    for pair, stored, events in found.pair_examples:
+        stderr.print(
+            f"  {pair.resource_type} {escape(pair.resource_id)} by {escape(pair.actor)}:"
+            f" counted {_pair_text(stored)}, events {_pair_text(events)}",
+            soft_wrap=True,
+        )
     return 1
+
+
+def _pair_text(count: PairCount | None) -> str:
+    """A (resource, actor) pair's events and days, as the check prints them."""
+    if count is None:
+        return "none"
+    first, last = (format_time(from_micros(d * MICROS_PER_DAY))[:10] for d in count[1:])
+    return f"{count.events:,} from {first} to {last}"
 
 
 @app.command("rebuild")

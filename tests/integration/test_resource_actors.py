@@ -1,0 +1,157 @@
+"""Resource analytics' most active resources, from the rollups' (resource, actor) pairs,
+equal counting each resource's distinct actors in the events: wherever the consumer's
+cursor stands, for periods that hold every pair's days (no event read for it) and for
+periods that cut through them, and after a purge has left the pairs' days wider."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.conftest import Stack
+from tests.integration.test_resource_counts import count_up_to, statements
+from tests.integration.test_rollup_counts import record, stack_with_tenant
+from vigil.analytics.period import Period
+from vigil.analytics.resource_rollups import ACTOR, compare_resource_days
+from vigil.analytics.resources import resource_activity
+from vigil.analytics.rollup_tables import resource_actors
+from vigil.core.clock import utcnow
+from vigil.db.engine import write_transaction
+from vigil.events.jobs import purge_expired
+from vigil.events.schemas import Action, EventIn, ResourceType
+from vigil.events.tables import events
+
+DAY_SECONDS = 86_400
+
+
+def activity(rng: random.Random, count: int) -> list[EventIn]:
+    """``count`` events over the last 30 days on 80 projects and a few models, by 60
+    actors (some known by email only), the busiest resources and actors the most often; a
+    few name no one."""
+    now = utcnow()
+    actors = [(f"u-{n}", f"u{n}@example.com") for n in range(45)]
+    actors += [(None, f"guest{n}@example.com") for n in range(15)]
+    resources = [(ResourceType.PROJECT, f"p-{n}") for n in range(80)]
+    resources += [(ResourceType.MODEL, f"m-{n}") for n in range(5)]
+    found = []
+    for _ in range(count):
+        user_id, email = rng.choices(actors, [1 / (n + 1) ** 0.6 for n in range(60)])[0]
+        resource_type, resource_id = rng.choices(resources, [1 / (n + 1) for n in range(85)])[0]
+        if rng.random() < 0.02:
+            user_id = email = None
+        found.append(
+            EventIn(
+                action=rng.choice([Action.CREATE, Action.UPDATE, Action.EXPORT]),
+                resource_type=resource_type,
+                resource_id=resource_id,
+                user_id=user_id,
+                user_email=email,
+                timestamp=now - timedelta(days=rng.uniform(0, 30)),
+            )
+        )
+    return found
+
+
+def actors_counted(fresh: Stack, tenant_id: uuid.UUID, period: Period) -> dict[str, int]:
+    """Each project's distinct actors in ``period``, counted from its events."""
+    e = events.c
+    with fresh.engine.connect() as conn:
+        return {
+            resource_id: int(n)
+            for resource_id, n in conn.execute(
+                select(e.resource_id, func.count(func.distinct(ACTOR)))
+                .where(
+                    e.tenant_id == tenant_id,
+                    e.resource_type == "PROJECT",
+                    e.timestamp >= period.start,
+                    e.timestamp < period.end,
+                )
+                .group_by(e.resource_id)
+            )
+        }
+
+
+def assert_ranked_as_counted(fresh: Stack, tenant_id: uuid.UUID, period: Period) -> None:
+    expected = actors_counted(fresh, tenant_id, period)
+    for limit in (1, 5, 12):
+        with fresh.engine.connect() as conn:
+            ranked = resource_activity(
+                conn, tenant_id=tenant_id, resource_type="PROJECT", period=period, limit=limit
+            )
+        best = sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        assert [(r["resource_id"], r["actors"]) for r in ranked["most_active"]] == best, (
+            period,
+            limit,
+        )
+        for listed in ranked.values():
+            for r in listed:
+                assert r["actors"] == expected[r["resource_id"]], (period, r["resource_id"])
+
+
+def test_most_active_resources_equal_counting_their_actors(
+    stack: Stack, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    fresh, tenant_id = stack_with_tenant(stack, request, tmp_path, retention_days=20)
+    rng = random.Random(5)
+    record(fresh, tenant_id, activity(rng, 2_500))
+    today = int(utcnow().timestamp()) // DAY_SECONDS
+    periods = [
+        Period(today - 40, today),  # every event
+        Period(today - 10, today),
+        Period(today - 20, today - 5),
+        Period(today - 3, today - 3),
+    ]
+    for reached in (0, 1_200, 2_499, 2_500):
+        if reached:
+            count_up_to(fresh, tenant_id, reached)
+        for period in periods:
+            assert_ranked_as_counted(fresh, tenant_id, period)
+    with fresh.engine.connect() as conn:
+        assert compare_resource_days(conn, tenant_id=tenant_id).agrees
+
+    # A period holding every pair's days is ranked from the pairs alone: not one project's
+    # actors counted from its events.
+    with statements(fresh.engine) as ran, fresh.engine.connect() as conn:
+        ranked = resource_activity(
+            conn, tenant_id=tenant_id, resource_type="PROJECT", period=periods[0], limit=10
+        )
+    assert len(ranked["most_active"]) == 10
+    assert not [sql for sql in ran if "count(distinct" in sql.lower()], ran
+
+    # A purge takes its events off the pairs and leaves their days wider than their events':
+    # the rankings stay exact, only counted from the events where the days now straddle.
+    with write_transaction(fresh.engine) as conn:
+        assert purge_expired(conn, tenant_id=tenant_id, retention_days=20, now=utcnow()) > 0
+    with fresh.engine.connect() as conn:
+        assert compare_resource_days(conn, tenant_id=tenant_id).agrees
+    for period in [Period(today - 25, today), *periods[1:]]:
+        assert_ranked_as_counted(fresh, tenant_id, period)
+
+
+def test_the_check_names_a_pair_that_disagrees_with_its_events(
+    stack: Stack, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    fresh, tenant_id = stack_with_tenant(stack, request, tmp_path)
+    record(fresh, tenant_id, activity(random.Random(8), 300))
+    count_up_to(fresh, tenant_id, 300)
+    a = resource_actors.c
+    with write_transaction(fresh.engine) as conn:
+        first = conn.execute(
+            select(a.resource_id, a.actor, a.first_day).where(a.tenant_id == tenant_id).limit(1)
+        ).one()
+        conn.execute(
+            update(resource_actors)
+            .where(a.resource_id == first.resource_id, a.actor == first.actor)
+            .values(first_day=first.first_day + 1)  # no longer around its first event
+        )
+    with fresh.engine.connect() as conn:
+        found = compare_resource_days(conn, tenant_id=tenant_id)
+    assert not found.agrees
+    assert [(k.resource_id, k.actor) for k, _, _ in found.pair_examples] == [
+        (first.resource_id, first.actor)
+    ]
