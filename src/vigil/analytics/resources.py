@@ -176,12 +176,12 @@ def _most_active(
     """Set ``actors`` on enough of ``found`` that the ``limit`` with the most are among
     them (most bound first, stopping once the ``limit``-th count ranks above the next
     bound); the ids of those set."""
-    unbounded = ActorBounds(0, 0)  # a resource with no pair had no actor in the period
-    order = sorted(found, key=lambda rid: (-bounds.get(rid, unbounded).most, rid))
+    no_actor = ActorBounds(0, 0)  # a resource with no pair had no actor in the period
+    order = sorted(found, key=lambda rid: (-bounds.get(rid, no_actor).most, rid))
     best: list[tuple[int, str]] = []  # (-actors, id) of those counted, best first
     probes = 0
     for resource_id in order:
-        known = bounds.get(resource_id, unbounded)
+        known = bounds.get(resource_id, no_actor)
         if len(best) >= limit and best[limit - 1] < (-known.most, resource_id):
             break
         if known.exact:
