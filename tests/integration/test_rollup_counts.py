@@ -92,6 +92,12 @@ def moments(rng: random.Random, now: datetime) -> list[datetime]:
     return [m for m in found if m.year >= 1 and m <= now]
 
 
+def whole(moment: datetime, unit: str) -> datetime:
+    """The start of ``moment``'s ``unit``: "hour", or "day" (in UTC)."""
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    return hour if unit == "hour" else hour.replace(hour=0)
+
+
 def test_counts_equal_counting_the_events_wherever_the_cursor_stands(
     stack: Stack, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -121,8 +127,8 @@ def test_counts_equal_counting_the_events_wherever_the_cursor_stands(
         with fresh.engine.connect() as conn:
             for _ in range(25):
                 a, b = sorted(rng.sample(times, 2))
-                start = rng.choice([a, a.replace(minute=0, second=0, microsecond=0), None])
-                end = rng.choice([b, b.replace(minute=0, second=0, microsecond=0), None])
+                start = rng.choice([a, whole(a, "hour"), whole(a, "day"), None])
+                end = rng.choice([b, whole(b, "hour"), whole(b, "day"), None])
                 if start is not None and end is not None and start >= end:
                     continue
                 filters = EventFilters(
@@ -132,14 +138,17 @@ def test_counts_equal_counting_the_events_wherever_the_cursor_stands(
                     actions=rng.choice([(), (Action.CREATE, Action.LOGIN)]),
                 )
                 for bucket in BUCKETS:
-                    rolled = rollup_counts.count_by_kind_and_slot(
-                        conn, tenant_id=tenant_id, filters=filters, slot_of=bucket.slot_of
-                    )
                     read = counts.count_by_kind_and_slot(
                         conn, tenant_id=tenant_id, filters=filters, slot_of=bucket.slot_of
                     )
-                    assert sorted(rolled) == sorted(read), (reached, filters, bucket)
-                    compared += 1
+                    # By hour, and by day where every slot is whole days.
+                    for whole_days in {False, bucket.whole_days}:
+                        rolled = rollup_counts.count_by_kind_and_slot(
+                            conn, tenant_id=tenant_id, filters=filters, slot_of=bucket.slot_of,
+                            whole_days=whole_days,
+                        )  # fmt: skip
+                        assert sorted(rolled) == sorted(read), (reached, filters, bucket)
+                        compared += 1
             assert compare_rollups(conn, tenant_id=tenant_id).agrees
     assert compared > 300
 

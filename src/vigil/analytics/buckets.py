@@ -40,6 +40,12 @@ class Bucket:
     years: int = 1  # only for Unit.YEAR: how many years one bucket spans
 
     @property
+    def whole_days(self) -> bool:
+        """Whether every bucket is whole UTC days (a day, a week from Monday, a month, a
+        year), so counters by day add up into it."""
+        return self.unit is not Unit.HOUR
+
+    @property
     def name(self) -> str:
         """How the API and the console name it: ``hour`` … ``year``, ``10 years``."""
         return f"{self.years} years" if self.years > 1 else self.unit.value

@@ -1,7 +1,8 @@
 """Counts of events by kind and time slot from the activity rollups (``analytics.rollups``),
-exact at any moment: whole hours come from the counters, and the rest is read from the
-events themselves (the partial hours at the ends of the range, and events the rollups'
-consumer has not reached yet).
+exact at any moment: whole UTC days come from the counters by day when every slot is whole
+days, whole hours from the counters by hour, and the rest is read from the events
+themselves (the partial hours at the ends of the range, and events the rollups' consumer
+has not reached yet).
 
 The events past the cursor are named by the cursor's position, read first; the statement
 that adds everything up reads the position again, in its own snapshot (a statement sees one
@@ -22,6 +23,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Table,
     and_,
     func,
     literal,
@@ -32,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
-from vigil.analytics.rollup_tables import activity_hours
-from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR
+from vigil.analytics.rollup_tables import activity_days, activity_hours
+from vigil.analytics.rollups import CONSUMER_NAME, HOURS_PER_DAY, MICROS_PER_HOUR
 from vigil.core.clock import from_micros, to_micros
 from vigil.events import counts
 from vigil.events.counts import KindCount, SlotOf
@@ -67,30 +69,47 @@ ATTEMPTS = 3
 
 
 def count_by_kind_and_slot(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    slot_of: SlotOf,
+    whole_days: bool = False,
 ) -> list[KindCount]:
     """What ``events.counts.count_by_kind_and_slot`` gives (matching events counted per
     action, resource type, status and time slot), from the rollups where they hold the
     events. ``slot_of`` numbers slots that never split an hour (every ``analytics.buckets``
-    step does, all being in UTC). Raises ``ValueError`` for filters the rollups cannot
-    answer (``answers``)."""
-    return _count(conn, tenant_id, filters, slot_of, by_kind=True)
+    step does, all being in UTC); ``whole_days``: nor a UTC day (``Bucket.whole_days``),
+    so the counters by day serve the range's whole days. Raises ``ValueError`` for filters
+    the rollups cannot answer (``answers``)."""
+    return _count(conn, tenant_id, filters, slot_of, by_kind=True, whole_days=whole_days)
 
 
 def count_by_slot(
-    conn: Connection, *, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    slot_of: SlotOf,
+    whole_days: bool = False,
 ) -> dict[int, int]:
     """Matching events per time slot, every kind together: ``count_by_kind_and_slot``
     added up in SQL, so a long range of hours is a row per hour rather than per hour and
     kind. Raises ``ValueError`` as it does."""
     found: dict[int, int] = {}
-    for kind in _count(conn, tenant_id, filters, slot_of, by_kind=False):
+    for kind in _count(conn, tenant_id, filters, slot_of, by_kind=False, whole_days=whole_days):
         found[kind.slot] = found.get(kind.slot, 0) + kind.events
     return found
 
 
 def _count(
-    conn: Connection, tenant_id: uuid.UUID, filters: EventFilters, slot_of: SlotOf, *, by_kind: bool
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    slot_of: SlotOf,
+    *,
+    by_kind: bool,
+    whole_days: bool,
 ) -> list[KindCount]:
     if not answers(filters):
         raise ValueError("the rollups count by action, resource type, status and time only")
@@ -99,7 +118,9 @@ def _count(
         if last_seq(conn, tenant_id=tenant_id) - through > MAX_UNCOUNTED:
             break
         try:
-            found, seen = _counted(conn, tenant_id, filters, slot_of, through, by_kind=by_kind)
+            found, seen = _counted(
+                conn, tenant_id, filters, slot_of, through, by_kind=by_kind, whole_days=whole_days
+            )
         except OverflowError:  # a bound in the last hour of year 9999: no whole hour follows
             break
         if seen is None:  # nothing matched: was the cursor where it was read?
@@ -119,6 +140,7 @@ def _counted(
     through: int,
     *,
     by_kind: bool = True,
+    whole_days: bool = False,
 ) -> tuple[list[KindCount], int | None]:
     """The counts with the rollups' cursor at ``through``, and where the statement saw the
     cursor (None when nothing matched); without ``by_kind``, one count per slot (its kind
@@ -128,7 +150,9 @@ def _counted(
     end_hour = _end_whole_hour(filters.end)
     parts: list[Select[Any]] = []
     if first_hour is None or end_hour is None or first_hour < end_hour:
-        parts.append(_counted_hours(tenant_id, filters, first_hour, end_hour, dialect, slot_of))
+        parts.extend(
+            _counters(tenant_id, filters, first_hour, end_hour, dialect, slot_of, whole_days)
+        )
         whole_start = None if first_hour is None else _hour_start(first_hour)
         whole_end = None if end_hour is None else _hour_start(end_hour)
         if filters.start is not None and whole_start is not None and filters.start < whole_start:
@@ -223,21 +247,56 @@ def rows_kept(
     return where
 
 
-def _counted_hours(
+def _counters(
     tenant_id: uuid.UUID,
     filters: EventFilters,
     first_hour: int | None,
     end_hour: int | None,
     dialect: str,
     slot_of: SlotOf,
+    whole_days: bool,
+) -> list[Select[Any]]:
+    """The counters of the whole hours from ``first_hour`` to ``end_hour`` (exclusive;
+    None: unbounded): with ``whole_days``, the whole UTC days among them by day and the
+    hours at either end by hour, else every hour by hour."""
+    first_day = None if first_hour is None else -(-first_hour // HOURS_PER_DAY)
+    end_day = None if end_hour is None else end_hour // HOURS_PER_DAY
+
+    def rows(table: Table, unit: str, first: int | None, end: int | None) -> Select[Any]:
+        return _counter_rows(table, unit, tenant_id, filters, first, end, dialect, slot_of)
+
+    if not whole_days or (first_day is not None and end_day is not None and first_day >= end_day):
+        return [rows(activity_hours, "hour", first_hour, end_hour)]
+    parts = [rows(activity_days, "day", first_day, end_day)]
+    day_start = None if first_day is None else first_day * HOURS_PER_DAY
+    if first_hour is not None and day_start is not None and first_hour < day_start:
+        parts.append(rows(activity_hours, "hour", first_hour, day_start))
+    day_end = None if end_day is None else end_day * HOURS_PER_DAY
+    if end_hour is not None and day_end is not None and day_end < end_hour:
+        parts.append(rows(activity_hours, "hour", day_end, end_hour))
+    return parts
+
+
+def _counter_rows(
+    table: Table,
+    unit: str,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    first: int | None,
+    end: int | None,
+    dialect: str,
+    slot_of: SlotOf,
 ) -> Select[Any]:
-    h = activity_hours.c
-    where = rows_kept(h, h.hour, tenant_id, filters, first_hour, end_hour)
+    """The counters of ``table`` (by ``unit``: hour or day) from ``first`` to ``end``
+    (exclusive; None: unbounded) that ``filters`` select, each with its slot."""
+    t = table.c
+    where = rows_kept(t, t[unit], tenant_id, filters, first, end)
     if filters.status is not None:
-        where.append(h.status == filters.status.value)
-    slot = slot_of(_hour_as_time(h.hour, dialect), dialect)
+        where.append(t.status == filters.status.value)
+    hours = t[unit] * HOURS_PER_DAY if unit == "day" else t[unit]
+    slot = slot_of(_hour_as_time(hours, dialect), dialect)
     return select(
-        h.action, h.resource_type, h.status, slot.label("slot"), h.events.label("events")
+        t.action, t.resource_type, t.status, slot.label("slot"), t.events.label("events")
     ).where(*where)
 
 

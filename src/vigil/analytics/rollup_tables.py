@@ -37,6 +37,23 @@ activity_hours = Table(
     sqlite_with_rowid=False,
 )
 
+# The same counters by UTC day (days since 1970-01-01), kept with ``activity_hours`` in
+# the same transactions: a period of whole days reads a row per day and kind instead of 24
+# (at 10M events, 90 days of hours were 65,000 rows and 150 ms to add up on SQLite).
+activity_days = Table(
+    "activity_days",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("resource_type", String(16), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "day", "action", "resource_type", "status"),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)
+
 # Events per resource, UTC day (days since 1970-01-01) and action, that the resource
 # rollups' consumer has counted (``analytics.resource_rollups``): the most changed and
 # most accessed resources of a type add up a period's days instead of reading its events.

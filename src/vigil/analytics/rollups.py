@@ -1,7 +1,7 @@
 """The activity rollups as a consumer of committed events (DESIGN §2): each event adds one
-to its (hour, action, resource type, status) counter in ``activity_hours``, in the
-transaction that moves the consumer's cursor, so exactly once; a retention purge takes its
-events off again (``forget_events``).
+to its (hour, action, resource type, status) counter in ``activity_hours`` and to its (UTC
+day, …) counter in ``activity_days``, in the transaction that moves the consumer's cursor,
+so exactly once; a retention purge takes its events off again (``forget_events``).
 
 A pass counts its events in SQL from the rows still stored when it writes, not from the
 rows it was handed: on SQLite a pass plans outside the write lock, and a purge committing
@@ -24,8 +24,8 @@ from typing import Final, NamedTuple
 from sqlalchemy import Connection, and_, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from vigil.analytics.buckets import HOUR
-from vigil.analytics.rollup_tables import activity_hours
+from vigil.analytics.buckets import DAY, HOUR
+from vigil.analytics.rollup_tables import activity_days, activity_hours
 from vigil.core.clock import to_micros
 from vigil.db.types import UUIDType
 from vigil.events.tables import EventRow, events
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 CONSUMER_NAME: Final = "activity_rollups"
 MICROS_PER_HOUR: Final = 3_600_000_000
+HOURS_PER_DAY: Final = 24
 
 
 class HourKind(NamedTuple):
@@ -61,8 +62,16 @@ def count_kinds(rows: Sequence[EventRow]) -> Counter[HourKind]:
     )
 
 
+def by_day(hours: Counter[HourKind]) -> Counter[HourKind]:
+    """The same counts by UTC day (the key's ``hour`` then holds the day)."""
+    days: Counter[HourKind] = Counter()
+    for key, n in hours.items():
+        days[key._replace(hour=key.hour // HOURS_PER_DAY)] += n
+    return days
+
+
 class RollupConsumer(SpanCounter):
-    """Keeps ``activity_hours`` up with committed events."""
+    """Keeps ``activity_hours`` and ``activity_days`` up with committed events."""
 
     name = CONSUMER_NAME
     # Summaries read the events past the cursor, so the counters only need to keep close:
@@ -79,32 +88,32 @@ class RollupConsumer(SpanCounter):
 
 
 def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last_seq: int) -> None:
-    """Add the tenant's stored events from ``first_seq`` to ``last_seq`` to their counters,
-    creating the counters not there yet, in one statement (``INSERT … SELECT … ON CONFLICT
-    DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
-    c = events.c
-    hour = HOUR.slot_of(c.timestamp, conn.dialect.name)
-    counted = (
-        select(
-            literal(tenant_id, UUIDType()).label("tenant_id"),
-            hour.label("hour"),
-            c.action,
-            c.resource_type,
-            c.status,
-            func.count().label("events"),
+    """Add the tenant's stored events from ``first_seq`` to ``last_seq`` to their counters
+    by hour and by day, creating the counters not there yet, a statement each (``INSERT …
+    SELECT … ON CONFLICT DO UPDATE``: PostgreSQL 9.5+, SQLite 3.24+)."""
+    for table, unit, bucket in ((activity_hours, "hour", HOUR), (activity_days, "day", DAY)):
+        c = events.c
+        slot = bucket.slot_of(c.timestamp, conn.dialect.name)
+        counted = (
+            select(
+                literal(tenant_id, UUIDType()).label("tenant_id"),
+                slot.label(unit),
+                c.action,
+                c.resource_type,
+                c.status,
+                func.count().label("events"),
+            )
+            .where(c.tenant_id == tenant_id, c.seq >= first_seq, c.seq <= last_seq)
+            .group_by(slot, c.action, c.resource_type, c.status)
         )
-        .where(c.tenant_id == tenant_id, c.seq >= first_seq, c.seq <= last_seq)
-        .group_by(hour, c.action, c.resource_type, c.status)
-    )
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(activity_hours)
-    columns = ["tenant_id", "hour", "action", "resource_type", "status", "events"]
-    conn.execute(
-        insert.from_select(columns, counted).on_conflict_do_update(
-            index_elements=["tenant_id", "hour", "action", "resource_type", "status"],
-            set_={"events": activity_hours.c.events + insert.excluded.events},
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table)
+        keys = ["tenant_id", unit, "action", "resource_type", "status"]
+        conn.execute(
+            insert.from_select([*keys, "events"], counted).on_conflict_do_update(
+                index_elements=keys, set_={"events": table.c.events + insert.excluded.events}
+            )
         )
-    )
 
 
 def hold_rollups(conn: Connection, *, tenant_id: uuid.UUID, now: datetime) -> None:
@@ -124,25 +133,30 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     (``vigil rollups check`` and ``rebuild`` mend them) and deleted."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     counted = count_kinds([row for row in rows if row["seq"] <= through])
-    h = activity_hours.c
-    for key, n in sorted(counted.items()):
-        this = and_(
-            h.tenant_id == tenant_id,
-            h.hour == key.hour,
-            h.action == key.action,
-            h.resource_type == key.resource_type,
-            h.status == key.status,
-        )
-        left = conn.execute(
-            update(activity_hours).where(this).values(events=h.events - n).returning(h.events)
-        ).scalar_one_or_none()
-        if left is None or left < 0:
-            log.error(
-                "activity rollups of tenant %s: the counter of %s held %s fewer events than"
-                " a purge deleted; run vigil rollups check",
-                tenant_id,
-                key,
-                "all" if left is None else -left,
+    for table, unit, per_unit in (
+        (activity_hours, "hour", counted),
+        (activity_days, "day", by_day(counted)),
+    ):
+        t = table.c
+        for key, n in sorted(per_unit.items()):
+            this = and_(
+                t.tenant_id == tenant_id,
+                t[unit] == key.hour,
+                t.action == key.action,
+                t.resource_type == key.resource_type,
+                t.status == key.status,
             )
-        if left is None or left <= 0:
-            conn.execute(delete(activity_hours).where(this))
+            left = conn.execute(
+                update(table).where(this).values(events=t.events - n).returning(t.events)
+            ).scalar_one_or_none()
+            if left is None or left < 0:
+                log.error(
+                    "activity rollups of tenant %s: the %s counter of %s held %s fewer events"
+                    " than a purge deleted; run vigil rollups check",
+                    tenant_id,
+                    unit,
+                    key,
+                    "all" if left is None else -left,
+                )
+            if left is None or left <= 0:
+                conn.execute(delete(table).where(this))

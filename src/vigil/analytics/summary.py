@@ -75,12 +75,17 @@ def summarize(
         matches=counts.match_span(conn, tenant_id=tenant_id, filters=filters),
         requested=bucket,
     )
-    counter = (
-        rollup_counts.count_by_kind_and_slot
+    slot_of = plan.bucket.slot_of
+    grouped = (
+        rollup_counts.count_by_kind_and_slot(
+            conn, tenant_id=tenant_id, filters=filters, slot_of=slot_of,
+            whole_days=plan.bucket.whole_days,
+        )
         if rollup_counts.answers(filters)
-        else counts.count_by_kind_and_slot
-    )
-    grouped = counter(conn, tenant_id=tenant_id, filters=filters, slot_of=plan.bucket.slot_of)
+        else counts.count_by_kind_and_slot(
+            conn, tenant_id=tenant_id, filters=filters, slot_of=slot_of
+        )
+    )  # fmt: skip
     by_action: Counter[str] = Counter()
     by_resource_type: Counter[str] = Counter()
     by_status: Counter[str] = Counter()

@@ -50,8 +50,9 @@ def _kinds(
     """The period's events counted per kind and UTC day (or ``step``), from the rollups."""
     filters = EventFilters(start=period.start, end=period.end)
     return rollup_counts.count_by_kind_and_slot(
-        conn, tenant_id=tenant_id, filters=filters, slot_of=step.slot_of
-    )
+        conn, tenant_id=tenant_id, filters=filters, slot_of=step.slot_of,
+        whole_days=step.whole_days,
+    )  # fmt: skip
 
 
 class Figure(TypedDict):

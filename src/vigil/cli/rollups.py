@@ -78,6 +78,13 @@ def _check_hours(engine: Engine, row: TenantRow) -> int:
             f" counted {counted:,}, events {actual:,}",
             soft_wrap=True,
         )
+    for key, counted, actual in found.day_examples:
+        day = format_time(from_micros(key.hour * MICROS_PER_DAY))[:10]
+        stderr.print(
+            f"  {day} (the day) {key.action} {key.resource_type} {key.status}:"
+            f" counted {counted:,}, events {actual:,}",
+            soft_wrap=True,
+        )
     return 1
 
 

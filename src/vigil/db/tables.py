@@ -1,7 +1,13 @@
 """Imports every feature's tables, so the shared metadata is complete."""
 
 from vigil.accounts.tables import api_keys, users
-from vigil.analytics.rollup_tables import activity_hours, resource_days, resource_totals
+from vigil.analytics.rollup_tables import (
+    activity_days,
+    activity_hours,
+    resource_actors,
+    resource_days,
+    resource_totals,
+)
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
 from vigil.notifications.tables import inbox, notification_settings, outbox
@@ -11,6 +17,7 @@ from vigil.spine.tables import consumer_cursors
 from vigil.tenants.tables import tenants
 
 __all__ = [
+    "activity_days",
     "activity_hours",
     "alert_rules",
     "alerts",
@@ -25,6 +32,7 @@ __all__ = [
     "person_countries",
     "person_days",
     "person_identifiers",
+    "resource_actors",
     "resource_days",
     "resource_totals",
     "search_bitmaps",
