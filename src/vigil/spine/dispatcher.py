@@ -12,13 +12,19 @@ from vigil.spine.runner import ConsumerRunner
 from vigil.spine.turns import WriteTurns
 from vigil.spine.wakeup import watcher_for
 
+POSTGRES_LONGEST_PAUSE = 1.0  # seconds
+
 
 class Dispatcher:
     """Runs every consumer of ``registry`` beside the writer, never in its way."""
 
     def __init__(self, engine: Engine, registry: ConsumerRegistry) -> None:
         self._recent = RecentCommits(readers=registry.names())
-        turns = WriteTurns()  # one at a time at SQLite's write lock (``spine.turns``)
+        # One at a time at SQLite's write lock (``spine.turns``); on PostgreSQL the counters
+        # one at a time, pausing as long as a pass took (a second at most), so catching up
+        # after a burst takes about half a core at most from ingest.
+        postgres = engine.dialect.name == "postgresql"
+        turns = WriteTurns(longest_seconds=POSTGRES_LONGEST_PAUSE) if postgres else WriteTurns()
         self._runners = [
             ConsumerRunner(engine, consumer, self._recent, turns=turns) for consumer in registry
         ]

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,9 @@ class ConsumerRunner:
         self._stop = threading.Event()
         self._known: set[uuid.UUID] = set()  # tenants whose cursor row exists
         self._failures: dict[uuid.UUID, int] = {}
+        # On PostgreSQL only the consumers that count spans in SQL (the rollups and the
+        # people tables, whose passes are the longest) take turns; detections never wait.
+        self._counts_spans = isinstance(consumer, CountsSpans)
         # Events per second of SQLite's write lock in the last passes (None before one).
         self._hold_rate: float | None = None
         self._woken_at = 0.0  # time.monotonic() of the last wake
@@ -210,7 +214,9 @@ class ConsumerRunner:
         if self._postgres:
             # One transaction holding the cursor's row: other nodes skip this tenant until
             # it commits, and a node that dies mid-pass releases it with its connection.
-            with write_transaction(self._engine) as conn:
+            # The counters take turns (``spine.turns``): no lock to share here, but CPU.
+            turn = self._turns.turn(self._stop) if self._counts_spans else nullcontext()
+            with turn, write_transaction(self._engine) as conn:
                 position = service.claim_cursor(conn, tenant_id=tenant_id, consumer=self.name)
                 if position is None:
                     return 0, None
