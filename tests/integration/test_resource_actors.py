@@ -17,7 +17,8 @@ from tests.conftest import Stack
 from tests.integration.test_resource_counts import count_up_to, statements
 from tests.integration.test_rollup_counts import record, stack_with_tenant
 from vigil.analytics.period import Period
-from vigil.analytics.resource_rollups import ACTOR, compare_resource_days
+from vigil.analytics.resource_check import compare_resource_days
+from vigil.analytics.resource_rollups import ACTOR
 from vigil.analytics.resources import resource_activity
 from vigil.analytics.rollup_tables import resource_actors
 from vigil.core.clock import utcnow

@@ -18,11 +18,8 @@ from sqlalchemy import Engine, event
 from tests.conftest import Stack
 from tests.integration.test_rollup_counts import record, stack_with_tenant
 from vigil.analytics import resource_counts
-from vigil.analytics.resource_rollups import (
-    CONSUMER_NAME,
-    ResourceRollupConsumer,
-    compare_resource_days,
-)
+from vigil.analytics.resource_check import compare_resource_days
+from vigil.analytics.resource_rollups import CONSUMER_NAME, ResourceRollupConsumer
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
 from vigil.events import counts

@@ -22,8 +22,8 @@ from tests.helpers import eventually, ingest, list_all, make_event
 from tests.integration.test_people import assert_people_agree, people_through
 from tests.integration.test_spine_durability import durable_database
 from tests.nodes import VIGIL, Node
+from vigil.analytics.resource_check import compare_resource_days
 from vigil.analytics.resource_rollups import CONSUMER_NAME as RESOURCE_ROLLUPS
-from vigil.analytics.resource_rollups import compare_resource_days
 from vigil.analytics.rollup_check import compare_rollups
 from vigil.analytics.rollups import CONSUMER_NAME
 from vigil.db.engine import build_engine, write_transaction

@@ -9,13 +9,9 @@ import typer
 from rich.markup import escape
 from sqlalchemy import Engine
 
+from vigil.analytics.resource_check import PairCount, compare_resource_days
 from vigil.analytics.resource_rollups import CONSUMER_NAME as RESOURCE_ROLLUPS
-from vigil.analytics.resource_rollups import (
-    PairCount,
-    ResourceRollupConsumer,
-    compare_resource_days,
-    reset_resource_days,
-)
+from vigil.analytics.resource_rollups import ResourceRollupConsumer, reset_resource_days
 from vigil.analytics.rollup_check import compare_rollups, reset_rollups
 from vigil.analytics.rollups import CONSUMER_NAME, MICROS_PER_HOUR, RollupConsumer
 from vigil.cli.catch_up import catch_up_with_progress as catch_up
