@@ -41,6 +41,8 @@ from vigil.spine.consumers import SeqSpan, SpanCounter
 from vigil.spine.service import cursor_position, hold_cursor, rewind_cursor
 
 CONSUMER_NAME: Final = "resource_rollups"
+# An event's actor, as the pairs and the resource analytics count them (``actor_of``).
+ACTOR: Final = func.coalesce(events.c.user_id, events.c.user_email)
 
 
 class ResourceDay(NamedTuple):
@@ -110,9 +112,6 @@ def actor_of(row: EventRow) -> str | None:
     """An event's actor as ``resource_actors`` and the resource analytics count them: its
     user id, or its email when it has none (None for an event with neither)."""
     return row["user_id"] if row["user_id"] is not None else row["user_email"]
-
-
-ACTOR: Final = func.coalesce(events.c.user_id, events.c.user_email)
 
 
 def _add_pairs(

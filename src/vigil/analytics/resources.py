@@ -135,9 +135,9 @@ def resource_activity(
             "actors": 0,
             "last_actor": None,
         }
-    bounds = actor_bounds(
-        conn, tenant_id=tenant_id, resource_type=resource_type, period=period
-    ) or {resource_id: ActorBounds(0, r["events"]) for resource_id, r in found.items()}
+    bounds = actor_bounds(conn, tenant_id=tenant_id, resource_type=resource_type, period=period)
+    if bounds is None:  # a backlog past the cursor: a resource's events bound its actors
+        bounds = {resource_id: ActorBounds(0, r["events"]) for resource_id, r in found.items()}
     counted = _most_active(conn, tenant_id, resource_type, period, found, bounds, limit)
     by_events = sorted(found.values(), key=lambda r: (-r["events"], r["resource_id"]))
     ranked = {
