@@ -17,6 +17,7 @@ starting from its 10,000 events would fetch and sort them all.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from vigil.events.search_query import Field, FieldTerm, SearchQuery, TextTerm, U
 from vigil.events.search_text import details_segment, search_terms_text
 from vigil.events.tables import events
 from vigil.search.bitmaps import FACET_COLUMNS, facet_key
+from vigil.search.counting import KeySet
 from vigil.search.lookup import IndexedMatches, TermLookup, text_matches, value_matches
 from vigil.search.terms import digest
 
@@ -67,6 +69,7 @@ class _Term:
     # it holds one of them. None when no bitmaps answer the term.
     keys: tuple[bytes, ...] | None = None
     through: int | None = None  # the index's cursor when ``keys`` were read, if they were
+    text: str | None = None  # a free-text term's folded text
 
     def form(self, write: Callable[[Lookup], Clause]) -> Clause:
         found = self.column_clause if not self.lookups else _any(self.lookups, write)
@@ -109,13 +112,16 @@ class SearchClauses:
         )
 
     @property
-    def bitmap_sets(self) -> list[tuple[bool, tuple[bytes, ...]]] | None:
+    def bitmap_sets(self) -> list[tuple[bool, KeySet]] | None:
         """Each term as (negated, keys): every indexed event it matches holds one of the
         keys' bitmaps (none of them, when negated); None when a term has no bitmaps."""
-        sets = [(term.negated, term.keys) for term in self._terms]
-        if any(keys is None for _, keys in sets):
+        if any(term.keys is None for term in self._terms):
             return None
-        return [(negated, keys) for negated, keys in sets if keys is not None]
+        return [
+            (term.negated, KeySet(term.keys, term.text))
+            for term in self._terms
+            if term.keys is not None
+        ]
 
     @property
     def bitmaps_through(self) -> int | None:
@@ -191,9 +197,8 @@ def query_clauses(
             lookup = (_containing(folded, dialect), indexed)
             held_by = 0 if term.negated else found.held_by
             through = found.through if use_index else None
-            terms.append(
-                _Term(term.negated, [lookup], held_by=held_by, keys=found.keys, through=through)
-            )
+            written = _Term(term.negated, [lookup], held_by=held_by, keys=found.keys)
+            terms.append(dataclasses.replace(written, through=through, text=folded))
         elif term.field is Field.DETAILS:
             tests = [
                 _details_matches(conn, tenant_id, term, value, use_index) for value in term.values

@@ -19,7 +19,7 @@ from vigil.events.search_clauses import SearchClauses
 from vigil.events.tables import events
 from vigil.search.bitmaps import chunk_of, facet_key
 from vigil.search.consumer import CONSUMER_NAME
-from vigil.search.counting import MAX_COUNTED_KEYS, BitmapCount, count_indexed
+from vigil.search.counting import MAX_COUNTED_KEYS, BitmapCount, KeySet, count_indexed
 from vigil.spine.service import cursor_position, last_seq
 
 # The filters the bitmaps answer, by the column whose values they key; and those they do
@@ -50,7 +50,7 @@ EXACT_LONE_TERM_BITMAPS: Final = 256
 def bitmap_count(filters: EventFilters, search: SearchClauses) -> BitmapCount | None:
     """The bitmaps' form of ``filters`` and its parsed search; None when a filter or term
     has no bitmaps (see ``COUNTED_FILTERS``; a term shorter than three characters, or held
-    by more than ``search.lookup.MAX_VALUES`` values, an ``ip:`` or ``resource_id:``)."""
+    by more than ``search.lookup.MAX_KEYED_VALUES`` values, an ``ip:`` or ``resource_id:``)."""
     if any(_is_set(getattr(filters, name)) for name in UNCOUNTED_FILTERS):
         return None
     sets = search.bitmap_sets
@@ -61,16 +61,17 @@ def bitmap_count(filters: EventFilters, search: SearchClauses) -> BitmapCount | 
     if actor is not None:
         if actor.emails or not actor.user_ids:
             return None
-        counted.all_of.append(tuple(facet_key("user_id", value) for value in actor.user_ids))
+        counted.all_of.append(KeySet(tuple(facet_key("user_id", v) for v in actor.user_ids)))
     for name, column in COUNTED_FILTERS.items():
         value = getattr(filters, name)
         if not _is_set(value):
             continue
         values = value if isinstance(value, tuple) else (value,)
-        counted.all_of.append(tuple(facet_key(column, str(getattr(v, "value", v))) for v in values))
-    for negated, keys in sets:
-        (counted.none_of if negated else counted.all_of).append(keys)
-    if sum(len(keys) for keys in (*counted.all_of, *counted.none_of)) > MAX_COUNTED_KEYS:
+        keys = tuple(facet_key(column, str(getattr(v, "value", v))) for v in values)
+        counted.all_of.append(KeySet(keys))
+    for negated, found in sets:
+        (counted.none_of if negated else counted.all_of).append(found)
+    if sum(len(found.keys) for found in (*counted.all_of, *counted.none_of)) > MAX_COUNTED_KEYS:
         return None  # many frequent short words: each key costs a row per chunk
     return counted
 
@@ -82,7 +83,7 @@ def worth_counting(search: SearchClauses) -> bool:
     sets = search.bitmap_sets
     if sets is None:
         return False
-    keys = sum(len(keys) for _, keys in sets)
+    keys = sum(len(found.keys) for _, found in sets)
     return keys * (chunk_of(search.bitmaps_through or 0) + 1) <= EXACT_LONE_TERM_BITMAPS
 
 
@@ -106,19 +107,19 @@ def counted_total(
         # added since would be missing from their keys (PostgreSQL reads each statement
         # as of its start).
         through = min(through, search.bitmaps_through)
-    indexed, exact = count_indexed(
-        conn, tenant_id=tenant_id, counted=counted, through=through, cap=cap
-    )
-    if not exact and cap is not None:
+    indexed = count_indexed(conn, tenant_id=tenant_id, counted=counted, through=through, cap=cap)
+    if not indexed.exact and cap is not None:
         return cap, False
-    later = _unindexed(conn, tenant_id, clauses, through)
+    # From where the bitmaps were counted to: a kept union's tail, and the events after
+    # the index.
+    later = _unindexed(conn, tenant_id, clauses, indexed.through)
     unindexed = select(events.c.id).where(*later, *search.tested)
     if cap is not None:
         unindexed = unindexed.limit(cap + 1)
     read = int(conn.execute(select(func.count()).select_from(unindexed.subquery())).scalar_one())
     if cap is not None and read > cap:
         return cap, False
-    return indexed + read, True
+    return indexed.count + read, True
 
 
 def _unindexed(

@@ -89,22 +89,21 @@ def read_bitmaps(
     tenant_id: uuid.UUID,
     keys: Sequence[bytes],
     through: int,
-    chunks: tuple[int, int],
+    chunks: Sequence[int],
 ) -> dict[bytes, dict[int, BitMap]]:
-    """``{key: {chunk: bitmap}}`` of ``keys`` in the chunks from ``chunks[0]`` to
-    ``chunks[1]`` (``CHUNKS_PER_READ`` at most), holding only seqs up to ``through`` (a key
-    with no event there has no entry). Bitmaps written after ``through`` was read are cut
-    back to it, so a count reads the index as of ``through`` and the events after it
-    itself. One statement, so one snapshot of the index even on PostgreSQL's READ
-    COMMITTED: a purge between two reads would count its events in one key's bitmaps and
-    not in another's."""
-    first, last = chunks[0], min(chunks[1], chunk_of(through))
-    if last - first >= CHUNKS_PER_READ:
-        raise ValueError(f"read {CHUNKS_PER_READ} chunks at a time, not {last - first + 1}")
-    if last < first or not keys:
+    """``{key: {chunk: bitmap}}`` of ``keys`` in ``chunks`` (``CHUNKS_PER_READ`` at most),
+    holding only seqs up to ``through`` (a key with no event there has no entry; a chunk
+    past ``through`` is not read). Bitmaps written after ``through`` was read are cut back
+    to it, so a count reads the index as of ``through`` and the events after it itself.
+    One statement, so one snapshot of the index even on PostgreSQL's READ COMMITTED: a
+    purge between two reads would count its events in one key's bitmaps and not in
+    another's. Raises ``ValueError`` for more than ``CHUNKS_PER_READ`` chunks."""
+    spanned = sorted({chunk for chunk in chunks if chunk <= chunk_of(through)})
+    if len(spanned) > CHUNKS_PER_READ:
+        raise ValueError(f"read {CHUNKS_PER_READ} chunks at a time, not {len(spanned)}")
+    if not spanned or not keys:
         return {}
     wanted = list(dict.fromkeys(keys))
-    spanned = list(range(first, last + 1))
     marker = _marker(conn)
     statement = _SELECT.format(marker, _markers(marker, spanned), _markers(marker, wanted))
     found: dict[bytes, dict[int, BitMap]] = {}

@@ -20,8 +20,17 @@ from pyroaring import BitMap
 from sqlalchemy import Connection
 
 from vigil.search.bitmaps import ALL_EVENTS, CHUNKS_PER_READ, chunk_of, read_bitmaps
+from vigil.search.unions import KEPT_FROM_KEYS, MAX_TAIL, Kept, UnionKey, sealed, term_unions
 
-KeySet = tuple[bytes, ...]  # any one of these keys
+
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    """Any one of ``keys``: a column's values, or the values holding a term. ``term``
+    names a free-text term (its folded text), whose union in a sealed chunk is the same
+    whenever it is counted (``search.unions``)."""
+
+    keys: tuple[bytes, ...]
+    term: str | None = None
 
 
 @dataclass(slots=True)
@@ -40,7 +49,19 @@ class BitmapCount:
 EXACT_KEYS = 256
 CHUNKS_AT_ONCE = 8
 # Keys one count may name at most; a query naming more is counted by reading events.
-MAX_COUNTED_KEYS = 2_500
+MAX_COUNTED_KEYS = 12_000
+_EVERY_EVENT = KeySet((ALL_EVENTS,))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedCount:
+    """What ``count_indexed`` found: ``count`` events up to ``through``, exactly or (when
+    not ``exact``) at least. ``through`` may be short of the one asked for by the events
+    of a kept union's tail (``search.unions.MAX_TAIL`` at most): the caller reads those."""
+
+    count: int
+    exact: bool
+    through: int
 
 
 def count_indexed(
@@ -50,63 +71,154 @@ def count_indexed(
     counted: BitmapCount,
     through: int,
     cap: int | None = None,
-) -> tuple[int, bool]:
-    """(count, exact) of the tenant's events up to ``through`` (the index's cursor, read
-    before) that ``counted`` selects. Exact, as the bitmaps hold exactly the indexed
-    events, unless more than ``EXACT_KEYS`` keys are named and ``cap`` is given: then the
-    count may stop once past ``cap`` (not exact: at least so many). Raises ``ValueError``
-    when more than ``MAX_COUNTED_KEYS`` keys are named."""
+) -> IndexedCount:
+    """The tenant's events up to ``through`` (the index's cursor, read before) that
+    ``counted`` selects, or up to a little before it (``IndexedCount.through``). Exact, as
+    the bitmaps hold exactly the indexed events, unless more than ``EXACT_KEYS`` keys are
+    named and ``cap`` is given: then the count may stop once past ``cap`` (not exact: at
+    least so many). Raises ``ValueError`` when more than ``MAX_COUNTED_KEYS`` keys are
+    named."""
     if through <= 0:
-        return 0, True
-    wanted = counted.all_of or [(ALL_EVENTS,)]
-    if any(not keys for keys in wanted):
-        return 0, True  # a term no indexed value holds
-    every_key = [key for keys in (*wanted, *counted.none_of) for key in keys]
+        return IndexedCount(0, True, through)
+    wanted = counted.all_of or [_EVERY_EVENT]
+    if any(not found.keys for found in wanted):
+        return IndexedCount(0, True, through)  # a term no indexed value holds
+    every_key = [key for found in (*wanted, *counted.none_of) for key in found.keys]
     if len(every_key) > MAX_COUNTED_KEYS:
         raise ValueError(f"{len(every_key)} keys to count, more than {MAX_COUNTED_KEYS}")
     step = CHUNKS_PER_READ
     if cap is not None and len(every_key) > EXACT_KEYS:
         step = CHUNKS_AT_ONCE
+    reading = _Reading(conn, tenant_id, counted, through)
     total = 0
     for newest in range(chunk_of(through), -1, -step):
-        span = (max(0, newest - step + 1), newest)
-        total += _count(conn, tenant_id, counted, every_key, through, span)
+        total += reading.count(range(max(0, newest - step + 1), newest + 1))
         if step == CHUNKS_AT_ONCE and cap is not None and total > cap:
-            return total, False
-    return total, True
+            return IndexedCount(total, False, reading.through)
+    return IndexedCount(total, True, reading.through)
 
 
-def _count(
-    conn: Connection,
-    tenant_id: uuid.UUID,
-    counted: BitmapCount,
-    keys: list[bytes],
-    through: int,
-    chunks: tuple[int, int],
-) -> int:
-    """The events ``counted`` selects in the chunks ``chunks[0]`` to ``chunks[1]``."""
-    bitmaps = read_bitmaps(conn, tenant_id=tenant_id, keys=keys, through=through, chunks=chunks)
-    required = [_union(bitmaps, keys) for keys in counted.all_of or [(ALL_EVENTS,)]]
-    excluded = [_union(bitmaps, keys) for keys in counted.none_of if keys]
-    # Only the chunks every required set reaches can hold a match.
-    reached = set.intersection(*(set(chunked) for chunked in required))
-    total = 0
-    for chunk in reached:
-        found = BitMap.intersection(*(chunked[chunk] for chunked in required))
-        for chunked in excluded:
-            if chunk in chunked:
-                found.difference_update(chunked[chunk])
-        total += len(found)
-    return total
+class _Reading:
+    """One count's reads of the bitmaps, span of chunks by span, up to ``through``."""
+
+    def __init__(
+        self, conn: Connection, tenant_id: uuid.UUID, counted: BitmapCount, through: int
+    ) -> None:
+        self._conn = conn
+        self._tenant_id = tenant_id
+        self._required = counted.all_of or [_EVERY_EVENT]
+        self._excluded = [found for found in counted.none_of if found.keys]
+        self._database = conn.engine.url.render_as_string(hide_password=True)
+        sets = (*self._required, *self._excluded)
+        self._kept = [found for found in sets if _kept(found)]
+        self._read = [found for found in sets if not _kept(found)]
+        # The newest chunk's kept unions, when every kept set has one a little behind:
+        # counting up to where the oldest of them stops leaves the caller a short tail to
+        # read, where reading the chunk's rows costs a row per value.
+        self._newest = chunk_of(through)
+        self._newest_held = self._held_partly(through)
+        self.through = through
+        if self._newest_held is not None:
+            self.through = min(covers for covers, _ in self._newest_held.values())
+
+    def count(self, chunks: Sequence[int]) -> int:
+        """The events the count selects in ``chunks``."""
+        # A chunk whose kept sets are all in memory reads only the other sets' rows, and
+        # ``ALL_EVENTS``, the events still stored; any other chunk reads every set's rows.
+        # Taken once: another request may push a union out of the cache meanwhile.
+        held = {chunk: self._held(chunk) for chunk in chunks}
+        warm = {chunk: unions for chunk, unions in held.items() if unions is not None}
+        cold = [chunk for chunk in chunks if chunk not in warm]
+        small = [key for found in self._read for key in found.keys]
+        bitmaps: dict[bytes, dict[int, BitMap]] = {}
+        for span, keys in ((list(warm), [*small, ALL_EVENTS]), (cold, self._every_key())):
+            if not span:
+                continue
+            read = read_bitmaps(
+                self._conn, tenant_id=self._tenant_id, keys=keys, through=self.through,
+                chunks=span,
+            )  # fmt: skip
+            for key, chunked in read.items():
+                bitmaps.setdefault(key, {}).update(chunked)
+        required = [self._union(bitmaps, found, warm, cold) for found in self._required]
+        excluded = [self._union(bitmaps, found, warm, cold) for found in self._excluded]
+        # Only the chunks every required set reaches can hold a match.
+        reached = set.intersection(*(set(chunked) for chunked in required))
+        total = 0
+        for chunk in reached:
+            found = BitMap.intersection(*(chunked[chunk] for chunked in required))
+            for chunked in excluded:
+                if chunk in chunked:
+                    found.difference_update(chunked[chunk])
+            total += len(found)
+        return total
+
+    def _every_key(self) -> list[bytes]:
+        keys = [key for found in (*self._required, *self._excluded) for key in found.keys]
+        return [*keys, ALL_EVENTS] if self._kept else keys
+
+    def _key(self, found: KeySet, chunk: int) -> UnionKey:
+        assert found.term is not None
+        return (self._database, self._tenant_id, found.term, chunk)
+
+    def _held(self, chunk: int) -> dict[str, Kept] | None:
+        """The kept sets' unions in ``chunk`` by term, when the cache has every one."""
+        if chunk == self._newest:
+            return self._newest_held
+        if not self._kept or not sealed(chunk, self.through):
+            return None
+        held: dict[str, Kept] = {}
+        for found in self._kept:
+            assert found.term is not None
+            kept = term_unions.get(self._key(found, chunk))
+            if kept is None or not sealed(chunk, kept[0]):
+                return None
+            held[found.term] = kept
+        return held
+
+    def _held_partly(self, through: int) -> dict[str, Kept] | None:
+        """The kept sets' unions in the newest chunk, when the cache has every one and
+        none stops more than ``MAX_TAIL`` events before ``through``."""
+        if not self._kept:
+            return None
+        held: dict[str, Kept] = {}
+        for found in self._kept:
+            assert found.term is not None
+            kept = term_unions.get(self._key(found, self._newest))
+            if kept is None or not 0 <= through - kept[0] <= MAX_TAIL:
+                return None
+            held[found.term] = kept
+        return held
+
+    def _union(
+        self,
+        bitmaps: dict[bytes, dict[int, BitMap]],
+        found: KeySet,
+        warm: dict[int, dict[str, Kept]],
+        cold: Sequence[int],
+    ) -> dict[int, BitMap]:
+        """``{chunk: bitmap}`` of the events holding any of the set's keys: read from
+        ``bitmaps`` in the ``cold`` chunks (and kept), from the kept unions in the ``warm``
+        ones."""
+        parts: dict[int, list[BitMap]] = {}
+        for key in found.keys:
+            for chunk, bitmap in bitmaps.get(key, {}).items():
+                parts.setdefault(chunk, []).append(bitmap)
+        union = {
+            chunk: part[0] if len(part) == 1 else BitMap.union(*part)
+            for chunk, part in parts.items()
+        }
+        if not _kept(found):
+            return union
+        for chunk in cold:  # kept even when empty: the term is in none of its events
+            term_unions.keep(self._key(found, chunk), union.get(chunk, BitMap()), self.through)
+        stored = bitmaps.get(ALL_EVENTS, {})
+        assert found.term is not None
+        for chunk, unions in warm.items():
+            if chunk in stored:  # events purged since it was kept are no longer stored
+                union[chunk] = BitMap(unions[found.term][1] & stored[chunk])
+        return union
 
 
-def _union(bitmaps: dict[bytes, dict[int, BitMap]], keys: Sequence[bytes]) -> dict[int, BitMap]:
-    """``{chunk: bitmap}`` of the events holding any of ``keys``."""
-    parts: dict[int, list[BitMap]] = {}
-    for key in keys:
-        for chunk, bitmap in bitmaps.get(key, {}).items():
-            parts.setdefault(chunk, []).append(bitmap)
-    return {
-        chunk: found[0] if len(found) == 1 else BitMap.union(*found)
-        for chunk, found in parts.items()
-    }
+def _kept(found: KeySet) -> bool:
+    return found.term is not None and len(found.keys) >= KEPT_FROM_KEYS

@@ -30,6 +30,9 @@ from vigil.spine.service import cursor_position
 
 MIN_TRIGRAM = 3  # characters: a trigram index cannot look up less
 MAX_VALUES = 2_000  # values a term may match and still be looked up by its postings
+# Values a term may match and still be counted from their bitmaps (``search.counting``):
+# their unions in sealed chunks are kept once read (``search.unions``).
+MAX_KEYED_VALUES = 10_000
 _SQLITE_MATCH = text(
     # CROSS JOIN keeps SQLite from putting search_terms first and running the full-text
     # query once for each of the tenant's terms (seconds, instead of a millisecond).
@@ -67,7 +70,7 @@ class TermLookup:
     every value holding it, whose bitmaps (``search.bitmaps``) hold every indexed event
     up to ``through`` that does (the index's cursor, read before the dictionary: values
     added since may be missing); None when they were not read or are more than
-    ``MAX_VALUES``."""
+    ``MAX_KEYED_VALUES``."""
 
     indexed: IndexedMatches | None
     held_by: int = 0
@@ -85,7 +88,7 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Term
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
     if conn.dialect.name == "sqlite":
         phrase = '"' + folded.replace('"', '""') + '"'  # FTS5 string: "" is a quote
-        params = {"phrase": phrase, "tenant": tenant_id.bytes, "limit": MAX_VALUES + 1}
+        params = {"phrase": phrase, "tenant": tenant_id.bytes, "limit": MAX_KEYED_VALUES + 1}
         terms = conn.execute(_SQLITE_MATCH, params).all()
     else:
         t = search_terms.c
@@ -93,7 +96,7 @@ def text_matches(conn: Connection, *, tenant_id: uuid.UUID, folded: str) -> Term
         query = (
             select(t.id, t.events, t.common, t.digest)
             .where(t.tenant_id == tenant_id, found)
-            .limit(MAX_VALUES + 1)
+            .limit(MAX_KEYED_VALUES + 1)
         )
         terms = conn.execute(query).all()
     return _matches(
@@ -122,11 +125,12 @@ def _matches(
     """``terms``: (id, events, common, digest) of each value holding the term."""
     counts = [events for _, events, _, _ in terms]
     held_by = max(counts, default=0)
-    if len(terms) > MAX_VALUES:
+    if len(terms) > MAX_KEYED_VALUES:
         return TermLookup(None, held_by, through=through)
     keys = tuple(key for _, _, _, key in terms)
     candidates = sum(counts)
-    if any(common for _, _, common, _ in terms) or candidates > MAX_CANDIDATES:
+    common = any(common for _, _, common, _ in terms)
+    if len(terms) > MAX_VALUES or common or candidates > MAX_CANDIDATES:
         return TermLookup(None, held_by, keys, through)
     ids = tuple(term_id for term_id, _, _, _ in terms)
     indexed = IndexedMatches(tenant_id, ids, candidates, through)
