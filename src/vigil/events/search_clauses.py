@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.util import ClauseAdapter
 
 from vigil.db.search import holds
 from vigil.events.ip_ranges import key_range
@@ -136,6 +137,11 @@ class SearchClauses:
         """Every match, tested on each event's own columns and text (no index): for the
         events past the index, which are few."""
         return [term.form(lambda lookup: lookup[0](events)) for term in self._terms]
+
+    def tested_on(self, alias: FromClause) -> list[Clause]:
+        """``tested``, of an alias of the events table."""
+        adapter = ClauseAdapter(alias)
+        return [adapter.traverse(clause) for clause in self.tested]
 
     @cached_property
     def clauses(self) -> list[Clause]:

@@ -32,6 +32,7 @@ from vigil.events.bulk import insert_rows
 from vigil.events.filters import EventFilters
 from vigil.events.geo import Geolocator
 from vigil.events.ip_ranges import IPNetwork, key_range
+from vigil.events.keyed_page import keyed_by_bitmaps
 from vigil.events.prepare import PreparedEvent, prepare_event
 from vigil.events.schemas import EventIn
 from vigil.events.search_clauses import SearchClauses, query_clauses
@@ -248,7 +249,9 @@ def list_events(
     # Once for the page and the total: a search reads the search index to write them.
     clauses, search = _matching(conn, tenant_id=tenant_id, filters=filters)
     wanted = page.limit + 1 + (0 if page.cursor is not None else page.offset)
-    query = _ordered(_with_search(conn, clauses, *search.for_page(wanted)))
+    query = _ordered(
+        _with_search(conn, clauses, *_page_search(conn, tenant_id, filters, search, wanted))
+    )
     if page.cursor is not None:
         query = query.where(_older_than(page.cursor))
     else:
@@ -280,6 +283,25 @@ def list_events(
     if cap is not None and total > cap:
         return EventPageResult(rows, total=cap, next_cursor=next_cursor, total_exact=False)
     return EventPageResult(rows=rows, total=total, next_cursor=next_cursor)
+
+
+def _page_search(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    filters: EventFilters,
+    search: SearchClauses,
+    wanted: int,
+) -> tuple[list[ColumnElement[bool]], bool]:
+    """The search's clauses for a page of ``wanted`` rows, and whether they are keyed: the
+    postings' form the cost model picks, or, where it would walk the events, the events
+    the bitmaps select when they are few (``events.keyed_page``)."""
+    if search.page_form(wanted) != "keyed":
+        keyed = keyed_by_bitmaps(
+            conn, tenant_id=tenant_id, filters=filters, search=search, wanted=wanted
+        )
+        if keyed is not None:
+            return [keyed], True
+    return search.for_page(wanted)
 
 
 def count_events(

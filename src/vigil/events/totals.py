@@ -101,12 +101,7 @@ def counted_total(
     search's terms tested on each. With ``cap``, either may stop once past it (the
     bitmaps for a term held by many values, the reading while the index catches up with a
     backlog): then the total is ``cap`` and not exact."""
-    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
-    if search.bitmaps_through is not None:
-        # Not past where the index stood when the terms' values were read: a value it
-        # added since would be missing from their keys (PostgreSQL reads each statement
-        # as of its start).
-        through = min(through, search.bitmaps_through)
+    through = index_through(conn, tenant_id=tenant_id, search=search)
     indexed = count_indexed(conn, tenant_id=tenant_id, counted=counted, through=through, cap=cap)
     if not indexed.exact and cap is not None:
         return cap, False
@@ -120,6 +115,16 @@ def counted_total(
     if cap is not None and read > cap:
         return cap, False
     return indexed.count + read, True
+
+
+def index_through(conn: Connection, *, tenant_id: uuid.UUID, search: SearchClauses) -> int:
+    """Up to which ``seq`` the bitmaps answer for the search: the index's cursor, but not
+    past where it stood when the terms' values were read (a value it added since would be
+    missing from their keys; PostgreSQL reads each statement as of its start)."""
+    through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    if search.bitmaps_through is not None:
+        through = min(through, search.bitmaps_through)
+    return through
 
 
 def _unindexed(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pyroaring import BitMap
 from sqlalchemy import Connection
 
-from vigil.search.bitmaps import ALL_EVENTS, CHUNKS_PER_READ, chunk_of, read_bitmaps
+from vigil.search.bitmaps import ALL_EVENTS, CHUNKS_PER_READ, chunk_of, read_bitmaps, seqs_in
 from vigil.search.unions import KEPT_FROM_KEYS, MAX_TAIL, Kept, UnionKey, sealed, term_unions
 
 
@@ -98,6 +98,47 @@ def count_indexed(
     return IndexedCount(total, True, reading.through)
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedMatches:
+    """Every event up to ``through`` that a count selects, by ``seq``, ascending, and
+    how many the count's sets but its free-text terms select (about: events since purged
+    may be among them when no such set is required)."""
+
+    seqs: list[int]
+    through: int
+    filtered: int
+
+
+def matching_seqs(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    counted: BitmapCount,
+    through: int,
+    limit: int,
+    max_reads: int,
+) -> IndexedMatches | None:
+    """The seqs of the tenant's events up to ``through`` (or a little before it, as
+    ``count_indexed``) that ``counted`` selects; None when they are more than ``limit``,
+    or when reading them would take more than ``max_reads`` rows (keys times chunks, but
+    for the chunks whose unions are kept). For a page: a few hundred matches are fetched by
+    key in milliseconds where walking the events to find them reads thousands."""
+    if through <= 0:
+        return IndexedMatches([], through, 0)
+    reading = _Reading(conn, tenant_id, counted, through)
+    if reading.reads(range(chunk_of(through) + 1)) > max_reads:
+        return None
+    found: list[int] = []
+    for newest in range(chunk_of(through), -1, -CHUNKS_PER_READ):
+        matched = reading.matches(range(max(0, newest - CHUNKS_PER_READ + 1), newest + 1))
+        for chunk in sorted(matched, reverse=True):
+            found.extend(reversed(list(seqs_in(chunk, matched[chunk]))))
+            if len(found) > limit:
+                return None
+    found.reverse()
+    return IndexedMatches(found, reading.through, reading.filtered)
+
+
 class _Reading:
     """One count's reads of the bitmaps, span of chunks by span, up to ``through``."""
 
@@ -115,6 +156,10 @@ class _Reading:
         # The newest chunk's kept unions, when every kept set has one a little behind:
         # counting up to where the oldest of them stops leaves the caller a short tail to
         # read, where reading the chunk's rows costs a row per value.
+        # How many events the sets but free-text terms select, in the chunks read so far
+        # (``through`` when no such set is required): what a walk along the other
+        # filters' index would read.
+        self.filtered = 0 if any(found.term is None for found in self._required) else through
         self._newest = chunk_of(through)
         self._newest_held = self._held_partly(through)
         self.through = through
@@ -122,7 +167,11 @@ class _Reading:
             self.through = min(covers for covers, _ in self._newest_held.values())
 
     def count(self, chunks: Sequence[int]) -> int:
-        """The events the count selects in ``chunks``."""
+        """How many events the count selects in ``chunks``."""
+        return sum(len(found) for found in self.matches(chunks).values())
+
+    def matches(self, chunks: Sequence[int]) -> dict[int, BitMap]:
+        """``{chunk: bitmap}`` of the events the count selects in ``chunks``."""
         # A chunk whose kept sets are all in memory reads only the other sets' rows, and
         # ``ALL_EVENTS``, the events still stored; any other chunk reads every set's rows.
         # Taken once: another request may push a union out of the cache meanwhile.
@@ -143,15 +192,47 @@ class _Reading:
         required = [self._union(bitmaps, found, warm, cold) for found in self._required]
         excluded = [self._union(bitmaps, found, warm, cold) for found in self._excluded]
         # Only the chunks every required set reaches can hold a match.
+        self._filter_only(required, excluded)
         reached = set.intersection(*(set(chunked) for chunked in required))
-        total = 0
+        matched: dict[int, BitMap] = {}
         for chunk in reached:
             found = BitMap.intersection(*(chunked[chunk] for chunked in required))
             for chunked in excluded:
                 if chunk in chunked:
                     found.difference_update(chunked[chunk])
-            total += len(found)
-        return total
+            matched[chunk] = found
+        return matched
+
+    def _filter_only(
+        self, required: list[dict[int, BitMap]], excluded: list[dict[int, BitMap]]
+    ) -> None:
+        """Add to ``filtered`` the events the sets but free-text terms select (all events
+        when every required set is a term's, counted as ``through``)."""
+        kept = [
+            chunked
+            for found, chunked in zip(self._required, required, strict=True)
+            if found.term is None
+        ]
+        if not kept:
+            return
+        dropped = [
+            chunked
+            for found, chunked in zip(self._excluded, excluded, strict=True)
+            if found.term is None
+        ]
+        for chunk in set.intersection(*(set(chunked) for chunked in kept)):
+            found = BitMap.intersection(*(chunked[chunk] for chunked in kept))
+            for chunked in dropped:
+                if chunk in chunked:
+                    found.difference_update(chunked[chunk])
+            self.filtered += len(found)
+
+    def reads(self, chunks: Sequence[int]) -> int:
+        """At most how many rows reading ``chunks`` takes: every key in a chunk not warm,
+        the others' keys in one that is."""
+        every = len(self._every_key())
+        warm = sum(len(found.keys) for found in self._read) + 1
+        return sum(warm if self._held(chunk) is not None else every for chunk in chunks)
 
     def _every_key(self) -> list[bytes]:
         keys = [key for found in (*self._required, *self._excluded) for key in found.keys]
