@@ -29,17 +29,19 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from vigil.events.filters import EventFilters
 from vigil.events.search_clauses import (
-    KEYED_US_PER_CANDIDATE,
     SCANNED_US_PER_EVENT,
+    WALKED_US_PER_EVENT,
     SearchClauses,
 )
 from vigil.events.tables import events
 from vigil.events.totals import bitmap_count, index_through
 from vigil.search.counting import matching_seqs
 
-# Up to so many matches, a page fetches them all by key and sorts them (about 6 µs each):
-# 30 ms at most, where a walk finds more matches than that fast.
+# Up to so many matches, a page may fetch them all by key and sort them: 50 ms at most.
 MAX_KEYED_MATCHES: Final = 5_000
+# A match fetched by its seq and sorted, measured at 1M events on SQLite: some 10 µs (the
+# postings' keyed form, 6 µs, reads its set inside the statement).
+KEYED_US_PER_MATCH: Final = 10.0
 # Bitmap rows (keys times chunks) a page reads at most to find them: a term in a few
 # values at 10M events (153 chunks), or one whose unions are kept (``search.unions``).
 MAX_ROWS_READ: Final = 4_096
@@ -60,6 +62,8 @@ def keyed_by_bitmaps(
     ``search_clauses``, with the counts the bitmaps give). Keyed as the
     postings' clauses are (``SearchClauses.clauses``): by row id on SQLite, by ``seq`` on
     PostgreSQL, which needs the tenant's own clause beside it."""
+    if filters == EventFilters(query=filters.query) and search.matched_at_least > MAX_KEYED_MATCHES:
+        return None  # a lone term whose values' counts already say it matches too many
     counted = bitmap_count(filters, search)
     if counted is None:
         return None
@@ -71,7 +75,12 @@ def keyed_by_bitmaps(
         limit=MAX_KEYED_MATCHES,
         max_reads=MAX_ROWS_READ,
     )
-    if found is None or not _cheaper_than_walking(len(found.seqs), found.filtered, wanted):
+    walked_us = (
+        WALKED_US_PER_EVENT if search.page_form(wanted) == "walking" else SCANNED_US_PER_EVENT
+    )
+    if found is None or not _cheaper_than_walking(
+        len(found.seqs), found.filtered, wanted, walked_us
+    ):
         return None
     # The events past where the bitmaps were read, tested one by one, as a total does.
     later = events.alias("later")
@@ -92,9 +101,9 @@ def keyed_by_bitmaps(
     return events.c.seq == any_(func.array(every))
 
 
-def _cheaper_than_walking(matches: int, filtered: int, wanted: int) -> bool:
+def _cheaper_than_walking(matches: int, filtered: int, wanted: int, walked_us: float) -> bool:
     """Whether fetching ``matches`` events by key and sorting them costs less than
-    walking the ``filtered`` events newest first until ``wanted`` of them match, the
-    matches spread evenly in time."""
+    walking the ``filtered`` events newest first, ``walked_us`` each, until ``wanted`` of
+    them match, the matches spread evenly in time."""
     walked = min(filtered, wanted * filtered / max(matches, 1))
-    return KEYED_US_PER_CANDIDATE * matches < SCANNED_US_PER_EVENT * walked
+    return KEYED_US_PER_MATCH * matches < walked_us * walked

@@ -48,6 +48,7 @@ class BitmapCount:
 # each key costs a row per chunk it has events in, and at 10M events there are 153 chunks.
 EXACT_KEYS = 256
 CHUNKS_AT_ONCE = 8
+MATCHED_CHUNKS_AT_ONCE = 16
 # Keys one count may name at most; a query naming more is counted by reading events.
 MAX_COUNTED_KEYS = 12_000
 _EVERY_EVENT = KeySet((ALL_EVENTS,))
@@ -129,8 +130,10 @@ def matching_seqs(
     if reading.reads(range(chunk_of(through) + 1)) > max_reads:
         return None
     found: list[int] = []
-    for newest in range(chunk_of(through), -1, -CHUNKS_PER_READ):
-        matched = reading.matches(range(max(0, newest - CHUNKS_PER_READ + 1), newest + 1))
+    # A few chunks at a time, newest first: past ``limit``, the older ones are not read.
+    for newest in range(chunk_of(through), -1, -MATCHED_CHUNKS_AT_ONCE):
+        span = range(max(0, newest - MATCHED_CHUNKS_AT_ONCE + 1), newest + 1)
+        matched = reading.matches(span)
         for chunk in sorted(matched, reverse=True):
             found.extend(reversed(list(seqs_in(chunk, matched[chunk]))))
             if len(found) > limit:
