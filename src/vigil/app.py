@@ -41,6 +41,9 @@ from vigil.events.geo import Geolocator
 from vigil.events.routes import router as events_router
 from vigil.events.writer import EventWriter
 from vigil.jobs import run_jobs_forever
+from vigil.live.hub import LiveHub
+from vigil.live.routes import credential_still_admits
+from vigil.live.routes import router as live_router
 from vigil.notifications.delivery import Deliverer
 from vigil.notifications.routes import router as notifications_router
 from vigil.ops.metrics import ServerMetrics
@@ -98,6 +101,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # them at once, commits of other transactions and processes reach them through
         # the database (DESIGN §2).
         dispatcher = Dispatcher(engine, app.state.consumers)
+        live = LiveHub(
+            engine,
+            recent=dispatcher.recent,
+            recheck=credential_still_admits(engine),
+            max_per_tenant=settings.live_max_per_tenant,
+            max_per_credential=settings.live_max_per_credential,
+            queue_events=settings.live_queue_events,
+        )
+        app.state.live = live
+        dispatcher.also_wake(live.wake)
+        live.start(asyncio.get_running_loop())
         dispatcher.start()
         writer.add_listener(dispatcher.committed)
         app.state.metrics.watch_writer(writer)
@@ -123,6 +137,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             await backfilling  # its thread ends after its current batch
             await writer.stop()
             dispatcher.stop()
+            live.stop()
             if checkpointer is not None:
                 checkpointer.stop()
             write_engine.dispose()
@@ -159,6 +174,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     _install_error_handlers(app)
     # Before the events: "/audit-logs/summary" must match before "/audit-logs/{event_id}".
     app.include_router(analytics_router)
+    app.include_router(live_router)
     app.include_router(events_router)
     app.include_router(users_router)
     app.include_router(people_router)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from vigil.core.clock import utcnow
 from vigil.db.engine import write_transaction
 from vigil.events.jobs import purge_expired
+from vigil.live.signals import purge_signals
 from vigil.tenants.service import list_tenants
 from vigil.tenants.tables import TenantRow
 
@@ -47,7 +48,16 @@ def purge_tenant(engine: Engine, tenant: TenantRow) -> int:
             return removed
 
 
-JOBS = (Job(name="purge_expired_events", interval_seconds=3600, run_for_tenant=purge_tenant),)
+def purge_tenant_signals(engine: Engine, tenant: TenantRow) -> int:
+    """Remove the tenant's live feed signals once no stream needs them."""
+    with write_transaction(engine) as conn:
+        return purge_signals(conn, tenant_id=tenant["id"], now=utcnow())
+
+
+JOBS = (
+    Job(name="purge_expired_events", interval_seconds=3600, run_for_tenant=purge_tenant),
+    Job(name="purge_live_signals", interval_seconds=600, run_for_tenant=purge_tenant_signals),
+)
 
 
 def run_job_once(engine: Engine, job: Job) -> int:

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
         le=3600,
         description="An export whose client takes nothing for this long is cut off",
     )
+    live_max_per_tenant: int = Field(
+        default=200, ge=1, description="Live feed streams one tenant may have open on a node"
+    )
+    live_max_per_credential: int = Field(
+        default=20, ge=1, description="Live feed streams one API key or session may have open"
+    )
+    live_queue_events: int = Field(
+        default=4096,
+        ge=100,
+        le=1_000_000,
+        description="Events a live stream may fall behind before it is reset",
+    )
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     lockout_threshold: int = Field(default=10, ge=1)
     lockout_minutes: float = Field(default=30, gt=0)

@@ -56,7 +56,9 @@ def presented_token(request: Request) -> str | None:
     return None
 
 
-def _lookup(engine: Engine, token: str) -> Principal | None:
+def lookup_credential(engine: Engine, token: str) -> Principal | None:
+    """Who a credential belongs to, read from the database now (no cache); None when it
+    is invalid, expired or revoked."""
     with engine.connect() as conn:
         if token.startswith(SESSION_PREFIX):
             found = find_session(conn, token=token, now=utcnow())
@@ -85,7 +87,7 @@ async def principal_for(
     token_id = fingerprint(token)  # the cache never holds the credential itself
     principal = recent.get(token_id)
     if principal is None:
-        principal = await run_in_threadpool(_lookup, engine, token)
+        principal = await run_in_threadpool(lookup_credential, engine, token)
         if principal is not None:
             recent.put(token_id, principal)
     return principal

@@ -10,6 +10,7 @@ from vigil.analytics.rollup_tables import (
 )
 from vigil.detections.tables import alert_rules, alerts
 from vigil.events.tables import event_sequences, events
+from vigil.live.tables import live_signals
 from vigil.notifications.tables import inbox, notification_settings, outbox
 from vigil.people.tables import people, person_countries, person_days, person_identifiers
 from vigil.search.tables import search_bitmaps, search_postings, search_terms
@@ -26,6 +27,7 @@ __all__ = [
     "event_sequences",
     "events",
     "inbox",
+    "live_signals",
     "notification_settings",
     "outbox",
     "people",

@@ -18,7 +18,9 @@ from sqlalchemy import Connection
 from vigil.detections import service
 from vigil.detections.detect import detect
 from vigil.detections.findings import Finding
+from vigil.detections.wire import alert_signal
 from vigil.events.tables import EventRow
+from vigil.live.signals import ALERT, record_signals
 from vigil.notifications import service as notifications
 from vigil.settings import Settings
 from vigil.tenants.service import get_tenant
@@ -63,6 +65,14 @@ class DetectionConsumer:
             conn, tenant_id=tenant_id, secret_key=self._settings.secret_key
         )
         raised = service.raise_alerts(conn, tenant_id=tenant_id, findings=plan.findings, now=now)
+        told = [outcome.alert for _, outcome in raised if outcome.tell]
+        record_signals(
+            conn,
+            tenant_id=tenant_id,
+            kind=ALERT,
+            bodies=[(None, alert_signal(alert)) for alert in told],
+            now=now,
+        )
         for finding, outcome in raised:
             if not outcome.tell:
                 continue

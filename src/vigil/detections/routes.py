@@ -16,7 +16,7 @@ from vigil.core.http import FastJSONResponse, errors, uuid_or_404
 from vigil.core.pagination import PageQuery
 from vigil.detections import actions, service
 from vigil.detections.rules import Rule, Severity
-from vigil.detections.tables import AlertRow
+from vigil.detections.wire import alert_json
 from vigil.events import service as events
 from vigil.events.filters import parse_filters
 from vigil.events.wire import event_json, format_time
@@ -25,25 +25,6 @@ from vigil.notifications.service import deliveries_of
 router = APIRouter(prefix="/security", tags=["security"])
 
 MAX_EVIDENCE_SHOWN = 100
-
-
-def alert_json(row: AlertRow) -> dict[str, Any]:
-    """An alert as the API shows it."""
-    return {
-        "id": row["id"],
-        "rule": row["rule"],
-        "severity": row["severity"],
-        "status": row["status"],
-        "subject": row["subject"],
-        "summary": row["summary"],
-        "first_seen": format_time(row["first_seen"]),
-        "last_seen": format_time(row["last_seen"]),
-        "count": row["count"],
-        "evidence_ids": json.loads(row["evidence"]),
-        "note": row["note"],
-        "created_at": format_time(row["created_at"]),
-        "updated_at": format_time(row["updated_at"]),
-    }
 
 
 class AlertListQuery(PageQuery):

@@ -41,7 +41,7 @@ def _value_test(term: FieldTerm) -> Callable[[EventRow, Any], bool]:
     if term.field is Field.USER:
         return _user_matches
     if term.field is Field.IP:
-        return _in_network
+        return in_network
     column = _COLUMNS[term.field]
     return lambda event, value: event[column] == getattr(value, "value", value)  # type: ignore[literal-required]
 
@@ -53,7 +53,8 @@ def _user_matches(event: EventRow, value: Any) -> bool:
     )
 
 
-def _in_network(event: EventRow, network: Any) -> bool:
+def in_network(event: EventRow, network: Any) -> bool:
+    """Whether the event's address is in ``network`` (by its sortable key, as the SQL)."""
     key = event["ip_key"]
     if key is None:
         return False

@@ -3,6 +3,8 @@ watcher that wakes them when anything commits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 
 from vigil.events.tables import EventRow
@@ -29,6 +31,16 @@ class Dispatcher:
             ConsumerRunner(engine, consumer, self._recent, turns=turns) for consumer in registry
         ]
         self._watcher = watcher_for(engine, self.wake)
+        self._also: list[Callable[[], None]] = []
+
+    @property
+    def recent(self) -> RecentCommits:
+        """The rows this process committed a moment ago, for readers beside the consumers."""
+        return self._recent
+
+    def also_wake(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` too whenever the consumers are woken (the live feed's hub)."""
+        self._also.append(wake)
 
     def start(self) -> None:
         """Start the runners (each first catches up on what earlier processes left)."""
@@ -40,6 +52,8 @@ class Dispatcher:
         """Events committed: every consumer looks now (any thread; never blocks)."""
         for runner in self._runners:
             runner.wake()
+        for wake in self._also:
+            wake()
 
     def committed(self, rows: list[EventRow]) -> None:
         """This process's writer committed ``rows``: keep them for the consumers, wake them."""

@@ -1,0 +1,1 @@
+"""The live feed: committed events streamed to subscribers as they happen."""

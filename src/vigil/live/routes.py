@@ -1,0 +1,139 @@
+"""HTTP for the live feed: ``GET /audit-logs/stream``, Server-Sent Events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import Field
+from sqlalchemy import Engine
+
+from vigil.accounts.access import rule_for
+from vigil.accounts.deps import Caller, lookup_credential, presented_token
+from vigil.core.errors import InvalidInput, TooManyRequests
+from vigil.core.http import errors
+from vigil.core.tokens import fingerprint
+from vigil.events.params import EventQuery
+from vigil.live.hub import LiveHub, Recheck, Subscriber, TooManyStreams
+from vigil.live.stream import activity_events, first_kept
+
+router = APIRouter(tags=["live feed"])
+STREAM_PATH = "/audit-logs/stream"
+RETRY_AFTER_SECONDS = 30  # past the stream limits: when one of them may have closed
+
+
+class StreamQuery(EventQuery):
+    """``GET /audit-logs/stream``: every list filter, and where to resume."""
+
+    after: str | None = Field(
+        default=None,
+        max_length=20,
+        description="Resume after this event id (an earlier stream's `id:`); the"
+        " `Last-Event-ID` header, which a browser sends by itself, wins",
+    )
+    alerts: bool = Field(
+        default=True, description="Also `event: alert` when an alert opens or becomes more severe"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenStream:
+    """A subscription taken, and where its stream starts."""
+
+    subscriber: Subscriber
+    after: int | None
+    head: int
+    oldest: int
+
+
+async def open_stream(
+    request: Request,
+    principal: Caller,
+    query: Annotated[StreamQuery, Query()],
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> OpenStream:
+    """Validate the request and subscribe, before the 200 is sent: a bad filter or
+    cursor is a 422, a stream past the limits a 429."""
+    filters = query.filters()
+    after = _cursor(last_event_id if last_event_id is not None else query.after)
+    hub: LiveHub = request.app.state.live
+    token = presented_token(request) or ""
+    head, oldest = await run_in_threadpool(
+        first_kept, request.app.state.engine, principal.tenant_id
+    )
+    try:
+        subscriber = hub.subscribe(
+            tenant_id=principal.tenant_id,
+            filters=filters,
+            credential=token,
+            credential_id=fingerprint(token),
+            position=head,
+            alerts=query.alerts,
+            # A signed-in person's own in-app notifications; an API key has none.
+            user_id=principal.user_id if principal.session_id is not None else None,
+        )
+    except TooManyStreams as error:
+        raise TooManyRequests(str(error), retry_after=RETRY_AFTER_SECONDS) from error
+    return OpenStream(subscriber, after, head, oldest)
+
+
+@router.get(
+    STREAM_PATH,
+    response_class=EventSourceResponse,
+    summary="Stream matching events as they commit (Server-Sent Events)",
+    responses=errors(422, 429),
+)
+async def stream_audit_logs(
+    request: Request,
+    principal: Caller,  # resolved once, with ``open_stream``'s
+    opened: Annotated[OpenStream, Depends(open_stream)],
+) -> AsyncIterator[ServerSentEvent]:
+    """`event: activity` for each matching event, its `id:` a cursor to resume from;
+    `event: alert` when an alert opens or escalates (unless `alerts=false`), and to a
+    signed-in person `event: notification` for each new in-app notification of theirs;
+    `event: reset` when a cursor's events were purged (the stream goes on from the oldest
+    kept), when the stream fell too far behind or its credential was revoked (it then
+    ends: reconnect with `Last-Event-ID`). A comment every 15 s keeps proxies from
+    closing an idle stream. Takes every filter of the list."""
+    hub: LiveHub = request.app.state.live
+    try:
+        async for item in activity_events(
+            request.app.state.engine,
+            opened.subscriber,
+            after=opened.after,
+            head=opened.head,
+            oldest=opened.oldest,
+        ):
+            yield item
+    finally:
+        hub.unsubscribe(opened.subscriber)
+
+
+def _cursor(text: str | None) -> int | None:
+    """A resume cursor: a seq, as the stream's ids give it."""
+    if text is None or text == "":
+        return None
+    if not text.isdigit():
+        raise InvalidInput("after", "an event id from an earlier stream (digits), or nothing")
+    return int(text)
+
+
+STREAM_RULE = rule_for("GET", STREAM_PATH)
+
+
+def credential_still_admits(engine: Engine) -> Recheck:
+    """The hub's recheck: the credential still valid, of the tenant, with a permission
+    the stream's rule names."""
+
+    def admits(token: str, tenant_id: uuid.UUID) -> bool:
+        principal = lookup_credential(engine, token)
+        if principal is None or principal.tenant_id != tenant_id:
+            return False
+        return bool(principal.permissions & STREAM_RULE.any_of)
+
+    return admits
