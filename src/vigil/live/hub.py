@@ -200,13 +200,6 @@ class LiveHub:
                 del self._subscribers[subscriber.tenant_id]
                 self._positions.pop(subscriber.tenant_id, None)
 
-    def count(self, tenant_id: uuid.UUID | None = None) -> int:
-        """Open subscribers, of one tenant or all."""
-        with self._lock:
-            if tenant_id is not None:
-                return len(self._subscribers.get(tenant_id, ()))
-            return sum(len(mine) for mine in self._subscribers.values())
-
     def _run(self) -> None:
         while not self._stopping.is_set():
             woken = self._woken.wait(timeout=1.0)

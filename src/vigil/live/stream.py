@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -33,13 +32,6 @@ RETRY_MS: Final = 3_000  # how long a browser waits before reconnecting
 REPLAY_PAGE: Final = 500  # events read per statement while replaying
 
 RESET = "reset"
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Where a stream starts: after ``after`` (a seq), or from now when None."""
-
-    after: int | None
 
 
 def first_kept(engine: Engine, tenant_id: uuid.UUID) -> tuple[int, int]:
