@@ -80,6 +80,7 @@ class Subscriber:
     filters: EventFilters
     credential: str  # the token itself, to look it up again (never logged)
     credential_id: str  # its fingerprint
+    activity: bool = True
     alerts: bool = True
     user_id: uuid.UUID | None = None
     queue_events: int = QUEUE_EVENTS
@@ -154,7 +155,8 @@ class LiveHub:
 
     def subscribe(
         self, *, tenant_id: uuid.UUID, filters: EventFilters, credential: str, credential_id: str,
-        position: int, alerts: bool = True, user_id: uuid.UUID | None = None,
+        position: int, activity: bool = True, alerts: bool = True,
+        user_id: uuid.UUID | None = None,
     ) -> Subscriber:  # fmt: skip
         """A new subscriber (in the event loop), sent every event after ``position`` (the
         tenant's last seq as read just before) that the hub fans out from now on. Raises
@@ -177,6 +179,7 @@ class LiveHub:
                 filters,
                 credential,
                 credential_id,
+                activity=activity,
                 alerts=alerts,
                 user_id=user_id,
                 queue_events=self._queue_events,
@@ -258,6 +261,8 @@ class LiveHub:
         written: dict[int, bytes] = {}
         chosen: list[tuple[Subscriber, list[Pending]]] = []
         for subscriber in subscribers:
+            if not subscriber.activity:
+                continue
             picked: list[Pending] = []
             for row in rows:
                 if filters_match(subscriber.filters, row):

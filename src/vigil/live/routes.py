@@ -17,7 +17,9 @@ from vigil.accounts.access import rule_for
 from vigil.accounts.deps import Caller, lookup_credential, presented_token
 from vigil.core.errors import InvalidInput, TooManyRequests
 from vigil.core.http import errors
+from vigil.core.principal import Principal
 from vigil.core.tokens import fingerprint
+from vigil.events.filters import EventFilters
 from vigil.events.params import EventQuery
 from vigil.live.hub import LiveHub, Recheck, Subscriber, TooManyStreams
 from vigil.live.stream import activity_events, first_kept
@@ -50,6 +52,22 @@ class OpenStream:
     head: int
     oldest: int
 
+    async def events(self, request: Request) -> AsyncIterator[ServerSentEvent]:
+        """The stream's events (``live.stream.activity_events``); unsubscribed when it
+        ends or the client goes."""
+        hub: LiveHub = request.app.state.live
+        try:
+            async for item in activity_events(
+                request.app.state.engine,
+                self.subscriber,
+                after=self.after,
+                head=self.head,
+                oldest=self.oldest,
+            ):
+                yield item
+        finally:
+            hub.unsubscribe(self.subscriber)
+
 
 async def open_stream(
     request: Request,
@@ -59,8 +77,28 @@ async def open_stream(
 ) -> OpenStream:
     """Validate the request and subscribe, before the 200 is sent: a bad filter or
     cursor is a 422, a stream past the limits a 429."""
-    filters = query.filters()
-    after = _cursor(last_event_id if last_event_id is not None else query.after)
+    return await subscribe(
+        request,
+        principal,
+        query.filters(),
+        cursor=last_event_id if last_event_id is not None else query.after,
+        alerts=query.alerts,
+    )
+
+
+async def subscribe(
+    request: Request,
+    principal: Principal,
+    filters: EventFilters,
+    *,
+    cursor: str | None,
+    activity: bool = True,
+    alerts: bool = True,
+) -> OpenStream:
+    """Subscribe ``principal`` to its tenant's events matching ``filters`` (none unless
+    ``activity``), resuming after ``cursor`` (an earlier stream's id) when given. Raises
+    ``InvalidInput`` for a cursor that is not one, ``TooManyRequests`` past the limits."""
+    after = _cursor(cursor)
     hub: LiveHub = request.app.state.live
     token = presented_token(request) or ""
     head, oldest = await run_in_threadpool(
@@ -73,7 +111,8 @@ async def open_stream(
             credential=token,
             credential_id=fingerprint(token),
             position=head,
-            alerts=query.alerts,
+            activity=activity,
+            alerts=alerts,
             # A signed-in person's own in-app notifications; an API key has none.
             user_id=principal.user_id if principal.session_id is not None else None,
         )
@@ -100,18 +139,8 @@ async def stream_audit_logs(
     kept), when the stream fell too far behind or its credential was revoked (it then
     ends: reconnect with `Last-Event-ID`). A comment every 15 s keeps proxies from
     closing an idle stream. Takes every filter of the list."""
-    hub: LiveHub = request.app.state.live
-    try:
-        async for item in activity_events(
-            request.app.state.engine,
-            opened.subscriber,
-            after=opened.after,
-            head=opened.head,
-            oldest=opened.oldest,
-        ):
-            yield item
-    finally:
-        hub.unsubscribe(opened.subscriber)
+    async for item in opened.events(request):
+        yield item
 
 
 def _cursor(text: str | None) -> int | None:

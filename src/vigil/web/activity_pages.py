@@ -21,9 +21,11 @@ from vigil.events import service as events
 from vigil.events.filters import Actor
 from vigil.events.wire import event_json
 from vigil.people.service import PersonDetail, actor_for, get_person
+from vigil.spine.service import last_seq
 from vigil.web import charts
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.formatting import number
+from vigil.web.live_pages import stream_url
 from vigil.web.rendering import render
 from vigil.web.view_filters import (
     ACTIONS,
@@ -32,11 +34,13 @@ from vigil.web.view_filters import (
     RESOURCE_TYPES,
     STATUSES,
     ViewFilters,
+    split_at_token,
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 PLATFORM_RESOURCES = ("PROJECT", "MODEL", "ENDPOINT", "CLUSTER", "BENCHMARK")
+RECENT_KEEP = PAGE_SIZE  # the Dashboard's Recent Actions, kept live: its first page
 
 
 def activity_context(
@@ -64,7 +68,7 @@ def activity_context(
     try:
         filters = view.event_filters(now, actor=actor)
     except InvalidQuery as error:  # shown under the filters; the box keeps the text
-        at = _split_at_token(view.q, error.position)
+        at = split_at_token(view.q, error.position)
         return {**base, "filter_error": error.reason, "query_error": error, "query_at": at}
     except InvalidInput as error:
         return {**base, "filter_error": f"{error.field}: {error.reason}"}
@@ -109,19 +113,15 @@ def activity_context(
     }
 
 
-def _split_at_token(text: str, position: int) -> tuple[str, str, str]:
-    """``text`` before the word starting at ``position``, that word, and the rest."""
-    end = position
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return text[:position], text[position:end], text[end:]
-
-
 @router.get("/dashboard")
 def dashboard(request: Request, me: ConsoleDep, conn: ReadConnDep) -> Response:
     """The organisation's activity over a range, at a glance."""
     view = ViewFilters.from_query(request.query_params)
+    head = last_seq(conn, tenant_id=me.principal.tenant_id)  # before the rows, as /ui/live
     context = activity_context(conn, me, view, path="/ui/dashboard")
+    if view.page == 1 and not view.end and "filter_error" not in context:
+        # The newest rows stay the newest: the page goes on from the events it shows.
+        context.update(live_stream=stream_url(view, after=head), live_list=RECENT_KEEP)
     # Vigil records its own sign-ins, so "no events" never happens; what a new installation
     # lacks is events from the platform's services.
     first_steps = not events.has_activity_of(

@@ -13,6 +13,7 @@ from vigil.web import (
     analytics_pages,
     api_key_pages,
     inbox_pages,
+    live_pages,
     me_pages,
     security_pages,
     settings_pages,
@@ -58,6 +59,7 @@ def install_console(app: FastAPI) -> None:
     pages = (
         sign_in_pages,
         activity_pages,
+        live_pages,
         analytics_pages,
         user_pages,
         me_pages,

@@ -153,6 +153,14 @@ class ViewFilters:
         return self.url(path, quick=quick, start="", end="", page=1)
 
 
+def split_at_token(text: str, position: int) -> tuple[str, str, str]:
+    """``text`` before the word starting at ``position``, that word, and the rest."""
+    end = position
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[:position], text[position:end], text[end:]
+
+
 # The API names its filters differently from the form's labels; errors name the form's.
 _FORM_FIELDS = {
     "start_date": "From",

@@ -55,8 +55,169 @@ function wireAutosubmit() {
   });
 }
 
+// The live stream (web/live_pages.py), named by the page's body: rows of matching events as
+// they are recorded (the server sends each as the row the Activity page shows), HIGH and
+// CRITICAL alerts as they open, the header's unread count. EventSource reconnects by itself
+// after a dropped connection and resumes after the last id it saw; a refused reconnect
+// (the server down, too many streams) is retried here, the wait doubling up to a minute.
+var LIVE_RETRY_MS = 2000;
+var LIVE_RETRY_MAX_MS = 60000;
+var LIVE_NOTICES = 3;
+
+function wireLive() {
+  var url = document.body.getAttribute("data-live-stream");
+  if (!url || typeof EventSource === "undefined") return;
+  var list = document.querySelector("[data-live-list]");
+  var status = document.querySelector("[data-live-status]");
+  var pause = document.querySelector("[data-live-pause]");
+  var heldLabel = document.querySelector("[data-live-held]");
+  var keep = list ? parseInt(list.getAttribute("data-keep"), 10) || 200 : 0;
+  var held = [];      // rows that came while paused, oldest first (the newest `keep`)
+  var heldCount = 0;  // every event that came while paused
+  var paused = false;
+  var source = null;
+  var lastId = null;
+  var wait = LIVE_RETRY_MS;
+
+  var say = function (state, text) {
+    if (!status) return;
+    status.setAttribute("data-state", state);
+    status.textContent = text;
+  };
+
+  var place = function (rows) {
+    rows.forEach(function (row) {
+      var id = row.getAttribute("data-event-id");
+      if (list.querySelector('[data-event-id="' + CSS.escape(id) + '"]')) return;
+      row.classList.add("arrived");
+      list.insertBefore(row, list.firstElementChild);
+    });
+    while (list.children.length > keep) list.removeChild(list.lastElementChild);
+    var empty = document.querySelector("[data-live-empty]");
+    if (empty && list.children.length) empty.remove();
+  };
+
+  var showHeld = function () {
+    if (!pause) return;
+    pause.textContent = paused ? "Resume" : "Pause";
+    pause.setAttribute("aria-pressed", paused ? "true" : "false");
+    if (heldLabel) {
+      heldLabel.hidden = !paused;
+      heldLabel.textContent = heldCount.toLocaleString("en") + " new";
+    }
+  };
+
+  if (pause) {
+    pause.addEventListener("click", function () {
+      paused = !paused;
+      if (!paused) {
+        place(held);
+        held = [];
+        heldCount = 0;
+      }
+      showHeld();
+    });
+  }
+
+  var onActivity = function (message) {
+    lastId = message.lastEventId;
+    if (!list) return;
+    var template = document.createElement("template");
+    template.innerHTML = message.data;  // escaped by the server's template, like every page
+    var row = template.content.firstElementChild;
+    if (!row) return;
+    if (paused) {
+      held.push(row);
+      if (held.length > keep) held.shift();
+      heldCount += 1;
+      showHeld();
+    } else {
+      place([row]);
+    }
+  };
+
+  var onAlert = function (message) {
+    var alert = JSON.parse(message.data);
+    var box = document.querySelector("[data-live-notices]");
+    if (!box || (alert.severity !== "HIGH" && alert.severity !== "CRITICAL")) return;
+    var notice = document.createElement("div");
+    notice.className = "live-notice severity-" + alert.severity.toLowerCase();
+    notice.setAttribute("role", "alert");
+    var title = document.createElement("strong");
+    title.textContent = alert.severity + " alert " + alert.change;
+    var summary = document.createElement("span");
+    summary.textContent = alert.summary;
+    var link = document.createElement("a");
+    link.href = String(alert.url).indexOf("/ui/") === 0 ? alert.url : "/ui/security";
+    link.textContent = "Open the alert";
+    var dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "dismiss";
+    dismiss.textContent = "Dismiss";
+    dismiss.addEventListener("click", function () { notice.remove(); });
+    notice.append(title, summary, link, dismiss);
+    box.insertBefore(notice, box.firstElementChild);
+    while (box.children.length > LIVE_NOTICES) box.removeChild(box.lastElementChild);
+  };
+
+  var onNotification = function () {
+    var inbox = document.querySelector(".inbox-link");
+    if (!inbox) return;
+    var badge = inbox.querySelector(".badge.unread");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "badge unread";
+      inbox.append(" ", badge);
+    }
+    var count = (parseInt(badge.getAttribute("data-unread"), 10) || 0) + 1;
+    badge.setAttribute("data-unread", String(count));
+    badge.textContent = count.toLocaleString("en") + " unread";
+  };
+
+  var connect;
+  var retry = function () {
+    source.close();
+    say("disconnected", "Disconnected. Trying again in " + Math.round(wait / 1000) + " s…");
+    setTimeout(connect, wait);
+    wait = Math.min(wait * 2, LIVE_RETRY_MAX_MS);
+  };
+
+  var onReset = function (message) {
+    var reset = JSON.parse(message.data);
+    if (reset.reason === "revoked") {
+      source.close();
+      say("ended", "Disconnected: your session has ended. Sign in again to resume.");
+    } else if (reset.reason === "behind") {
+      say("reconnecting", "Catching up…");  // EventSource resumes after the last id
+    }
+  };
+
+  connect = function () {
+    var target = new URL(url, window.location.href);
+    if (lastId) target.searchParams.set("after", lastId);
+    source = new EventSource(target.pathname + target.search);
+    source.addEventListener("open", function () {
+      wait = LIVE_RETRY_MS;
+      say("live", "Live");
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) retry();
+      else if (status && status.getAttribute("data-state") !== "ended") {
+        say("reconnecting", "Disconnected. Reconnecting…");
+      }
+    });
+    source.addEventListener("activity", onActivity);
+    source.addEventListener("alert", onAlert);
+    source.addEventListener("notification", onNotification);
+    source.addEventListener("reset", onReset);
+  };
+  connect();
+  showHeld();
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   wireTimelines();
   wireUserSearch();
   wireAutosubmit();
+  wireLive();
 });
