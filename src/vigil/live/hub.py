@@ -5,9 +5,11 @@ process's writer commits, by ``LISTEN`` when another PostgreSQL node does, by SQ
 ``data_version`` when another process does. A thread then reads, for each tenant someone
 here is subscribed to, the events after the last one it fanned out, in commit order (from
 the rows this process just committed when it holds them, ``spine.recent``, else from the
-database): each committed batch is read once per node, whatever the subscribers. Each
-subscriber's filters are tested on the event in memory (``events.filter_match``) and a
-match is queued for it, the event's JSON written once for all of them.
+database): each committed batch is read once per node, whatever the subscribers. The
+subscribers an event may reach are looked up by its values (``live.routing``: streams
+with the same filters tested once, those watching one person or resource only on that
+person's or resource's events), their filters tested in memory (``events.filter_match``),
+and a match is queued for each, the event's JSON written once for all of them.
 
 A subscriber's queue is bounded: one that falls ``QUEUE_EVENTS`` behind is marked
 ``behind``, its queue dropped, and its stream ends with a ``reset`` (the client resumes
@@ -35,10 +37,10 @@ from sqlalchemy import Engine, select
 
 from vigil.core.clock import utcnow
 from vigil.events.commit_log import events_after
-from vigil.events.filter_match import filters_match
 from vigil.events.filters import EventFilters
 from vigil.events.tables import EventRow, event_sequences
 from vigil.events.wire import event_json
+from vigil.live.routing import Routes
 from vigil.live.signals import ALERT, NOTIFICATION
 from vigil.live.tables import live_signals, signal_row
 from vigil.spine.recent import RecentCommits
@@ -128,6 +130,8 @@ class LiveHub:
         self._queue_events = queue_events
         self._subscribers: dict[uuid.UUID, set[Subscriber]] = {}
         self._positions: dict[uuid.UUID, int] = {}  # the last seq fanned out, by tenant
+        # Built when first needed after the tenant's subscribers changed (``live.routing``).
+        self._routes: dict[uuid.UUID, Routes[Subscriber]] = {}
         self._lock = threading.Lock()
         self._woken = threading.Event()
         self._stopping = threading.Event()
@@ -185,6 +189,7 @@ class LiveHub:
                 queue_events=self._queue_events,
             )
             self._subscribers.setdefault(tenant_id, set()).add(subscriber)
+            self._routes.pop(tenant_id, None)
             # A tenant new here starts at ``position``; one already fanned out past it
             # goes on: what committed in between is in the database, which the subscriber
             # reads after subscribing, and a duplicate is dropped by its seq.
@@ -199,6 +204,7 @@ class LiveHub:
             if mine is None:
                 return
             mine.discard(subscriber)
+            self._routes.pop(subscriber.tenant_id, None)
             if not mine:
                 del self._subscribers[subscriber.tenant_id]
                 self._positions.pop(subscriber.tenant_id, None)
@@ -257,21 +263,21 @@ class LiveHub:
             if tenant_id not in self._positions:
                 return  # its last subscriber left meanwhile
             self._positions[tenant_id] = max(self._positions[tenant_id], rows[-1]["seq"])
-            subscribers = list(self._subscribers.get(tenant_id, ()))
-        written: dict[int, bytes] = {}
-        chosen: list[tuple[Subscriber, list[Pending]]] = []
-        for subscriber in subscribers:
-            if not subscriber.activity:
+            routes = self._routes.get(tenant_id)
+            if routes is None:
+                subscribers = self._subscribers.get(tenant_id, ())
+                wanting = [(s.filters, s) for s in subscribers if s.activity]
+                routes = self._routes[tenant_id] = Routes.build(wanting)
+        picked: dict[Subscriber, list[Pending]] = {}
+        for row in rows:
+            passed = routes.of(row)
+            if not passed:
                 continue
-            picked: list[Pending] = []
-            for row in rows:
-                if filters_match(subscriber.filters, row):
-                    seq = row["seq"]
-                    if seq not in written:
-                        written[seq] = orjson.dumps(event_json(row))
-                    picked.append((ACTIVITY, seq, written[seq]))
-            if picked:
-                chosen.append((subscriber, picked))
+            item = (ACTIVITY, row["seq"], orjson.dumps(event_json(row)))  # once for all
+            for route in passed:
+                for subscriber in route.subscribers:
+                    picked.setdefault(subscriber, []).append(item)
+        chosen = list(picked.items())
         if chosen and self._loop is not None:
             self._loop.call_soon_threadsafe(_offer_all, chosen)
 
