@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import alerts, analytics, export, ingest, machine, queries, report, summary
+from bench import alerts, analytics, export, ingest, live, machine, queries, report, summary
 from bench.backends import Backend, PostgresBackend, SQLiteBackend
 from bench.context import Context, Sizes
 from bench.dataset import default_end
@@ -30,7 +30,7 @@ from bench.world import build_world
 from vigil.testing.postgres import throwaway_cluster
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-PARTS = ("ingest", "queries", "summary", "analytics", "export", "alerts")
+PARTS = ("ingest", "queries", "summary", "analytics", "export", "alerts", "live")
 # A production-like PostgreSQL: durable commits (fsync on), memory for a 1M-row table,
 # and no checkpoint storms in the middle of a bulk load.
 POSTGRES_SETTINGS = ("-c shared_buffers=1GB", "-c max_wal_size=4GB", "-c effective_cache_size=8GB")
@@ -56,7 +56,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         help="run only these benchmarks, comma-separated, of "
         + ", ".join(PARTS)
         + " (ingest: 1 and 2; queries: 3 and 7; summary: 5; analytics: 8; export: 4;"
-        + " alerts: 6)",
+        + " alerts: 6; live: 9)",
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated activity")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
@@ -93,7 +93,9 @@ def run_backend(
         result: dict[str, Any] = {}
         if wanted("ingest"):
             result["ingest"] = ingest.run(ctx, _log)
-        if only is not None and not only - {"ingest"}:
+        if wanted("live"):  # a database of its own, before the loaded one
+            result["live"] = live.run(ctx, _log)
+        if only is not None and not only - {"ingest", "live"}:
             return result
 
         url = backend.new_database("query")

@@ -26,6 +26,9 @@ class Sizes:
     query_events: int = 1_000_000
     query_repeats: int = 60
     export_small_share: float = 0.1  # the smaller export, as a share of query_events
+    live_subscribers: int = 1_000
+    live_rate: int = 1_000  # events a second while the live feed's latency is measured
+    live_seconds: float = 20.0
 
     @classmethod
     def quick(cls, *, query_events: int | None) -> Sizes:
@@ -39,6 +42,9 @@ class Sizes:
             baseline_single_rows=300,
             query_events=query_events or 20_000,
             query_repeats=6,
+            live_subscribers=100,
+            live_rate=200,
+            live_seconds=4.0,
         )
 
 

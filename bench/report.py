@@ -133,6 +133,37 @@ def _alerts_table(backends: dict[str, Any]) -> Table:
     return table
 
 
+def _live_table(backends: dict[str, Any]) -> Table:
+    table = Table(title="9. Live feed: commit → subscriber, idle cost, ingest with subscribers")
+    for column in ("backend", "measure", "value", "target", "verdict"):
+        table.add_column(column, justify="left" if column in ("backend", "measure") else "right")
+    for name, result in backends.items():
+        live = result["live"]
+        met = live["met"]
+        one = live["one_node"]
+        load = f"{one['events_per_s']:,} ev/s, {one['frames_per_s']:,} frames/s"
+        rows = [
+            (f"latency p50 / p99 ms, {load}",
+             f"{one['latency_ms']['p50']} / {one['latency_ms']['p99']}", "≤ 500",
+             met["latency_p99"]),
+            ("memory per idle subscriber, KB", str(live["kb_per_idle_subscriber"]), "≤ 50",
+             met["memory"]),
+            ("CPU with idle subscribers, share of a core", f"{live['idle_core_share']:.1%}",
+             "≤ 5%", met["idle_cpu"]),
+            ("bulk ingest drop, watching the load's people",
+             f"{live['ingest']['drop_watching_load']:.1%}", "≤ 15%", met["ingest"]),
+            ("bulk ingest drop, watching people who never act",
+             f"{live['ingest']['drop_absent']:.1%}", "—", True),
+        ]  # fmt: skip
+        if "two_nodes" in live:
+            two = live["two_nodes"]["latency_ms"]
+            rows.append(("two nodes: latency p50 / p99 ms", f"{two['p50']} / {two['p99']}",
+                         "≤ 1000", met["two_nodes_p99"]))  # fmt: skip
+        for measure, value, target, ok in rows:
+            table.add_row(name, measure, value, target, _mark(ok))
+    return table
+
+
 def show(results: dict[str, Any], console: Console) -> None:
     """Print a table per benchmark that every backend ran (``--only`` may leave some out)."""
     backends = results["backends"]
@@ -158,6 +189,8 @@ def show(results: dict[str, Any], console: Console) -> None:
         console.print(_shapes_table(backends, "analytics", title))
     if everywhere("alerts"):
         console.print(_alerts_table(backends))
+    if everywhere("live"):
+        console.print(_live_table(backends))
 
 
 def write(results: dict[str, Any], path: Path) -> None:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,14 +78,17 @@ def create_tenant(database_url: str, data_dir: Path) -> Tenant:
 
 
 @contextmanager
-def running_server(database_url: str, data_dir: Path) -> Iterator[Server]:
-    """Start ``vigil serve`` (it migrates first), wait until healthy, stop it afterwards."""
+def running_server(
+    database_url: str, data_dir: Path, *, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """Start ``vigil serve`` (it migrates first) with ``env`` added to its environment,
+    wait until healthy, stop it afterwards."""
     port = free_port()
     log_path = data_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=_environment(database_url, data_dir),
+            env=_environment(database_url, data_dir) | dict(env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it

@@ -1,15 +1,18 @@
 """The live feed (``GET /audit-logs/stream``): every matching event as it commits, resumable
-with ``Last-Event-ID`` with nothing skipped or repeated, each tenant its own, a revoked
-key's stream closed."""
+with ``Last-Event-ID`` with nothing skipped or repeated, each tenant its own, a slow
+reader reset without holding up a fast one, a revoked key's stream closed."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -202,6 +205,46 @@ def test_a_revoked_key_s_stream_is_closed(tenant: Tenant) -> None:
         eventually(lambda: received.closed, what="the stream to close", timeout=8)
         assert time.monotonic() - revoked_at <= 5.5
         assert [data["reason"] for _, data in received.of("reset")] == ["revoked"]
+
+
+def test_a_slow_reader_is_reset_while_a_fast_one_keeps_up(stack: Stack, tenant: Tenant) -> None:
+    # A node whose streams may fall 3,000 events behind (three batches); 10,000 events of
+    # 4 KB fill the stalled stream's socket buffers (some MB on loopback), then its queue.
+    # The fast reader is a process of its own: it waits on nothing of this one's.
+    small = create_app(stack.settings.model_copy(update={"live_queue_events": 3_000}))
+    token = tenant.reader.headers["authorization"].removeprefix("Bearer ")
+    with (
+        live_server(small) as node_url,
+        httpx.Client(base_url=node_url, headers=tenant.reader.headers) as slow,
+        slow.stream("GET", "/audit-logs/stream", timeout=60) as stalled,
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.sse_reader", f"{node_url}/audit-logs/stream", token,
+             "10000"],
+            stdout=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parents[2],
+        ) as quick,
+    ):  # fmt: skip
+        assert quick.stdout is not None
+        assert orjson.loads(quick.stdout.readline()) == {"ready": True}
+        big = "x" * 4_000
+        fast: list[dict[str, Any]] = []
+        ids: list[str] = []
+        for batch in range(10):  # each batch once the fast reader has the one before
+            events = [one(details={"blob": big, "n": n}) for n in range(1_000)]
+            ids += ingest(tenant.writer, events)
+            while len(fast) < len(ids) and (line := quick.stdout.readline()):
+                fast.append(orjson.loads(line))
+                assert fast[-1]["event"] == "activity", f"the fast reader was reset: {batch=}"
+        assert [item["event_id"] for item in fast] == ids  # all, in order, once each
+        # Only now read what the stalled stream was sent: its end is a reset.
+        kinds = []
+        for sse in EventSource(stalled).iter_sse():
+            kinds.append(sse.event)
+            if sse.event == "reset":
+                assert orjson.loads(sse.data)["reason"] == "behind"
+                break
+            assert kinds.count("activity") < 10_000, "the stalled stream was never reset"
+        assert kinds[-1] == "reset"
 
 
 def test_a_subscriber_on_another_node_gets_what_this_one_wrote(
