@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.sse import EventSourceResponse
 from pydantic import Field
 from sqlalchemy import Engine
 
@@ -22,11 +22,18 @@ from vigil.core.tokens import fingerprint
 from vigil.events.filters import EventFilters
 from vigil.events.params import EventQuery
 from vigil.live.hub import LiveHub, Recheck, Subscriber, TooManyStreams
-from vigil.live.stream import activity_events, first_kept
+from vigil.live.stream import Frame, first_kept, frames, wire
 
 router = APIRouter(tags=["live feed"])
 STREAM_PATH = "/audit-logs/stream"
 RETRY_AFTER_SECONDS = 30  # past the stream limits: when one of them may have closed
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events, until the client closes the stream",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
 
 class StreamQuery(EventQuery):
@@ -52,21 +59,32 @@ class OpenStream:
     head: int
     oldest: int
 
-    async def events(self, request: Request) -> AsyncIterator[ServerSentEvent]:
-        """The stream's events (``live.stream.activity_events``); unsubscribed when it
+    async def batches(self, request: Request) -> AsyncIterator[list[Frame]]:
+        """The stream's frames in batches (``live.stream.frames``); unsubscribed when it
         ends or the client goes."""
         hub: LiveHub = request.app.state.live
         try:
-            async for item in activity_events(
+            async for batch in frames(
                 request.app.state.engine,
                 self.subscriber,
                 after=self.after,
                 head=self.head,
                 oldest=self.oldest,
             ):
-                yield item
+                yield batch
         finally:
             hub.unsubscribe(self.subscriber)
+
+
+def event_stream(batches: AsyncIterator[list[Frame]]) -> EventSourceResponse:
+    """The response that sends ``batches``, each one write; proxies told not to buffer or
+    cache it."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for batch in batches:
+            yield wire(batch)
+
+    return EventSourceResponse(chunks(), headers=STREAM_HEADERS)
 
 
 async def open_stream(
@@ -123,15 +141,16 @@ async def subscribe(
 
 @router.get(
     STREAM_PATH,
-    response_class=EventSourceResponse,
+    # The response is built here (``event_stream``): FastAPI is told only what it is.
+    response_class=Response,
     summary="Stream matching events as they commit (Server-Sent Events)",
-    responses=errors(422, 429),
+    responses={**STREAM_RESPONSE, **errors(422, 429)},
 )
 async def stream_audit_logs(
     request: Request,
     principal: Caller,  # resolved once, with ``open_stream``'s
     opened: Annotated[OpenStream, Depends(open_stream)],
-) -> AsyncIterator[ServerSentEvent]:
+) -> EventSourceResponse:
     """`event: activity` for each matching event, its `id:` a cursor to resume from;
     `event: alert` when an alert opens or escalates (unless `alerts=false`), and to a
     signed-in person `event: notification` for each new in-app notification of theirs;
@@ -139,8 +158,7 @@ async def stream_audit_logs(
     kept), when the stream fell too far behind or its credential was revoked (it then
     ends: reconnect with `Last-Event-ID`). A comment every 15 s keeps proxies from
     closing an idle stream. Takes every filter of the list."""
-    async for item in opened.events(request):
-        yield item
+    return event_stream(opened.batches(request))
 
 
 def _cursor(text: str | None) -> int | None:

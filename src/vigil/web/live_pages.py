@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Connection, Engine
 
 from vigil.accounts.service import api_key_names
@@ -31,7 +30,8 @@ from vigil.core.pagination import PageRequest
 from vigil.events import service as events
 from vigil.events.wire import event_json
 from vigil.live.hub import ACTIVITY
-from vigil.live.routes import OpenStream, subscribe
+from vigil.live.routes import OpenStream, event_stream, subscribe
+from vigil.live.stream import Frame
 from vigil.spine.service import last_seq
 from vigil.web.access import ConsoleDep, ConsoleUser
 from vigil.web.formatting import API_KEY_ACTOR
@@ -121,24 +121,33 @@ async def open_console_stream(request: Request, me: ConsoleDep) -> OpenStream:
     )
 
 
-@router.get(STREAM_PATH.removeprefix("/ui"), response_class=EventSourceResponse)
+@router.get(STREAM_PATH.removeprefix("/ui"), response_class=Response)
 async def live_stream(
     request: Request, me: ConsoleDep, opened: Annotated[OpenStream, Depends(open_console_stream)]
-) -> AsyncIterator[ServerSentEvent]:
+) -> Response:
     """Server-Sent Events for the console: ``activity`` (the event's row as HTML, its
     ``id:`` the resume cursor), ``alert`` and ``notification`` (JSON, as the API's stream
     sends them) and ``reset``. Query: the Activity page's filters (dates ignored),
     ``after`` (an event seq), ``activity=0`` for notifications only, ``alerts=0``."""
+    return event_stream(_rows(request.app.state.engine, me, opened.batches(request)))
+
+
+async def _rows(
+    engine: Engine, me: ConsoleUser, batches: AsyncIterator[list[Frame]]
+) -> AsyncIterator[list[Frame]]:
+    """``batches`` with each event's JSON replaced by its row."""
     labels = _Labels()
-    engine: Engine = request.app.state.engine
-    async for item in opened.events(request):
-        if item.event != ACTIVITY or item.raw_data is None:
-            yield item
-            continue
-        event = orjson.loads(item.raw_data)
-        if labels.missing(event):
-            await run_in_threadpool(labels.look_up, engine, me, [event])
-        yield ServerSentEvent(raw_data=labels.row_html(event), event=ACTIVITY, id=item.id)
+    async for batch in batches:
+        shown = [
+            (f, orjson.loads(f.data) if f.event == ACTIVITY and f.data else None) for f in batch
+        ]
+        events = [event for _, event in shown if event is not None]
+        if any(labels.missing(event) for event in events):
+            await run_in_threadpool(labels.look_up, engine, me, events)
+        yield [
+            frame if event is None else frame._replace(data=labels.row_html(event))
+            for frame, event in shown
+        ]
 
 
 @dataclass(slots=True)
