@@ -58,6 +58,7 @@ LIMITS = {"VIGIL_LIVE_MAX_PER_TENANT": "5000", "VIGIL_LIVE_MAX_PER_CREDENTIAL": 
 IDLE_SECONDS = 20.0
 BATCH_EVERY = 0.1  # seconds between batches; the rest of the rate comes one by one
 SINGLE_SHARE = 0.1
+SINGLE_THREADS = 4  # each waits for its answer (the commit) before the next
 THROUGHPUT_BATCHES = 60
 THROUGHPUT_ROUNDS = 3
 
@@ -175,7 +176,8 @@ class _Poster:
 
 def _paced(server: Server, tenant: Tenant, rate: int, seconds: float) -> float:
     """Send ``rate`` events a second for ``seconds``: batches every ``BATCH_EVERY`` from
-    one thread, single events from another; the rate reached."""
+    one thread, single events from ``SINGLE_THREADS`` others, each on its schedule (one
+    that falls behind sends at once until it has caught up); the rate reached."""
     singles_per_s = max(1, round(rate * SINGLE_SHARE))
     batch_size = max(1, round((rate - singles_per_s) * BATCH_EVERY))
     sent = [0, 0]
@@ -184,29 +186,28 @@ def _paced(server: Server, tenant: Tenant, rate: int, seconds: float) -> float:
     def batches() -> None:
         rng, poster = random.Random(1), _Poster(server, tenant.api_key)
         try:
-            tick = 0
-            while (due := started + tick * BATCH_EVERY) < started + seconds:
-                time.sleep(max(0.0, due - time.monotonic()))
+            for tick in range(round(seconds / BATCH_EVERY)):  # late ones go at once
+                time.sleep(max(0.0, started + tick * BATCH_EVERY - time.monotonic()))
                 batch = [_event(rng) for _ in range(batch_size)]
                 poster.post("/audit-logs/batch", {"events": batch})
                 sent[0] += batch_size
-                tick += 1
         finally:
             poster.close()
 
-    def singles() -> None:
-        rng, poster = random.Random(2), _Poster(server, tenant.api_key)
+    def singles(number: int) -> None:
+        rng, poster = random.Random(2 + number), _Poster(server, tenant.api_key)
+        every = SINGLE_THREADS / singles_per_s
         try:
-            tick = 0
-            while (due := started + tick / singles_per_s) < started + seconds:
-                time.sleep(max(0.0, due - time.monotonic()))
+            for tick in range(round(seconds / every)):
+                time.sleep(max(0.0, started + (tick + number / SINGLE_THREADS) * every
+                               - time.monotonic()))  # fmt: skip
                 poster.post("/audit-logs/", _event(rng))
                 sent[1] += 1
-                tick += 1
         finally:
             poster.close()
 
-    threads = [threading.Thread(target=batches), threading.Thread(target=singles)]
+    threads = [threading.Thread(target=batches)]
+    threads += [threading.Thread(target=singles, args=(n,)) for n in range(SINGLE_THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -271,7 +272,9 @@ def _throughput(server: Server, tenant: Tenant, count: int) -> dict[str, Any]:
         for name in rates:
             streams = [] if name == "none" else _people(count, absent=name == "absent")
             with _readers(server, tenant, streams, record=False) if streams else _nothing():
+                _settle(server)
                 loaded = closed_loop(server.host, server.port, requests, 4)
+            _settle(server)  # the streams' ends are the server's to clean up
             rates[name].append(len(requests) * 1000 / loaded.wall)
     median = {name: statistics.median(values) for name, values in rates.items()}
     return {
@@ -280,6 +283,16 @@ def _throughput(server: Server, tenant: Tenant, count: int) -> dict[str, Any]:
         "drop_absent": round(1 - median["absent"] / median["none"], 3),
         "drop_watching_load": round(1 - median["watching_load"] / median["none"], 3),
     }
+
+
+def _settle(server: Server, *, quiet: float = 0.05, limit: float = 60.0) -> None:
+    """Wait until the server uses less than ``quiet`` of a core over half a second."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(server.process.cpu_times()[:2])
+        time.sleep(0.5)
+        if sum(server.process.cpu_times()[:2]) - before < quiet * 0.5:
+            return
 
 
 @contextmanager
