@@ -285,7 +285,7 @@ def _throughput(server: Server, tenant: Tenant, count: int) -> dict[str, Any]:
     }
 
 
-def _settle(server: Server, *, quiet: float = 0.05, limit: float = 60.0) -> None:
+def _settle(server: Server, *, quiet: float = 0.15, limit: float = 60.0) -> None:
     """Wait until the server uses less than ``quiet`` of a core over half a second."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
