@@ -208,6 +208,10 @@ def test_a_revoked_key_s_stream_is_closed(tenant: Tenant) -> None:
 
 
 def test_a_slow_reader_is_reset_while_a_fast_one_keeps_up(stack: Stack, tenant: Tenant) -> None:
+    if stack.backend != "sqlite":
+        # The queues and their reset are the hub's, in memory, whatever the database; the
+        # hub's reading on PostgreSQL is what the other node's test covers.
+        pytest.skip("the same in-memory queues on both databases; once is enough")
     # A node whose streams may fall 3,000 events behind (three batches); 10,000 events of
     # 4 KB fill the stalled stream's socket buffers (some MB on loopback), then its queue.
     # The fast reader is a process of its own: it waits on nothing of this one's.

@@ -51,12 +51,11 @@ STREAM_PATH = "/ui/live/stream"
 KEEP_ROWS = 200  # rows the Live page keeps; older ones are on the Activity page
 
 
-def stream_url(view: ViewFilters, *, after: int, alerts: bool = True) -> str:
+def stream_url(view: ViewFilters, *, after: int) -> str:
     """The console stream of ``view``'s filters (its dates aside: a live feed is from now
     on), after the tenant's event ``after``."""
     query = view.url("", quick="all", start="", end="", page=1).lstrip("?")
-    extra = urlencode({"after": after, "alerts": "1" if alerts else "0"})
-    return f"{STREAM_PATH}?{query + '&' if query else ''}{extra}"
+    return f"{STREAM_PATH}?{query + '&' if query else ''}{urlencode({'after': after})}"
 
 
 @router.get("/live")
