@@ -104,3 +104,21 @@ def test_a_session_ended_elsewhere_is_said(page: Page, tenant: Tenant, admin: Pe
     expect(page.locator("[data-live-status]")).to_have_text(
         re.compile("your session has ended"), timeout=10_000
     )
+
+
+def test_a_row_shows_details_as_stored_and_who_tried(admin_page: Page, tenant: Tenant) -> None:
+    # A 400-digit number is stored as written (a JSON parser of doubles could not read it
+    # back), and a failed sign-in by no one known is shown by what was typed: live as on
+    # the Activity page.
+    page = admin_page
+    open_live(page, tenant)
+    digits = "7" * 400
+    ingest(tenant.writer, [make_event(resource_id="big-number", details={"n": int(digits)})])
+    tried = make_event(action="LOGIN_FAILED", resource_type="USER", resource_id=None,
+                       user_id=None, user_email=None, status="FAILED",
+                       details={"attempted_email": "mallory@example.com"})  # fmt: skip
+    ingest(tenant.writer, [tried])
+    expect(page.locator(ROWS).first.locator(".actor")).to_have_text("tried mallory@example.com")
+    row = page.locator(ROWS).nth(1)
+    row.locator("summary").click()
+    expect(row.locator("pre.details")).to_contain_text(digits)

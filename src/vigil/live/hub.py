@@ -57,7 +57,8 @@ RECHECK_SECONDS: Final = 4.0  # a revoked credential's streams end within this (
 # Whether a credential (the token) still admits a live stream of the tenant, looked up
 # afresh; called in the hub's thread.
 Recheck = Callable[[str, uuid.UUID], bool]
-Pending = tuple[str, int, bytes]  # (kind, seq or 0, JSON)
+# (kind, seq or 0, JSON, the stored row of an event: the console renders its row from it)
+Pending = tuple[str, int, bytes, EventRow | None]
 ACTIVITY: Final = "activity"
 # Signals written up to this long before a look are looked for again: a transaction that
 # took a moment to commit, or another node's clock a little behind.
@@ -72,9 +73,10 @@ class TooManyStreams(Exception):
 class Subscriber:
     """One open stream: what it asked for and what is waiting to be sent.
 
-    ``pending`` holds (kind, seq, JSON): events in commit order (kind ``activity``, their
-    seq), and signals (``alert``, ``notification``; seq 0) as they came; ``arrived`` is set
-    when something was queued or the stream must end (``ended`` says why). ``alerts``:
+    ``pending`` holds (kind, seq, JSON, row): events in commit order (kind ``activity``,
+    their seq, their stored row), and signals (``alert``, ``notification``; seq 0, no row)
+    as they came; ``arrived`` is set when something was queued or the stream must end
+    (``ended`` says why). ``alerts``:
     whether it wants alerts; ``user_id``: the signed-in person whose in-app notifications
     it gets (None for an API key)."""
 
@@ -273,7 +275,7 @@ class LiveHub:
             passed = routes.of(row)
             if not passed:
                 continue
-            item = (ACTIVITY, row["seq"], orjson.dumps(event_json(row)))  # once for all
+            item = (ACTIVITY, row["seq"], orjson.dumps(event_json(row)), row)  # once for all
             for route in passed:
                 for subscriber in route.subscribers:
                     picked.setdefault(subscriber, []).append(item)
@@ -314,7 +316,7 @@ class LiveHub:
             theirs = [row for row in fresh if row["tenant_id"] == tenant_id]
             for subscriber in mine:
                 picked: list[Pending] = [
-                    (row["kind"], 0, row["body"].encode())
+                    (row["kind"], 0, row["body"].encode(), None)
                     for row in theirs
                     if (row["kind"] == ALERT and subscriber.alerts)
                     or (row["kind"] == NOTIFICATION and row["user_id"] == subscriber.user_id)

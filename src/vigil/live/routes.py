@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -12,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse
 from pydantic import Field
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 
 from vigil.accounts.access import rule_for
 from vigil.accounts.deps import Caller, lookup_credential, presented_token
@@ -27,6 +29,7 @@ from vigil.live.stream import Frame, first_kept, frames, wire
 router = APIRouter(tags=["live feed"])
 STREAM_PATH = "/audit-logs/stream"
 RETRY_AFTER_SECONDS = 30  # past the stream limits: when one of them may have closed
+MAX_CURSOR_DIGITS = 19  # a seq is a BIGINT
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -59,32 +62,46 @@ class OpenStream:
     head: int
     oldest: int
 
-    async def batches(self, request: Request) -> AsyncIterator[list[Frame]]:
-        """The stream's frames in batches (``live.stream.frames``); unsubscribed when it
-        ends or the client goes."""
-        hub: LiveHub = request.app.state.live
+    def batches(self, request: Request) -> AsyncIterator[list[Frame]]:
+        """The stream's frames in batches (``live.stream.frames``)."""
+        return frames(
+            request.app.state.engine,
+            self.subscriber,
+            after=self.after,
+            head=self.head,
+            oldest=self.oldest,
+        )
+
+
+class _LiveResponse(EventSourceResponse):
+    """A live stream's response: it gives the subscription back when it ends, however it
+    ends: the stream over, the client gone mid-stream, or gone before the first byte
+    (Starlette then cancels the response before the body is ever read, so a ``finally``
+    in the body's generator would never run)."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, on_close: Callable[[], None]) -> None:
+        super().__init__(content, headers=STREAM_HEADERS)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async for batch in frames(
-                request.app.state.engine,
-                self.subscriber,
-                after=self.after,
-                head=self.head,
-                oldest=self.oldest,
-            ):
-                yield batch
+            await super().__call__(scope, receive, send)
         finally:
-            hub.unsubscribe(self.subscriber)
+            self._on_close()
 
 
-def event_stream(batches: AsyncIterator[list[Frame]]) -> EventSourceResponse:
-    """The response that sends ``batches``, each one write; proxies told not to buffer or
-    cache it."""
+def event_stream(
+    request: Request, opened: OpenStream, batches: AsyncIterator[list[Frame]]
+) -> EventSourceResponse:
+    """The response that sends ``batches`` of ``opened``'s stream, each one write, and
+    unsubscribes when it ends; proxies told not to buffer or cache it."""
+    hub: LiveHub = request.app.state.live
 
     async def chunks() -> AsyncIterator[bytes]:
         async for batch in batches:
             yield wire(batch)
 
-    return EventSourceResponse(chunks(), headers=STREAM_HEADERS)
+    return _LiveResponse(chunks(), on_close=partial(hub.unsubscribe, opened.subscriber))
 
 
 async def open_stream(
@@ -158,14 +175,14 @@ async def stream_audit_logs(
     kept), when the stream fell too far behind or its credential was revoked (it then
     ends: reconnect with `Last-Event-ID`). A comment every 15 s keeps proxies from
     closing an idle stream. Takes every filter of the list."""
-    return event_stream(opened.batches(request))
+    return event_stream(request, opened, opened.batches(request))
 
 
 def _cursor(text: str | None) -> int | None:
     """A resume cursor: a seq, as the stream's ids give it."""
     if text is None or text == "":
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_CURSOR_DIGITS):
         raise InvalidInput("after", "an event id from an earlier stream (digits), or nothing")
     return int(text)
 

@@ -29,7 +29,7 @@ from fastapi.sse import format_sse_event
 from sqlalchemy import Engine, func, select
 
 from vigil.events.service import match
-from vigil.events.tables import event_row, events
+from vigil.events.tables import EventRow, event_row, events
 from vigil.events.wire import event_json
 from vigil.live.hub import ACTIVITY, Subscriber
 from vigil.spine.service import last_seq
@@ -42,13 +42,15 @@ RESET = "reset"
 
 
 class Frame(NamedTuple):
-    """One Server-Sent Event: its type, data (JSON text, or the console's HTML), id."""
+    """One Server-Sent Event: its type, data (JSON text, or the console's HTML), id; and
+    for an event, its stored row (not sent: the console renders its row from it)."""
 
     event: str | None = None
     data: str | None = None
     id: str | None = None
     retry: int | None = None
     comment: str | None = None
+    row: EventRow | None = None
 
 
 KEEPALIVE: Final = Frame(comment="ping")
@@ -80,7 +82,7 @@ async def frames(
     batch all that was waiting, until the stream ends."""
     yield [Frame(comment="vigil live feed", retry=RETRY_MS)]
     sent = head
-    if after is not None:
+    if after is not None and subscriber.activity:  # a stream of signals only has no events
         sent = after
         if after > head:
             yield [_reset("unknown_cursor", f"no event {after} yet: going on from now", head)]
@@ -95,27 +97,30 @@ async def frames(
         while True:
             page = await run_in_threadpool(_replay, engine, subscriber, sent)
             if page:
-                yield [_activity(seq, data) for seq, data in page]
+                yield [_activity(row, data) for row, data in page]
             if len(page) < REPLAY_PAGE:
                 # Matching or not, every event up to here was read: the live ones after
                 # it are new (the hub may hold some already sent).
-                sent = max(sent, page[-1][0]) if page else sent
+                sent = max(sent, page[-1][0]["seq"]) if page else sent
                 break
-            sent = page[-1][0]
+            sent = page[-1][0]["seq"]
     async for batch in _live(subscriber, sent):
         yield batch
 
 
 async def _live(subscriber: Subscriber, sent: int) -> AsyncIterator[list[Frame]]:
     while True:
+        # Cleared before taking what waits: whatever the hub queues from here on, even
+        # while a batch is being written, sets it again.
+        subscriber.arrived.clear()
         batch = []
         while subscriber.pending:
-            kind, seq, data = subscriber.pending.popleft()
+            kind, seq, data, row = subscriber.pending.popleft()
             if kind != ACTIVITY:  # a signal: no id, so a reconnect resumes the events
                 batch.append(Frame(event=kind, data=data.decode()))
-            elif seq > sent:
+            elif seq > sent and row is not None:
                 sent = seq
-                batch.append(_activity(seq, data))
+                batch.append(_activity(row, data))
         if subscriber.ended == "behind":
             detail = "this stream fell too far behind: reconnect with Last-Event-ID to resume"
             yield [*batch, _reset("behind", detail, sent)]
@@ -125,16 +130,16 @@ async def _live(subscriber: Subscriber, sent: int) -> AsyncIterator[list[Frame]]
             return
         if batch:
             yield batch
-        subscriber.arrived.clear()
+            continue
         try:
             await asyncio.wait_for(subscriber.arrived.wait(), KEEPALIVE_SECONDS)
         except TimeoutError:
             yield [KEEPALIVE]
 
 
-def _replay(engine: Engine, subscriber: Subscriber, after: int) -> list[tuple[int, bytes]]:
+def _replay(engine: Engine, subscriber: Subscriber, after: int) -> list[tuple[EventRow, bytes]]:
     """The next matching events after ``after``, in commit order (``REPLAY_PAGE`` at
-    most), as (seq, JSON)."""
+    most), as (stored row, JSON)."""
     with engine.connect() as conn:
         where = match(conn, tenant_id=subscriber.tenant_id, filters=subscriber.filters)
         query = (
@@ -144,11 +149,11 @@ def _replay(engine: Engine, subscriber: Subscriber, after: int) -> list[tuple[in
             .limit(REPLAY_PAGE)
         )
         rows = [event_row(m) for m in conn.execute(query).mappings()]
-    return [(row["seq"], orjson.dumps(event_json(row))) for row in rows]
+    return [(row, orjson.dumps(event_json(row))) for row in rows]
 
 
-def _activity(seq: int, data: bytes) -> Frame:
-    return Frame(event=ACTIVITY, data=data.decode(), id=str(seq))
+def _activity(row: EventRow, data: bytes) -> Frame:
+    return Frame(event=ACTIVITY, data=data.decode(), id=str(row["seq"]), row=row)
 
 
 def _reset(reason: str, detail: str, resume_after: int) -> Frame:

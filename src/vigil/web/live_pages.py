@@ -4,8 +4,8 @@ The console reads its own stream (``GET /ui/live/stream``) rather than the API's
 the Activity page's filters as the page's URL carries them, and sends each event as the
 row the Activity page would show (the same template, so the same escaping, labels and
 invisible characters written out), so the browser only places rows it is given. Besides
-the Live page, the Dashboard's Recent Actions and the header's unread count (every page)
-are kept up to date by it.
+the Live page, the Dashboard's Recent Actions and, on both pages, the header's unread
+count are kept up to date by it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Engine
@@ -29,7 +28,6 @@ from vigil.core.errors import InvalidInput, InvalidQuery
 from vigil.core.pagination import PageRequest
 from vigil.events import service as events
 from vigil.events.wire import event_json
-from vigil.live.hub import ACTIVITY
 from vigil.live.routes import OpenStream, event_stream, subscribe
 from vigil.live.stream import Frame
 from vigil.spine.service import last_seq
@@ -128,24 +126,27 @@ async def live_stream(
     ``id:`` the resume cursor), ``alert`` and ``notification`` (JSON, as the API's stream
     sends them) and ``reset``. Query: the Activity page's filters (dates ignored),
     ``after`` (an event seq), ``activity=0`` for notifications only, ``alerts=0``."""
-    return event_stream(_rows(request.app.state.engine, me, opened.batches(request)))
+    rows = _rows(request.app.state.engine, me, opened.batches(request))
+    return event_stream(request, opened, rows)
 
 
 async def _rows(
     engine: Engine, me: ConsoleUser, batches: AsyncIterator[list[Frame]]
 ) -> AsyncIterator[list[Frame]]:
-    """``batches`` with each event's JSON replaced by its row."""
+    """``batches`` with each event's JSON replaced by its row, rendered from the stored
+    row as the Activity page renders it (details as stored, so numbers as written)."""
     labels = _Labels()
     async for batch in batches:
         shown = [
-            (f, orjson.loads(f.data) if f.event == ACTIVITY and f.data else None) for f in batch
+            (frame, {**event_json(frame.row), "details": frame.row["details"]})
+            for frame in batch
+            if frame.row is not None
         ]
-        events = [event for _, event in shown if event is not None]
-        if any(labels.missing(event) for event in events):
-            await run_in_threadpool(labels.look_up, engine, me, events)
+        if any(labels.missing(event) for _, event in shown):
+            await run_in_threadpool(labels.look_up, engine, me, [e for _, e in shown])
+        rows = {id(frame): labels.row_html(event) for frame, event in shown}
         yield [
-            frame if event is None else frame._replace(data=labels.row_html(event))
-            for frame, event in shown
+            frame._replace(data=rows[id(frame)]) if id(frame) in rows else frame for frame in batch
         ]
 
 

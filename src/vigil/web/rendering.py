@@ -31,8 +31,6 @@ SECURITY_HEADERS = {
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["version"] = __version__
-# Pages that show no events still keep the header's unread count live (web/live_pages.py).
-templates.env.globals["header_stream"] = "/ui/live/stream?activity=0&alerts=0"
 templates.env.filters.update(formatting.FILTERS)
 
 
