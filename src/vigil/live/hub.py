@@ -76,15 +76,13 @@ class Subscriber:
     ``pending`` holds (kind, seq, JSON, row): events in commit order (kind ``activity``,
     their seq, their stored row), and signals (``alert``, ``notification``; seq 0, no row)
     as they came; ``arrived`` is set when something was queued or the stream must end
-    (``ended`` says why). ``alerts``:
-    whether it wants alerts; ``user_id``: the signed-in person whose in-app notifications
-    it gets (None for an API key)."""
+    (``ended`` says why). ``alerts``: whether it wants alerts; ``user_id``: the signed-in
+    person whose in-app notifications it gets (None for an API key)."""
 
     tenant_id: uuid.UUID
     filters: EventFilters
     credential: str  # the token itself, to look it up again (never logged)
     credential_id: str  # its fingerprint
-    activity: bool = True
     alerts: bool = True
     user_id: uuid.UUID | None = None
     queue_events: int = QUEUE_EVENTS
@@ -161,8 +159,7 @@ class LiveHub:
 
     def subscribe(
         self, *, tenant_id: uuid.UUID, filters: EventFilters, credential: str, credential_id: str,
-        position: int, activity: bool = True, alerts: bool = True,
-        user_id: uuid.UUID | None = None,
+        position: int, alerts: bool = True, user_id: uuid.UUID | None = None,
     ) -> Subscriber:  # fmt: skip
         """A new subscriber (in the event loop), sent every event after ``position`` (the
         tenant's last seq as read just before) that the hub fans out from now on. Raises
@@ -185,7 +182,6 @@ class LiveHub:
                 filters,
                 credential,
                 credential_id,
-                activity=activity,
                 alerts=alerts,
                 user_id=user_id,
                 queue_events=self._queue_events,
@@ -268,8 +264,8 @@ class LiveHub:
             routes = self._routes.get(tenant_id)
             if routes is None:
                 subscribers = self._subscribers.get(tenant_id, ())
-                wanting = [(s.filters, s) for s in subscribers if s.activity]
-                routes = self._routes[tenant_id] = Routes.build(wanting)
+                routes = Routes.build((s.filters, s) for s in subscribers)
+                self._routes[tenant_id] = routes
         picked: dict[Subscriber, list[Pending]] = {}
         for row in rows:
             passed = routes.of(row)

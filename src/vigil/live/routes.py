@@ -127,11 +127,11 @@ async def subscribe(
     filters: EventFilters,
     *,
     cursor: str | None,
-    activity: bool = True,
     alerts: bool = True,
 ) -> OpenStream:
-    """Subscribe ``principal`` to its tenant's events matching ``filters`` (none unless
-    ``activity``), resuming after ``cursor`` (an earlier stream's id) when given. Raises
+    """Subscribe ``principal`` to its tenant's events matching ``filters`` (and alerts
+    unless ``alerts`` is false), resuming after ``cursor`` (an earlier stream's id) when
+    given. Raises
     ``InvalidInput`` for a cursor that is not one, ``TooManyRequests`` past the limits."""
     after = _cursor(cursor)
     hub: LiveHub = request.app.state.live
@@ -146,7 +146,6 @@ async def subscribe(
             credential=token,
             credential_id=fingerprint(token),
             position=head,
-            activity=activity,
             alerts=alerts,
             # A signed-in person's own in-app notifications; an API key has none.
             user_id=principal.user_id if principal.session_id is not None else None,

@@ -82,7 +82,7 @@ async def frames(
     batch all that was waiting, until the stream ends."""
     yield [Frame(comment="vigil live feed", retry=RETRY_MS)]
     sent = head
-    if after is not None and subscriber.activity:  # a stream of signals only has no events
+    if after is not None:
         sent = after
         if after > head:
             yield [_reset("unknown_cursor", f"no event {after} yet: going on from now", head)]

@@ -107,14 +107,11 @@ async def open_console_stream(request: Request, me: ConsoleDep) -> OpenStream:
     limits a 429)."""
     params = request.query_params
     view = replace(ViewFilters.from_query(params), quick="all", start="", end="")
-    activity = params.get("activity") != "0"
     return await subscribe(
         request,
         me.principal,
         view.event_filters(utcnow()),
         cursor=request.headers.get("last-event-id") or params.get("after"),
-        activity=activity,
-        alerts=activity and params.get("alerts") != "0",
     )
 
 
@@ -125,7 +122,7 @@ async def live_stream(
     """Server-Sent Events for the console: ``activity`` (the event's row as HTML, its
     ``id:`` the resume cursor), ``alert`` and ``notification`` (JSON, as the API's stream
     sends them) and ``reset``. Query: the Activity page's filters (dates ignored),
-    ``after`` (an event seq), ``activity=0`` for notifications only, ``alerts=0``."""
+    ``after`` (an event seq)."""
     rows = _rows(request.app.state.engine, me, opened.batches(request))
     return event_stream(request, opened, rows)
 
