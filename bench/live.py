@@ -271,7 +271,8 @@ def _throughput(server: Server, tenant: Tenant, count: int) -> dict[str, Any]:
     for _ in range(THROUGHPUT_ROUNDS):
         for name in rates:
             streams = [] if name == "none" else _people(count, absent=name == "absent")
-            with _readers(server, tenant, streams, record=False) if streams else _nothing():
+            held = _readers(server, tenant, streams, record=False) if streams else None
+            with held or contextlib.nullcontext():
                 _settle(server)
                 loaded = closed_loop(server.host, server.port, requests, 4)
             _settle(server)  # the streams' ends are the server's to clean up
@@ -293,11 +294,6 @@ def _settle(server: Server, *, quiet: float = 0.15, limit: float = 60.0) -> None
         time.sleep(0.5)
         if sum(server.process.cpu_times()[:2]) - before < quiet * 0.5:
             return
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 # --- the subscribers' process -------------------------------------------------------------
