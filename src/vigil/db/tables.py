@@ -13,7 +13,7 @@ from vigil.events.tables import event_sequences, events
 from vigil.live.tables import live_signals
 from vigil.notifications.tables import inbox, notification_settings, outbox
 from vigil.people.tables import people, person_countries, person_days, person_identifiers
-from vigil.search.tables import search_bitmaps, search_postings, search_terms
+from vigil.search.tables import search_bitmaps, search_blocks, search_postings, search_terms
 from vigil.spine.tables import consumer_cursors
 from vigil.tenants.tables import tenants
 
@@ -38,6 +38,7 @@ __all__ = [
     "resource_days",
     "resource_totals",
     "search_bitmaps",
+    "search_blocks",
     "search_postings",
     "search_terms",
     "tenants",

@@ -250,7 +250,9 @@ def list_events(
     clauses, search = _matching(conn, tenant_id=tenant_id, filters=filters)
     wanted = page.limit + 1 + (0 if page.cursor is not None else page.offset)
     query = _ordered(
-        _with_search(conn, clauses, *_page_search(conn, tenant_id, filters, search, wanted))
+        _with_search(
+            conn, clauses, *_page_search(conn, tenant_id, filters, search, wanted, page.cursor)
+        )
     )
     if page.cursor is not None:
         query = query.where(_older_than(page.cursor))
@@ -291,13 +293,20 @@ def _page_search(
     filters: EventFilters,
     search: SearchClauses,
     wanted: int,
+    older_than: Cursor | None,
 ) -> tuple[list[ColumnElement[bool]], bool]:
-    """The search's clauses for a page of ``wanted`` rows, and whether they are keyed: the
-    postings' form the cost model picks, or, where it would walk the events, the events
-    the bitmaps select when they are few (``events.keyed_page``)."""
+    """The search's clauses for a page of ``wanted`` rows (older than ``older_than``, the
+    page's cursor, when given), and whether they are keyed: the postings' form the cost
+    model picks, or, where it would walk the events, the newest of the events the bitmaps
+    select, or all of them when they are few (``events.keyed_page``)."""
     if search.page_form(wanted) != "keyed":
         keyed = keyed_by_bitmaps(
-            conn, tenant_id=tenant_id, filters=filters, search=search, wanted=wanted
+            conn,
+            tenant_id=tenant_id,
+            filters=filters,
+            search=search,
+            wanted=wanted,
+            older_than=older_than,
         )
         if keyed is not None:
             return [keyed], True

@@ -1,7 +1,8 @@
 """The search index as a consumer of committed events (DESIGN §2): every event's values go
 into the tenant's dictionary, its ``seq`` into the postings of each value not yet common
-and into the bitmaps of its values and columns (``search.bitmaps``), in the transaction
-that moves the consumer's cursor, so exactly once.
+and into the bitmaps of its values and columns (``search.bitmaps``), and its timestamp
+into its block's bounds (``search.blocks``), in the transaction that moves the consumer's
+cursor, so exactly once.
 
 Indexing after the commit, not in the ingest transaction, keeps it off the ingest path:
 indexing an event costs several times what storing it does. A search stays exact all the
@@ -21,8 +22,10 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from vigil.events.tables import EventRow
 from vigil.events.tables import events as events_table
 from vigil.search.bitmaps import add_events, event_facets
+from vigil.search.blocks import PassTimes, times_of, widen_blocks
 from vigil.search.tables import search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values, stored_search_text
+from vigil.spine.service import cursor_position
 
 CONSUMER_NAME: Final = "search_index"
 _LOOKUP_CHUNK = 500
@@ -41,6 +44,10 @@ class IndexPlan:
     seqs: dict[bytes, list[int]] = field(default_factory=dict)
     texts: dict[bytes, str] = field(default_factory=dict)
     facets: dict[bytes, list[int]] = field(default_factory=dict)
+    # The events' timestamps by block (``search.blocks``), and the index's cursor before
+    # the pass: the pass reads every event after it.
+    times: dict[int, PassTimes] = field(default_factory=dict)
+    after_seq: int = 0
     # Events stored before the search text existed, with theirs: written with the pass, so
     # that reading an event and its postings never disagree.
     unfilled: list[dict[str, Any]] = field(default_factory=list)
@@ -64,6 +71,8 @@ class SearchIndexConsumer:
         if not events:
             return None
         plan = IndexPlan(tenant_id, events[0]["seq"], events[-1]["seq"], len(events))
+        plan.times = times_of(events)
+        plan.after_seq = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
         keys: dict[str, bytes] = {}
         for row in events:
             seq = row["seq"]
@@ -85,8 +94,9 @@ class SearchIndexConsumer:
         self, conn: Connection, *, tenant_id: uuid.UUID, plan: IndexPlan, now: datetime
     ) -> None:
         """Add each value's events to its count, the values the dictionary lacks to it,
-        postings for the values that were not common before this pass, and every value's
-        and column's events to its bitmaps.
+        postings for the values that were not common before this pass, every value's
+        and column's events to its bitmaps, and their timestamps to their blocks' bounds
+        (those of events a purge took since are harmless: bounds need only hold the rest).
 
         Everything is read in this transaction, where no purge of the tenant's events can
         run alongside (on SQLite the write lock; on PostgreSQL this pass holds the index's
@@ -111,6 +121,7 @@ class SearchIndexConsumer:
             )
         _insert_postings(conn, tenant_id, sorted(postings))
         add_events(conn, tenant_id=tenant_id, held={**plan.seqs, **plan.facets})
+        widen_blocks(conn, tenant_id=tenant_id, after_seq=plan.after_seq, spans=plan.times)
         if changes:
             t = search_terms.c
             conn.execute(

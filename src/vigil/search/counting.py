@@ -90,7 +90,7 @@ def count_indexed(
     step = CHUNKS_PER_READ
     if cap is not None and len(every_key) > EXACT_KEYS:
         step = CHUNKS_AT_ONCE
-    reading = _Reading(conn, tenant_id, counted, through)
+    reading = BitmapReading(conn, tenant_id, counted, through)
     total = 0
     for newest in range(chunk_of(through), -1, -step):
         total += reading.count(range(max(0, newest - step + 1), newest + 1))
@@ -126,7 +126,7 @@ def matching_seqs(
     key in milliseconds where walking the events to find them reads thousands."""
     if through <= 0:
         return IndexedMatches([], through, 0)
-    reading = _Reading(conn, tenant_id, counted, through)
+    reading = BitmapReading(conn, tenant_id, counted, through)
     if reading.reads(range(chunk_of(through) + 1)) > max_reads:
         return None
     found: list[int] = []
@@ -142,7 +142,7 @@ def matching_seqs(
     return IndexedMatches(found, reading.through, reading.filtered)
 
 
-class _Reading:
+class BitmapReading:
     """One count's reads of the bitmaps, span of chunks by span, up to ``through``."""
 
     def __init__(

@@ -21,6 +21,14 @@ from vigil.search.bitmaps import (
     remove_events,
     seqs_in,
 )
+from vigil.search.blocks import (
+    BlockTimes,
+    PassTimes,
+    forget_blocks_before,
+    read_blocks,
+    stray_blocks,
+    times_of,
+)
 from vigil.search.consumer import CONSUMER_NAME
 from vigil.search.tables import search_bitmaps, search_postings, search_terms
 from vigil.search.terms import COMMON_AT, digest, event_values
@@ -48,11 +56,15 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     """Take deleted events (their rows as they were) out of the tenant's index, in the
     caller's transaction: their postings and bits go, their values' counts go down, and a value
     left with no event is deleted, unless it is common (it stays so, since its later
-    events have no postings) or, on SQLite, the newest term (whose id numbers the next).
+    events have no postings) or, on SQLite, the newest term (whose id numbers the next);
+    the blocks' time bounds wholly before the oldest event left go (``search.blocks``).
+    The events must be deleted already.
     Events the index had not reached yet need nothing: it will not find them.
 
     A purge calls ``hold_index`` first, so no pass of the indexer runs alongside."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    if rows:
+        forget_blocks_before(conn, tenant_id=tenant_id)
     held: dict[bytes, list[int]] = {}
     facets: dict[bytes, list[int]] = {}
     for row in rows:
@@ -101,7 +113,9 @@ class IndexDifference:
     events that do not hold the value (or no longer exist); ``miscounted``: values whose
     count is not the number of indexed events holding them, or that are not marked common
     though that many events hold them; ``bitmaps``: keys (a value, ``column=value``, or a
-    digest no event has) whose bitmaps are not exactly the indexed events holding them.
+    digest no event has) whose bitmaps are not exactly the indexed events holding them;
+    ``blocks``: blocks (``search.blocks``) whose time bounds are missing, miss an indexed
+    event's timestamp, or stop short of its seq.
     ``emptied`` lists values no event holds any more that a purge kept (on SQLite, the
     newest term): harmless, and not a disagreement."""
 
@@ -110,12 +124,13 @@ class IndexDifference:
     extra: list[tuple[str, int]] = field(default_factory=list)
     miscounted: list[str] = field(default_factory=list)
     bitmaps: list[str] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
     emptied: list[str] = field(default_factory=list)
 
     @property
     def agrees(self) -> bool:
         """True when the index is exactly what the events say."""
-        return not (self.missing or self.extra or self.miscounted or self.bitmaps)
+        return not (self.missing or self.extra or self.miscounted or self.bitmaps or self.blocks)
 
 
 def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
@@ -126,12 +141,20 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
     expected: dict[str, set[int]] = {}
     expected_bits: dict[bytes, set[int]] = {}
     names: dict[bytes, str] = {}
+    spans: dict[int, PassTimes] = {}
     position = 0
     while position < through:
         rows = events_after(conn, tenant_id=tenant_id, after_seq=position, limit=_READ_CHUNK)
         rows = [row for row in rows if row["seq"] <= through]
         if not rows:
             break
+        for block, seen in times_of(rows).items():
+            known = spans.get(block, seen)
+            spans[block] = PassTimes(
+                min(known.first_us, seen.first_us),
+                max(known.last_us, seen.last_us),
+                max(known.last_seq, seen.last_seq),
+            )
         for row in rows:
             for value in event_values(row):
                 expected.setdefault(value, set()).add(row["seq"])
@@ -179,6 +202,8 @@ def compare_index(conn: Connection, *, tenant_id: uuid.UUID) -> IndexDifference:
     for key in expected_bits.keys() | stored_bits.keys():
         if expected_bits.get(key, set()) != stored_bits.get(key, set()):
             difference.bitmaps.append(names.get(key, f"<key {key.hex()}>"))
+    stored_blocks: list[BlockTimes] = read_blocks(conn, tenant_id=tenant_id, through=through)
+    difference.blocks = stray_blocks(stored_blocks, spans)
     return difference
 
 

@@ -1,6 +1,7 @@
 """The search index's tables (``search``): a dictionary of each tenant's distinct values,
-postings from each value to the events that hold it, and bitmaps of the events holding
-each value or column value, which totals are counted from.
+postings from each value to the events that hold it, bitmaps of the events holding
+each value or column value, which totals are counted from, and the span of time each
+block of seqs covers, which newest-first pages are found from.
 
 A value is one segment of an event's ``search_text`` (``events.search_text``): an email, a
 user agent, ``⟨path⟩␝value`` of details, … An audit log repeats its values endlessly (the
@@ -82,5 +83,21 @@ search_bitmaps = Table(
     # together instead of one per page across the table (at 1M events that cut the pages a
     # pass dirties from thousands to hundreds).
     PrimaryKeyConstraint("tenant_id", "chunk", "key"),
+    sqlite_with_rowid=False,
+)
+
+# The earliest and latest ``timestamp`` (microseconds since the epoch) among the tenant's
+# indexed events in each ``block`` of 4,096 seqs (``search.blocks``), up to the seq
+# ``indexed_through``. Bounds, not exact: a purge leaves them as they were, and the events
+# left lie inside them all the same.
+search_blocks = Table(
+    "search_blocks",
+    metadata,
+    Column("tenant_id", UUIDType(), nullable=False),
+    Column("block", BigInteger, nullable=False),
+    Column("first_us", BigInteger, nullable=False),
+    Column("last_us", BigInteger, nullable=False),
+    Column("indexed_through", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "block"),
     sqlite_with_rowid=False,
 )
