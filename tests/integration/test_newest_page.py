@@ -16,22 +16,26 @@ from sqlalchemy import select, update
 
 from tests.conftest import Stack, Tenant, make_database_url
 from tests.helpers import ingest, list_all, make_event
-from tests.integration.test_search_index import PURGE, assert_index_agrees, caught_up
+from tests.integration.test_search_index import PURGE, assert_index_agrees, caught_up, purge
+from tests.integration.test_spine import fresh_stack
 from vigil.core.clock import new_id, to_micros, utcnow
 from vigil.db.engine import build_engine, write_transaction
 from vigil.db.migrate import upgrade_to, upgrade_to_head
+from vigil.events import service as events_service
 from vigil.events.filters import EventFilters
-from vigil.events.schemas import Action
+from vigil.events.geo import NO_GEOLOCATION
+from vigil.events.schemas import Action, EventIn
 from vigil.events.search_clauses import query_clauses
 from vigil.events.search_query import parse_search_query
 from vigil.events.tables import event_sequences, events
 from vigil.events.totals import bitmap_count, index_through
 from vigil.jobs import run_job_once
-from vigil.search.blocks import BLOCK_BITS, times_of
-from vigil.search.consumer import CONSUMER_NAME
+from vigil.search.blocks import BLOCK_BITS, read_blocks, times_of
+from vigil.search.consumer import CONSUMER_NAME, SearchIndexConsumer
 from vigil.search.newest import newest_matches
 from vigil.search.service import compare_index
 from vigil.search.tables import search_blocks
+from vigil.spine.runner import ConsumerRunner
 from vigil.spine.tables import consumer_cursors
 from vigil.tenants.service import change_tenant_settings, create_tenant
 
@@ -169,6 +173,46 @@ def test_a_purge_drops_the_blocks_before_the_oldest_event_left(tenant: Tenant) -
     assert stored_blocks(tenant.stack, tenant.id) == [1]  # seqs 1 to 4,095 all purged
     assert len(list_all(tenant.reader, q="kept")) == 100
     assert_index_agrees(tenant.stack, tenant.id)
+
+
+def test_a_pass_after_a_purge_left_a_gap_reads_the_block_again(
+    stack: Stack, request: pytest.FixtureRequest, tmp_root: Path
+) -> None:
+    """The index's next pass starts past where a block's bounds stop when a purge took the
+    events in between before the index reached them, or took every event and the blocks
+    with them: it reads the block's bounds again, and they hold every event."""
+    fresh = fresh_stack(stack, request, tmp_root)
+    runner = ConsumerRunner(fresh.engine, SearchIndexConsumer(), yield_to_writers=False)
+    now, old = datetime.now(UTC), datetime.now(UTC) - timedelta(days=40)
+    try:
+        with write_transaction(fresh.engine) as conn:
+            late, emptied = (
+                create_tenant(conn, name=name, retention_days=30)["id"]
+                for name in ("late", "emptied")
+            )
+        record(fresh, late, now, 10)
+        runner.catch_up()
+        record(fresh, late, old, 5)  # sent late, expired before the index reaches them
+        assert purge(fresh, late) == 5
+        record(fresh, emptied, old, 10)
+        runner.catch_up()
+        assert purge(fresh, emptied) == 10  # every event, and its blocks
+        for tenant_id in (late, emptied):
+            record(fresh, tenant_id, now, 5)
+        runner.catch_up()
+        with fresh.engine.connect() as conn:
+            for tenant_id, last in ((late, 20), (emptied, 15)):
+                assert compare_index(conn, tenant_id=tenant_id).agrees
+                blocks = read_blocks(conn, tenant_id=tenant_id, through=last)
+                assert [(times.block, times.indexed_through) for times in blocks] == [(0, last)]
+    finally:
+        fresh.engine.dispose()
+
+
+def record(stack: Stack, tenant_id: uuid.UUID, when: datetime, count: int) -> None:
+    with write_transaction(stack.engine) as conn:
+        made = [EventIn(action="CREATE", resource_type="PROJECT", timestamp=when)] * count
+        events_service.record_many(conn, tenant_id=tenant_id, events=made, geo=NO_GEOLOCATION)
 
 
 def stored_blocks(stack: Stack, tenant_id: uuid.UUID) -> list[int]:

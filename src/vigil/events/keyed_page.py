@@ -49,9 +49,9 @@ KEYED_US_PER_MATCH: Final = 10.0
 # values at 10M events (153 chunks), or one whose unions are kept (``search.unions``).
 MAX_ROWS_READ: Final = 4_096
 # Matches fetched with their timestamps, for each row of the page, to find the newest
-# (``search.newest``) before walking the events in time order is cheaper: past 20, the
-# matches are more than one in 200 of a block's events, and a walk finds the page
-# within some 10,000 rows, about as fast.
+# (``search.newest``): more means matches so dense that walking the events in time order
+# fills the page within about as many rows. At most ``MAX_KEYED_MATCHES`` in all, so a
+# deep offset page (``wanted`` in the thousands) walks instead.
 NEWEST_FETCHED_PER_ROW: Final = 20
 
 
@@ -114,6 +114,8 @@ def _newest(
     older_than: Cursor | None,
 ) -> tuple[list[int], int] | None:
     """(seqs, through) holding the newest ``wanted`` matches, when few enough are fetched."""
+    if wanted > MAX_KEYED_MATCHES:
+        return None
     found = newest_matches(
         conn,
         tenant_id=tenant_id,
@@ -121,7 +123,7 @@ def _newest(
         through=through,
         wanted=wanted,
         older_than=older_than,
-        max_fetched=NEWEST_FETCHED_PER_ROW * wanted,
+        max_fetched=min(NEWEST_FETCHED_PER_ROW * wanted, MAX_KEYED_MATCHES),
         max_reads=MAX_ROWS_READ,
     )
     return None if found is None else (found.seqs, found.through)

@@ -8,12 +8,12 @@ bounds say which blocks can hold the newest of them, so a page of a search reads
 matches of a few blocks instead of every match (``search.newest``).
 
 The ``search_index`` consumer widens a block's bounds in the pass that indexes its events,
-and moves the block's ``indexed_through`` on only while its passes follow one another
-with no seq left out: a pass of an older version of Vigil, which knows no bounds, leaves
-the block's later events out of them for good, and a page treats such a block as holding
-events of any time (``trusted``). A purge leaves the bounds (the events left lie inside
-them all the same) but for blocks wholly before the tenant's oldest event, which it
-deletes.
+up to the pass's last seq in it (``indexed_through``), or reads them again from the
+block's events when the pass does not start where they stop. A pass of an older version of
+Vigil, which knows no bounds, leaves the block's later events out of them until the next
+pass of this one reads them again; meanwhile a page treats the block as holding events of
+any time (``trusted``). A purge leaves the bounds (the events left lie inside them all the
+same) but for blocks wholly before the tenant's oldest event, which it deletes.
 """
 
 from __future__ import annotations
@@ -94,11 +94,13 @@ def times_of(rows: Iterable[EventRow]) -> dict[int, PassTimes]:
 def widen_blocks(
     conn: Connection, *, tenant_id: uuid.UUID, after_seq: int, spans: Mapping[int, PassTimes]
 ) -> None:
-    """Widen each block's stored bounds to take in a pass's ``spans`` (``times_of``: the
-    pass read every event after ``after_seq``, the index's cursor before it), adding the
-    blocks not stored yet, in the caller's transaction (the pass's). A block's
-    ``indexed_through`` moves to the pass's last seq in it only when the pass starts
-    where the block's bounds stop (or at the block's start)."""
+    """Bring each block's stored bounds up to a pass's ``spans`` (``times_of``: the pass
+    read every event after ``after_seq``, the index's cursor before it), in the caller's
+    transaction (the pass's, which no purge of the tenant runs beside). Where the pass
+    starts where the block's bounds stop (or at the block's start), they are widened to
+    take its events in; otherwise (a purge took the events in between, or took the
+    block's row, or a pass of an older version left them out) they are read again from
+    the block's stored events up to the pass's last seq in it: 4,096 rows at most."""
     if not spans:
         return
     stored = {times.block: times for times in _stored(conn, tenant_id, sorted(spans))}
@@ -106,28 +108,19 @@ def widen_blocks(
     for block, seen in spans.items():
         starts = max(after_seq + 1, first_seq(block))
         known = stored.get(block)
-        if known is None:
-            follows = starts == first_seq(block)
-            rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "block": block,
-                    "first_us": seen.first_us,
-                    "last_us": seen.last_us,
-                    "indexed_through": seen.last_seq if follows else first_seq(block) - 1,
-                }
-            )
-            continue
-        follows = known.indexed_through >= starts - 1
+        if known is None and starts == first_seq(block):
+            first, last = seen.first_us, seen.last_us
+        elif known is not None and known.indexed_through >= starts - 1:
+            first, last = min(known.first_us, seen.first_us), max(known.last_us, seen.last_us)
+        else:
+            first, last = _read_again(conn, tenant_id, block, seen)
         rows.append(
             {
                 "tenant_id": tenant_id,
                 "block": block,
-                "first_us": min(known.first_us, seen.first_us),
-                "last_us": max(known.last_us, seen.last_us),
-                "indexed_through": max(known.indexed_through, seen.last_seq)
-                if follows
-                else known.indexed_through,
+                "first_us": first,
+                "last_us": last,
+                "indexed_through": seen.last_seq,
             }
         )
     b = search_blocks.c
@@ -143,6 +136,22 @@ def widen_blocks(
         },
     )
     conn.execute(statement, rows)
+
+
+def _read_again(
+    conn: Connection, tenant_id: uuid.UUID, block: int, seen: PassTimes
+) -> tuple[int, int]:
+    """(first_us, last_us) of the block's stored events up to ``seen.last_seq``, with the
+    pass's own (which a purge may have taken since it read them: harmless in a bound)."""
+    e = events_table.c
+    query = select(func.min(e.timestamp), func.max(e.timestamp)).where(
+        e.tenant_id == tenant_id, e.seq.between(first_seq(block), seen.last_seq)
+    )
+    earliest, latest = conn.execute(query).one()
+    first, last = seen.first_us, seen.last_us
+    if earliest is not None:
+        first, last = min(first, to_micros(earliest)), max(last, to_micros(latest))
+    return first, last
 
 
 def _stored(conn: Connection, tenant_id: uuid.UUID, blocks: Sequence[int]) -> list[BlockTimes]:
