@@ -162,15 +162,21 @@ def _stored(conn: Connection, tenant_id: uuid.UUID, blocks: Sequence[int]) -> li
     return [BlockTimes(*map(int, row)) for row in conn.execute(query)]
 
 
+# Read at the driver's level, like the bitmaps: a page reads every block of the tenant
+# (2,442 at 10M events), and SQLAlchemy's processing of each row cost twice the read.
+_READ = (
+    "SELECT block, first_us, last_us, indexed_through FROM search_blocks"
+    " WHERE tenant_id = {0} AND block <= {0} ORDER BY block"
+)
+
+
 def read_blocks(conn: Connection, *, tenant_id: uuid.UUID, through: int) -> list[BlockTimes]:
     """The tenant's stored blocks up to the one holding ``through``, in block order."""
-    b = search_blocks.c
-    query = (
-        select(b.block, b.first_us, b.last_us, b.indexed_through)
-        .where(b.tenant_id == tenant_id, b.block <= block_of(through))
-        .order_by(b.block)
-    )
-    return [BlockTimes(*map(int, row)) for row in conn.execute(query)]
+    sqlite = conn.dialect.name == "sqlite"
+    statement = _READ.format("?" if sqlite else "%s")
+    tenant = tenant_id.bytes if sqlite else tenant_id  # as ``UUIDType`` stores it
+    rows = conn.exec_driver_sql(statement, (tenant, block_of(through)))
+    return [BlockTimes(*row) for row in rows]
 
 
 def oldest_seq(conn: Connection, *, tenant_id: uuid.UUID) -> int | None:
