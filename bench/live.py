@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+import psutil
 
 from bench.client import _LOOP_FACTORY, build_request, closed_loop
 from bench.context import Context
@@ -258,7 +259,9 @@ def _latency(
 
 def _throughput(server: Server, tenant: Tenant, count: int) -> dict[str, Any]:
     """Bulk ingest with no subscriber, with ``count`` watching people who never act, and
-    with ``count`` watching the load's people, rounds alternating; the median of each."""
+    with ``count`` watching the load's people, rounds alternating; the median of each, with
+    the CPU the server and the subscribers' process used per 1,000 events (both share this
+    machine's cores with the load)."""
     rng = random.Random(9)
     bodies = [
         orjson.dumps({"events": [_event(rng) for _ in range(1000)]})
@@ -267,23 +270,46 @@ def _throughput(server: Server, tenant: Tenant, count: int) -> dict[str, Any]:
     requests = [
         build_request("POST", "/audit-logs/batch", token=tenant.api_key, body=b) for b in bodies
     ]
-    rates: dict[str, list[float]] = {"none": [], "absent": [], "watching_load": []}
+    names = ("none", "absent", "watching_load")
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    server_ms: dict[str, list[float]] = {name: [] for name in names}
+    reader_ms: dict[str, list[float]] = {name: [] for name in names}
+    thousands = len(requests)
     for _ in range(THROUGHPUT_ROUNDS):
-        for name in rates:
+        for name in names:
             streams = [] if name == "none" else _people(count, absent=name == "absent")
             held = _readers(server, tenant, streams, record=False) if streams else None
-            with held or contextlib.nullcontext():
+            with held or contextlib.nullcontext() as readers:
                 _settle(server)
+                served, read = _cpu_seconds(server.process), _cpu_seconds(readers)
                 loaded = closed_loop(server.host, server.port, requests, 4)
+                server_ms[name].append((_cpu_seconds(server.process) - served) * 1000 / thousands)
+                reader_ms[name].append((_cpu_seconds(readers) - read) * 1000 / thousands)
             _settle(server)  # the streams' ends are the server's to clean up
-            rates[name].append(len(requests) * 1000 / loaded.wall)
+            rates[name].append(thousands * 1000 / loaded.wall)
     median = {name: statistics.median(values) for name, values in rates.items()}
     return {
         "events_per_s": {name: round(value) for name, value in median.items()},
         "rounds": {name: [round(v) for v in values] for name, values in rates.items()},
         "drop_absent": round(1 - median["absent"] / median["none"], 3),
         "drop_watching_load": round(1 - median["watching_load"] / median["none"], 3),
+        "server_cpu_ms_per_1000": {
+            name: round(statistics.median(values), 1) for name, values in server_ms.items()
+        },
+        "readers_cpu_ms_per_1000": {
+            name: round(statistics.median(values), 1) for name, values in reader_ms.items()
+        },
     }
+
+
+def _cpu_seconds(process: psutil.Process | _Readers | None) -> float:
+    """User and system CPU seconds ``process`` (or the readers' process) has used; 0 for
+    none."""
+    if process is None:
+        return 0.0
+    measured = process.process if isinstance(process, _Readers) else process
+    times = measured.cpu_times()
+    return float(times.user + times.system)
 
 
 def _settle(server: Server, *, quiet: float = 0.15, limit: float = 60.0) -> None:
@@ -308,10 +334,11 @@ class Seen:
 
 
 class _Readers:
-    """The control end of the reading process."""
+    """The control end of the reading process, and the process."""
 
-    def __init__(self, control: Connection) -> None:
+    def __init__(self, control: Connection, process: psutil.Process) -> None:
         self._control = control
+        self.process = process
 
     def begin(self, at: float) -> None:
         """Count frames that arrive from ``at`` (wall clock) on."""
@@ -339,7 +366,7 @@ def _readers(
         ready = ours.recv()
         if ready != "ready":
             raise RuntimeError(f"the subscribers could not connect: {ready}")
-        yield _Readers(ours)
+        yield _Readers(ours, psutil.Process(process.pid))
     finally:
         with contextlib.suppress(OSError):
             ours.send(("stop", None))

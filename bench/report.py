@@ -155,6 +155,22 @@ def _live_table(backends: dict[str, Any]) -> Table:
             ("bulk ingest drop, watching people who never act",
              f"{live['ingest']['drop_absent']:.1%}", "—", True),
         ]  # fmt: skip
+        server, readers = (
+            live["ingest"].get(key) for key in ("server_cpu_ms_per_1000", "readers_cpu_ms_per_1000")
+        )
+        if server and readers:
+            rows.append(
+                (
+                    "CPU ms per 1,000 events, server (none / never act / watching load)",
+                    " / ".join(str(server[k]) for k in ("none", "absent", "watching_load")),
+                    "—",
+                    True,
+                )
+            )
+            rows.append((
+                "CPU ms per 1,000 events, subscribers' process (never act / watching load)",
+                " / ".join(str(readers[k]) for k in ("absent", "watching_load")), "—", True,
+            ))  # fmt: skip
         if "two_nodes" in live:
             two = live["two_nodes"]["latency_ms"]
             rows.append(("two nodes: latency p50 / p99 ms", f"{two['p50']} / {two['p99']}",
