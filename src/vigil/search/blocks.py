@@ -175,8 +175,8 @@ def read_blocks(conn: Connection, *, tenant_id: uuid.UUID, through: int) -> list
     sqlite = conn.dialect.name == "sqlite"
     statement = _READ.format("?" if sqlite else "%s")
     tenant = tenant_id.bytes if sqlite else tenant_id  # as ``UUIDType`` stores it
-    rows = conn.exec_driver_sql(statement, (tenant, block_of(through)))
-    return [BlockTimes(*row) for row in rows]
+    rows = conn.exec_driver_sql(statement, (tenant, block_of(through))).fetchall()
+    return list(map(BlockTimes._make, rows))
 
 
 def oldest_seq(conn: Connection, *, tenant_id: uuid.UUID) -> int | None:

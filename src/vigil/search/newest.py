@@ -32,6 +32,9 @@ from vigil.search.counting import BitmapCount, BitmapReading
 _BLOCKS_PER_CHUNK = 1 << (CHUNK_BITS - BLOCK_BITS)
 # Seqs fetched in one statement at most (a block holds 4,096).
 _FETCH_AT_ONCE = 1_000
+# Blocks whose matches one statement fetches at most: the first alone (one block often
+# holds the page), then twice as many each time, so a sparse term costs a few statements.
+_MAX_GROUP = 64
 _ANY_TIME = 2**62  # microseconds past any timestamp a block can have (year 146,000)
 
 
@@ -74,18 +77,23 @@ def newest_matches(
     blocks.sort(key=lambda times: (times.last_us, times.block), reverse=True)
     newest: list[int] = []  # a heap of the ``wanted`` newest timestamps: the oldest first
     candidates: list[tuple[int, int]] = []  # (timestamp, seq) of every match fetched
-    chunks: dict[int, dict[int, BitMap]] = {}
-    reads = fetched = 0
-    for times in blocks:
-        if len(newest) >= wanted and newest[0] > times.last_us:
+    chunks: dict[int, BitMap] = {}  # each chunk read: its matches' low bits
+    reads = fetched = visited = 0
+    group = 1  # blocks fetched in one statement: 1, 2, 4, … up to ``_MAX_GROUP``
+    while visited < len(blocks):
+        if len(newest) >= wanted and newest[0] > blocks[visited].last_us:
             break  # every match left is older than the ``wanted`` kept
-        chunk = times.block // _BLOCKS_PER_CHUNK
-        if chunk not in chunks:
-            reads += reading.reads([chunk])
+        taken = blocks[visited : visited + group]
+        visited += len(taken)
+        group = min(group * 2, _MAX_GROUP)
+        unread = sorted({_chunk_of(times) for times in taken} - chunks.keys())
+        if unread:
+            reads += reading.reads(unread)
             if reads > max_reads:
                 return None
-            chunks[chunk] = reading.matches([chunk])
-        seqs = _in_block(chunks[chunk].get(chunk), times)
+            matched = reading.matches(unread)
+            chunks.update({chunk: matched.get(chunk, BitMap()) for chunk in unread})
+        seqs = [seq for times in taken for seq in _in_block(chunks[_chunk_of(times)], times)]
         fetched += len(seqs)
         if fetched > max_fetched:
             return None
@@ -120,7 +128,12 @@ def _visits(conn: Connection, tenant_id: uuid.UUID, through: int) -> list[BlockT
     return visits
 
 
-def _in_block(matched: BitMap | None, times: BlockTimes) -> list[int]:
+def _chunk_of(times: BlockTimes) -> int:
+    """The bitmaps' chunk holding the block."""
+    return times.block // _BLOCKS_PER_CHUNK
+
+
+def _in_block(matched: BitMap, times: BlockTimes) -> list[int]:
     """The seqs of ``matched`` (a chunk's bitmap of low bits) in the block."""
     if not matched:
         return []
