@@ -4,9 +4,9 @@
 ``timestamp`` (microseconds since the epoch) among its indexed events, and the seq up
 to which they hold every one (``vigil.search.blocks``): a page of a search then reads
 the matches of the blocks that can hold its newest events, not every match. Filled here
-from the events the index has reached, in one read of the events table (about 10 s per
-1M events on the machine ``BENCHMARKS.md`` describes); the ``search_index`` consumer
-keeps it from then on.
+from the events the index has reached, in one read of the events table (16 s for 10M
+events on PostgreSQL on the machine ``BENCHMARKS.md`` describes); the ``search_index``
+consumer keeps it from then on.
 
 Revision ID: 0023
 Revises: 0022
