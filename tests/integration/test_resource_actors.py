@@ -13,19 +13,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import Stack
+from tests.conftest import Stack, make_database_url
 from tests.integration.test_resource_counts import count_up_to, statements
 from tests.integration.test_rollup_counts import record, stack_with_tenant
 from vigil.analytics.period import Period
 from vigil.analytics.resource_check import compare_resource_days
-from vigil.analytics.resource_rollups import ACTOR
+from vigil.analytics.resource_rollups import ACTOR, CHANGES
 from vigil.analytics.resources import resource_activity
-from vigil.analytics.rollup_tables import resource_actors
+from vigil.analytics.rollup_tables import resource_actors, resource_days, resource_totals
 from vigil.core.clock import utcnow
-from vigil.db.engine import write_transaction
+from vigil.db.engine import build_engine, write_transaction
+from vigil.db.migrate import upgrade_to, upgrade_to_head
 from vigil.events.jobs import purge_expired
 from vigil.events.schemas import Action, EventIn, ResourceType
 from vigil.events.tables import events
+from vigil.tenants.service import create_tenant
 
 DAY_SECONDS = 86_400
 
@@ -77,8 +79,32 @@ def actors_counted(fresh: Stack, tenant_id: uuid.UUID, period: Period) -> dict[s
         }
 
 
+def actions_counted(
+    fresh: Stack, tenant_id: uuid.UUID, period: Period
+) -> dict[str, dict[str, int]]:
+    """Each project's events per action in ``period``, counted from its events."""
+    e = events.c
+    found: dict[str, dict[str, int]] = {}
+    with fresh.engine.connect() as conn:
+        for resource_id, action, n in conn.execute(
+            select(e.resource_id, e.action, func.count())
+            .where(
+                e.tenant_id == tenant_id,
+                e.resource_type == "PROJECT",
+                e.timestamp >= period.start,
+                e.timestamp < period.end,
+            )
+            .group_by(e.resource_id, e.action)
+        ):
+            found.setdefault(resource_id, {})[action] = int(n)
+    return found
+
+
 def assert_ranked_as_counted(fresh: Stack, tenant_id: uuid.UUID, period: Period) -> None:
+    """Every project listed has the actors, events, changes and events per action that
+    counting its events gives, and the most active are those with the most actors."""
     expected = actors_counted(fresh, tenant_id, period)
+    actions = actions_counted(fresh, tenant_id, period)
     for limit in (1, 5, 12):
         with fresh.engine.connect() as conn:
             ranked = resource_activity(
@@ -92,6 +118,12 @@ def assert_ranked_as_counted(fresh: Stack, tenant_id: uuid.UUID, period: Period)
         for listed in ranked.values():
             for r in listed:
                 assert r["actors"] == expected[r["resource_id"]], (period, r["resource_id"])
+                by_action = actions[r["resource_id"]]
+                assert r["by_action"] == by_action, (period, r["resource_id"])
+                assert r["events"] == sum(by_action.values())
+                assert r["changes"] == sum(
+                    n for action, n in by_action.items() if action in CHANGES
+                )
 
 
 def test_most_active_resources_equal_counting_their_actors(
@@ -115,14 +147,20 @@ def test_most_active_resources_equal_counting_their_actors(
     with fresh.engine.connect() as conn:
         assert compare_resource_days(conn, tenant_id=tenant_id).agrees
 
-    # A period holding every pair's days is ranked from the pairs alone: not one project's
-    # actors counted from its events.
+    # A period holding every counted day is ranked from the totals alone, a row per
+    # project: no project's actors counted from its events, no pair read, and the days read
+    # only for the projects shown.
     with statements(fresh.engine) as ran, fresh.engine.connect() as conn:
         ranked = resource_activity(
             conn, tenant_id=tenant_id, resource_type="PROJECT", period=periods[0], limit=10
         )
     assert len(ranked["most_active"]) == 10
-    assert not [sql for sql in ran if "count(distinct" in sql.lower()], ran
+    lowered = [sql.lower() for sql in ran]
+    assert not [sql for sql in lowered if "count(distinct" in sql], ran
+    assert not [sql for sql in lowered if "from resource_actors" in sql], ran
+    days_read = [sql for sql in lowered if "from resource_days" in sql]
+    assert len(days_read) == 2, ran  # whether the period holds every day; the shown's days
+    assert sum(" in (" in sql for sql in days_read) == 1, ran
 
     # A purge takes its events off the pairs and leaves their days wider than their events':
     # the rankings stay exact, only counted from the events where the days now straddle.
@@ -156,3 +194,43 @@ def test_the_check_names_a_pair_that_disagrees_with_its_events(
     assert [(k.resource_id, k.actor) for k, _, _ in found.pair_examples] == [
         (first.resource_id, first.actor)
     ]
+
+
+def test_the_migration_counts_each_resources_changes_and_actors(
+    stack: Stack, request: pytest.FixtureRequest, tmp_root: Path
+) -> None:
+    engine = build_engine(make_database_url(stack.backend, request, tmp_root))
+    try:
+        upgrade_to(engine, "0023")
+        with write_transaction(engine) as conn:
+            tenant_id = create_tenant(conn, name="before-totals", retention_days=0)["id"]
+            mine = {"tenant_id": tenant_id, "resource_type": "PROJECT"}
+            days = [("p-1", 1, "CREATE", 2), ("p-1", 2, "UPDATE", 3), ("p-1", 2, "LOGIN", 4),
+                    ("p-2", 1, "EXPORT", 5)]  # fmt: skip
+            conn.execute(
+                resource_days.insert(),
+                [{**mine, "resource_id": rid, "day": day, "action": action, "events": n}
+                 for rid, day, action, n in days],
+            )  # fmt: skip
+            totals = [("p-1", 9), ("p-2", 5)]
+            conn.execute(
+                resource_totals.insert(),
+                [{**mine, "resource_id": rid, "events": n} for rid, n in totals],
+            )
+            pairs = [("p-1", "u-1"), ("p-1", "u-2"), ("p-2", "u-1")]
+            conn.execute(
+                resource_actors.insert(),
+                [{**mine, "resource_id": rid, "actor": actor, "events": 1, "first_day": 1,
+                  "last_day": 2} for rid, actor in pairs],
+            )  # fmt: skip
+        upgrade_to_head(engine)
+        t = resource_totals.c
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(t.resource_id, t.events, t.changes, t.actors)
+                .where(t.tenant_id == tenant_id)
+                .order_by(t.resource_id)
+            ).all()
+        assert [tuple(row) for row in found] == [("p-1", 9, 5, 2), ("p-2", 5, 0, 1)]
+    finally:
+        engine.dispose()

@@ -67,17 +67,39 @@ def actor_bounds(
         .group_by(a.resource_id)
     ):
         found[resource_id] = [int(least), int(most)]
+    return tail_bounds(
+        conn, tenant_id=tenant_id, resource_type=resource_type, period=period, found=found
+    )
+
+
+def tail_bounds(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    resource_type: str,
+    period: Period,
+    found: dict[str, list[int]],
+    certain: bool = False,
+) -> dict[str, ActorBounds] | None:
+    """``found`` (``{resource id: [least, most]}`` from the stored pairs) with the events
+    past the cursor folded in, as ``ActorBounds``; None when more than ``MAX_TAIL_PAIRS``
+    pairs are past the cursor. ``certain``: every stored pair is counted in ``found`` as
+    an actor for certain (the period holds every counted event), so only pairs not
+    stored yet add to it."""
     tail = _tail_pairs(conn, tenant_id, resource_type, period)
     if tail is None:
         return None
+    bounds_of = defaultdict(lambda: [0, 0], found)
     for (resource_id, _), days in _stored_days(conn, tenant_id, resource_type, tail).items():
-        bounds = found[resource_id]
+        bounds = bounds_of[resource_id]
+        if certain and days is not None:
+            continue
         if days is None or days[1] < period.first_day or days[0] > period.last_day:
             bounds[0] += 1  # an actor the pairs did not count in the period at all
             bounds[1] += 1
         elif days[0] < period.first_day or days[1] > period.last_day:
             bounds[0] += 1  # counted as perhaps; the event past the cursor settles it
-    return {resource_id: ActorBounds(*bounds) for resource_id, bounds in found.items()}
+    return {resource_id: ActorBounds(*bounds) for resource_id, bounds in bounds_of.items()}
 
 
 def _tail_pairs(

@@ -12,7 +12,7 @@ from typing import Final, NamedTuple
 from sqlalchemy import Connection, func, select
 
 from vigil.analytics.buckets import DAY
-from vigil.analytics.resource_rollups import ACTOR, CONSUMER_NAME, ResourceDay
+from vigil.analytics.resource_rollups import ACTOR, CHANGES, CONSUMER_NAME, ResourceDay
 from vigil.analytics.rollup_tables import resource_actors, resource_days, resource_totals
 from vigil.db.engine import one_snapshot
 from vigil.events.tables import events
@@ -25,6 +25,14 @@ class ResourcePair(NamedTuple):
     resource_type: str
     resource_id: str
     actor: str
+
+
+class ResourceTotal(NamedTuple):
+    """A ``resource_totals`` row past its key: events, changes and (resource, actor) pairs."""
+
+    events: int
+    changes: int
+    actors: int
 
 
 class PairCount(NamedTuple):
@@ -46,7 +54,7 @@ class ResourceDifference:
     through: int
     differences: int
     examples: list[tuple[ResourceDay, int, int]]
-    total_examples: list[tuple[tuple[str, str], int, int]]
+    total_examples: list[tuple[tuple[str, str], ResourceTotal, ResourceTotal]]
     pair_examples: list[tuple[ResourcePair, PairCount | None, PairCount | None]]
 
     @property
@@ -56,11 +64,12 @@ class ResourceDifference:
 
 
 MAX_REPORTED: Final = 20
+_NONE = ResourceTotal(0, 0, 0)
 
 
 def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> ResourceDifference:
-    """Compare the tenant's counters and totals with a count of the events the consumer has
-    reached,
+    """Compare the tenant's counters, totals (events, changes and actors) and pairs with a
+    count of the events the consumer has reached,
     all read in one snapshot (``conn`` must not have begun: its transaction is made
     REPEATABLE READ on PostgreSQL; on SQLite a read transaction is one snapshot). Reads
     every such event once."""
@@ -85,20 +94,27 @@ def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> Resource
         )
     }
     differing = sorted(k for k in set(stored) | set(actual) if stored.get(k) != actual.get(k))
+    stored_pairs, actual_pairs = _pairs(conn, tenant_id, through)
     t = resource_totals.c
     totals = {
-        (rt, rid): int(n)
-        for rt, rid, n in conn.execute(
-            select(t.resource_type, t.resource_id, t.events).where(t.tenant_id == tenant_id)
+        (rt, rid): ResourceTotal(int(n), int(changes), int(actors))
+        for rt, rid, n, changes, actors in conn.execute(
+            select(t.resource_type, t.resource_id, t.events, t.changes, t.actors).where(
+                t.tenant_id == tenant_id
+            )
         )
     }
     per_resource: Counter[tuple[str, str]] = Counter()
+    changed: Counter[tuple[str, str]] = Counter()
     for key, n in actual.items():
         per_resource[(key.resource_type, key.resource_id)] += n
+        if key.action in CHANGES:
+            changed[(key.resource_type, key.resource_id)] += n
+    actors = Counter((pair.resource_type, pair.resource_id) for pair in actual_pairs)
+    expected = {key: ResourceTotal(n, changed[key], actors[key]) for key, n in per_resource.items()}
     totals_differing = sorted(
-        k for k in set(totals) | set(per_resource) if totals.get(k) != per_resource.get(k)
+        k for k in set(totals) | set(expected) if totals.get(k) != expected.get(k)
     )
-    stored_pairs, actual_pairs = _pairs(conn, tenant_id, through)
     pairs_differing = sorted(
         k
         for k in set(stored_pairs) | set(actual_pairs)
@@ -109,7 +125,8 @@ def compare_resource_days(conn: Connection, *, tenant_id: uuid.UUID) -> Resource
         differences=len(differing) + len(totals_differing) + len(pairs_differing),
         examples=[(k, stored.get(k, 0), actual.get(k, 0)) for k in differing[:MAX_REPORTED]],
         total_examples=[
-            (k, totals.get(k, 0), per_resource.get(k, 0)) for k in totals_differing[:MAX_REPORTED]
+            (k, totals.get(k, _NONE), expected.get(k, _NONE))
+            for k in totals_differing[:MAX_REPORTED]
         ],
         pair_examples=[
             (k, stored_pairs.get(k), actual_pairs.get(k)) for k in pairs_differing[:MAX_REPORTED]

@@ -1,9 +1,10 @@
 """The resource rollups as a consumer of committed events (DESIGN §2): each event naming a
 resource adds one to its (resource type, UTC day, resource id, action) counter in
-``resource_days``, to its resource's total in ``resource_totals`` and to its actor's pair
-with the resource in ``resource_actors`` (widening the pair's days), in the transaction
-that moves the consumer's cursor, so exactly once; a retention purge takes its events off
-again (``forget_events``).
+``resource_days``, to its resource's total in ``resource_totals`` (and to its changes
+there when it is a CREATE, UPDATE or DELETE) and to its actor's pair with the resource in
+``resource_actors`` (widening the pair's days; a new pair adds one to the resource's
+actors), in the transaction that moves the consumer's cursor, so exactly once; a
+retention purge takes its events off again (``forget_events``).
 
 As for the hourly rollups, a pass counts in SQL what is still stored when it writes, and
 reads add the events past the cursor (``analytics.resources``).
@@ -24,10 +25,12 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     literal,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +44,8 @@ from vigil.spine.consumers import SeqSpan, SpanCounter
 from vigil.spine.service import cursor_position, hold_cursor, rewind_cursor
 
 CONSUMER_NAME: Final = "resource_rollups"
+CHANGES: Final = frozenset({"CREATE", "UPDATE", "DELETE"})  # the actions that change a resource
+LOOKUP_CHUNK: Final = 500  # pairs looked up per statement (SQLite's bound parameters)
 # An event's actor, as the pairs and the resource analytics count them (``actor_of``).
 ACTOR: Final = func.coalesce(events.c.user_id, events.c.user_email)
 
@@ -97,15 +102,67 @@ def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last
         .where(*in_span)
         .group_by(c.resource_type, day, c.resource_id, c.action),
     )
-    _add(
-        conn,
-        resource_totals,
-        ["tenant_id", "resource_type", "resource_id"],
-        select(tenant, c.resource_type, c.resource_id, func.count())
-        .where(*in_span)
-        .group_by(c.resource_type, c.resource_id),
-    )
+    _add_totals(conn, tenant, in_span)
+    _add_actors(conn, tenant_id, in_span)
     _add_pairs(conn, tenant, day, in_span)
+
+
+def _add_totals(conn: Connection, tenant: Any, in_span: tuple[Any, ...]) -> None:
+    """Add the span's events to their resources' totals and changes."""
+    c, t = events.c, resource_totals.c
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(resource_totals)
+    changed = func.sum(case((c.action.in_(sorted(CHANGES)), 1), else_=0))
+    counted = (
+        select(tenant, c.resource_type, c.resource_id, func.count(), changed)
+        .where(*in_span)
+        .group_by(c.resource_type, c.resource_id)
+    )
+    keys = ["tenant_id", "resource_type", "resource_id"]
+    conn.execute(
+        insert.from_select([*keys, "events", "changes"], counted).on_conflict_do_update(
+            index_elements=keys,
+            set_={
+                "events": t.events + insert.excluded.events,
+                "changes": t.changes + insert.excluded.changes,
+            },
+        )
+    )
+
+
+def _add_actors(conn: Connection, tenant_id: uuid.UUID, in_span: tuple[Any, ...]) -> None:
+    """Add to each resource's actors the span's pairs that are not stored yet: run before
+    ``_add_pairs`` stores them (and after ``_add_totals``, whose rows it updates)."""
+    c, a, t = events.c, resource_actors.c, resource_totals.c
+    stored = (
+        select(a.actor)
+        .where(
+            a.tenant_id == tenant_id,
+            a.resource_type == c.resource_type,
+            a.resource_id == c.resource_id,
+            a.actor == ACTOR,
+        )
+        .exists()
+    )
+    fresh = [
+        {"k_type": resource_type, "k_id": resource_id, "n": int(n)}
+        for resource_type, resource_id, n in conn.execute(
+            select(c.resource_type, c.resource_id, func.count(func.distinct(ACTOR)))
+            .where(*in_span, ACTOR.is_not(None), ~stored)
+            .group_by(c.resource_type, c.resource_id)
+        )
+    ]
+    if fresh:
+        conn.execute(
+            update(resource_totals)
+            .where(
+                t.tenant_id == tenant_id,
+                t.resource_type == bindparam("k_type"),
+                t.resource_id == bindparam("k_id"),
+            )
+            .values(actors=t.actors + bindparam("n")),
+            fresh,
+        )
 
 
 def actor_of(row: EventRow) -> str | None:
@@ -174,9 +231,10 @@ def resource_kinds(rows: Sequence[EventRow]) -> Counter[ResourceDay]:
 
 
 def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[EventRow]) -> None:
-    """Take deleted events (their rows as they were) off the tenant's counters, totals and
-    (resource, actor) pairs, in the caller's transaction, after ``hold_resource_rollups``;
-    a row that comes to 0 is deleted (one that would go below 0 was wrong already: ``vigil
+    """Take deleted events (their rows as they were) off the tenant's counters, totals (and
+    changes) and (resource, actor) pairs, and a pair that comes to 0 off its resource's
+    actors, in the caller's transaction, after ``hold_resource_rollups``; a row that comes
+    to 0 is deleted (one that would go below 0 was wrong already: ``vigil
     rollups check`` finds it). A pair's days stay as they were, still around its stored
     events. Events past the cursor were never counted."""
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
@@ -199,18 +257,26 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     ]  # fmt: skip
     _take_off(conn, resource_days, this, keys)
     per_resource: Counter[tuple[str, str]] = Counter()
+    changes: Counter[tuple[str, str]] = Counter()
     for k, n in counted.items():
         per_resource[(k.resource_type, k.resource_id)] += n
+        if k.action in CHANGES:
+            changes[(k.resource_type, k.resource_id)] += n
     t = resource_totals.c
-    _take_off(
-        conn,
-        resource_totals,
-        and_(
-            t.tenant_id == tenant_id,
-            t.resource_type == bindparam("k_type"),
-            t.resource_id == bindparam("k_id"),
-        ),
-        [{"k_type": rt, "k_id": rid, "n": n} for (rt, rid), n in sorted(per_resource.items())],
+    this_total = and_(
+        t.tenant_id == tenant_id,
+        t.resource_type == bindparam("k_type"),
+        t.resource_id == bindparam("k_id"),
+    )
+    totals = [
+        {"k_type": rt, "k_id": rid, "n": n, "m": changes[(rt, rid)]}
+        for (rt, rid), n in sorted(per_resource.items())
+    ]
+    conn.execute(
+        update(resource_totals)
+        .where(this_total)
+        .values(events=t.events - bindparam("n"), changes=t.changes - bindparam("m")),
+        totals,
     )
     per_pair = Counter(
         (row["resource_type"], row["resource_id"], actor)
@@ -219,20 +285,53 @@ def forget_events(conn: Connection, *, tenant_id: uuid.UUID, rows: Sequence[Even
     )
     if per_pair:
         a = resource_actors.c
-        _take_off(
-            conn,
-            resource_actors,
-            and_(
-                a.tenant_id == tenant_id,
-                a.resource_type == bindparam("k_type"),
-                a.resource_id == bindparam("k_id"),
-                a.actor == bindparam("k_actor"),
-            ),
-            [
-                {"k_type": rt, "k_id": rid, "k_actor": actor, "n": n}
-                for (rt, rid, actor), n in sorted(per_pair.items())
-            ],
+        this_pair = and_(
+            a.tenant_id == tenant_id,
+            a.resource_type == bindparam("k_type"),
+            a.resource_id == bindparam("k_id"),
+            a.actor == bindparam("k_actor"),
         )
+        pairs = [
+            {"k_type": rt, "k_id": rid, "k_actor": actor, "n": n}
+            for (rt, rid, actor), n in sorted(per_pair.items())
+        ]
+        conn.execute(
+            update(resource_actors).where(this_pair).values(events=a.events - bindparam("n")),
+            pairs,
+        )
+        emptied = Counter(
+            (rt, rid) for rt, rid, _ in _emptied_pairs(conn, tenant_id, list(per_pair))
+        )
+        if emptied:
+            conn.execute(
+                update(resource_totals).where(this_total).values(actors=t.actors - bindparam("n")),
+                [{"k_type": rt, "k_id": rid, "n": n} for (rt, rid), n in sorted(emptied.items())],
+            )
+        gone = [{name: value for name, value in key.items() if name != "n"} for key in pairs]
+        conn.execute(delete(resource_actors).where(this_pair, a.events <= 0), gone)
+    gone_totals = [{"k_type": key["k_type"], "k_id": key["k_id"]} for key in totals]
+    conn.execute(delete(resource_totals).where(this_total, t.events <= 0), gone_totals)
+
+
+def _emptied_pairs(
+    conn: Connection, tenant_id: uuid.UUID, pairs: list[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """Those of ``pairs`` (type, id, actor) whose stored events came to 0."""
+    a = resource_actors.c
+    found: list[tuple[str, str, str]] = []
+    for start in range(0, len(pairs), LOOKUP_CHUNK):
+        chunk = pairs[start : start + LOOKUP_CHUNK]
+        found.extend(
+            (str(rt), str(rid), str(actor))
+            for rt, rid, actor in conn.execute(
+                select(a.resource_type, a.resource_id, a.actor).where(
+                    a.tenant_id == tenant_id,
+                    tuple_(a.resource_type, a.resource_id, a.actor).in_(chunk),
+                    a.events <= 0,
+                )
+            )
+        )
+    return found
 
 
 def _take_off(

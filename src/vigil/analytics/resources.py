@@ -13,11 +13,10 @@ from typing import Any, Final, TypedDict
 from sqlalchemy import Connection, and_, func, select
 
 from vigil.analytics.period import Period
-from vigil.analytics.resource_actors import ActorBounds, actor_bounds
-from vigil.analytics.resource_rollups import ACTOR, CONSUMER_NAME
+from vigil.analytics.resource_actors import ActorBounds, actor_bounds, tail_bounds
+from vigil.analytics.resource_rollups import ACTOR, CHANGES, CONSUMER_NAME
 from vigil.analytics.rollup_counts import past
-from vigil.analytics.rollup_tables import resource_days
-from vigil.analytics.team import CHANGES
+from vigil.analytics.rollup_tables import resource_days, resource_totals
 from vigil.events.tables import events
 from vigil.spine.service import cursor_position
 
@@ -43,7 +42,7 @@ def _counts(
 ) -> dict[str, Counter[str]]:
     """Events per resource and action in ``period``: the days the resource rollups hold,
     and the events past their cursor read (the caller's snapshot keeps the two apart)."""
-    r, e = resource_days.c, events.c
+    r = resource_days.c
     found: dict[str, Counter[str]] = defaultdict(Counter)
     for resource_id, action, n in conn.execute(
         select(r.resource_id, r.action, func.sum(r.events))
@@ -55,7 +54,18 @@ def _counts(
         .group_by(r.resource_id, r.action)
     ):
         found[resource_id][action] += int(n)
+    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
+        found[resource_id].update(by_action)
+    return found
+
+
+def _tail_counts(
+    conn: Connection, tenant_id: uuid.UUID, resource_type: str, period: Period
+) -> dict[str, Counter[str]]:
+    """Events per resource and action in ``period`` past the resource rollups' cursor."""
+    e = events.c
     through = cursor_position(conn, tenant_id=tenant_id, consumer=CONSUMER_NAME)
+    found: dict[str, Counter[str]] = defaultdict(Counter)
     for resource_id, action, n in conn.execute(
         select(e.resource_id, e.action, func.count())
         .where(
@@ -69,6 +79,86 @@ def _counts(
     ):
         found[resource_id][action] += int(n)
     return found
+
+
+def _holds_every_day(
+    conn: Connection, tenant_id: uuid.UUID, resource_type: str, period: Period
+) -> bool:
+    """Whether ``period`` holds every day of the type's counters: then each resource's
+    totals, changes and actors (``resource_totals``) are its period's."""
+    r = resource_days.c
+    first, last = conn.execute(
+        select(func.min(r.day), func.max(r.day)).where(
+            r.tenant_id == tenant_id, r.resource_type == resource_type
+        )
+    ).one()
+    return first is None or (period.first_day <= first and last <= period.last_day)
+
+
+def _whole(
+    conn: Connection, tenant_id: uuid.UUID, resource_type: str, period: Period
+) -> tuple[dict[str, ResourceActivity], dict[str, ActorBounds] | None]:
+    """Every resource's events, changes and actors in a period holding every counted day:
+    a row per resource of ``resource_totals``, with the events past the cursor added
+    (``by_action`` left empty: ``_actions_of`` fills the resources shown). The bounds are
+    None while the consumer has a backlog (``actor_bounds``)."""
+    t = resource_totals.c
+    found: dict[str, ResourceActivity] = {}
+    stored: dict[str, list[int]] = {}
+    for resource_id, n, changes, actors in conn.execute(
+        select(t.resource_id, t.events, t.changes, t.actors).where(
+            t.tenant_id == tenant_id, t.resource_type == resource_type
+        )
+    ):
+        found[resource_id] = _activity(resource_id, int(n), int(changes))
+        stored[resource_id] = [int(actors), int(actors)]
+    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
+        known = found.setdefault(resource_id, _activity(resource_id, 0, 0))
+        known["events"] += sum(by_action.values())
+        known["changes"] += sum(n for action, n in by_action.items() if action in CHANGES)
+    bounds = tail_bounds(conn, tenant_id=tenant_id, resource_type=resource_type, period=period,
+                         found=stored, certain=True)  # fmt: skip
+    return found, bounds
+
+
+def _activity(resource_id: str, events_: int, changes: int) -> ResourceActivity:
+    return {
+        "resource_id": resource_id,
+        "events": events_,
+        "changes": changes,
+        "by_action": {},
+        "actors": 0,
+        "last_actor": None,
+    }
+
+
+def _actions_of(
+    conn: Connection,
+    tenant_id: uuid.UUID,
+    resource_type: str,
+    period: Period,
+    shown: dict[str, ResourceActivity],
+) -> None:
+    """Set ``by_action`` of the ``shown`` resources, in a period holding every counted
+    day: their days whatever the day, and their events past the cursor."""
+    r = resource_days.c
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    for resource_id, action, n in conn.execute(
+        select(r.resource_id, r.action, func.sum(r.events))
+        .where(
+            r.tenant_id == tenant_id,
+            r.resource_type == resource_type,
+            r.resource_id.in_(sorted(shown)),
+        )
+        .group_by(r.resource_id, r.action)
+    ):
+        found[resource_id][action] += int(n)
+    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
+        if resource_id in shown:
+            found[resource_id].update(by_action)
+    for resource_id, r_ in shown.items():
+        ranked_actions = sorted(found[resource_id].items(), key=lambda kv: (-kv[1], kv[0]))
+        r_["by_action"] = dict(ranked_actions)
 
 
 def _actors(
@@ -117,25 +207,29 @@ def resource_activity(
     """The ``limit`` resources of ``resource_type`` with the most changes, the most events
     and the most distinct actors in ``period``, most first (ties by id).
 
-    Changes and events come from the resource rollups. Distinct actors are bounded from the
-    rollups' (resource, actor) pairs (``analytics.resource_actors``), and counted from the
+    When ``period`` holds every day of the type's counters (the last 90 days under the
+    default retention), each resource's events, changes and actors are its totals
+    (``resource_totals``), a row per resource. Otherwise changes and events come from the
+    resource rollups' days, and distinct actors are bounded from the rollups' (resource,
+    actor) pairs (``analytics.resource_actors``), and counted from the
     events only for resources whose bounds differ, most first, until the ``limit``-th
     count so far ranks above every bound left (the threshold algorithm: Fagin, Lotem and
     Naor, "Optimal aggregation algorithms for middleware", 2003). While the consumer has a
     backlog, a resource's events bound its actors instead."""
-    counts = _counts(conn, tenant_id, resource_type, period)
-    found: dict[str, ResourceActivity] = {}
-    for resource_id, by_action in counts.items():
-        ranked_actions = sorted(by_action.items(), key=lambda kv: (-kv[1], kv[0]))
-        found[resource_id] = {
-            "resource_id": resource_id,
-            "events": sum(by_action.values()),
-            "changes": sum(n for action, n in by_action.items() if action in CHANGES),
-            "by_action": dict(ranked_actions),
-            "actors": 0,
-            "last_actor": None,
-        }
-    bounds = actor_bounds(conn, tenant_id=tenant_id, resource_type=resource_type, period=period)
+    whole = _holds_every_day(conn, tenant_id, resource_type, period)
+    if whole:
+        found, bounds = _whole(conn, tenant_id, resource_type, period)
+    else:
+        found = {}
+        for resource_id, by_action in _counts(conn, tenant_id, resource_type, period).items():
+            ranked_actions = sorted(by_action.items(), key=lambda kv: (-kv[1], kv[0]))
+            found[resource_id] = _activity(
+                resource_id,
+                sum(by_action.values()),
+                sum(n for action, n in by_action.items() if action in CHANGES),
+            )
+            found[resource_id]["by_action"] = dict(ranked_actions)
+        bounds = actor_bounds(conn, tenant_id=tenant_id, resource_type=resource_type, period=period)
     if bounds is None:  # a backlog past the cursor: a resource's events bound its actors
         bounds = {resource_id: ActorBounds(0, r["events"]) for resource_id, r in found.items()}
     counted = _most_active(conn, tenant_id, resource_type, period, found, bounds, limit)
@@ -152,6 +246,8 @@ def resource_activity(
         )[:limit],
     }
     shown = {r["resource_id"]: r for listed in ranked.values() for r in listed}
+    if whole:
+        _actions_of(conn, tenant_id, resource_type, period, shown)
     for resource_id, r in shown.items():
         if resource_id not in counted:
             known = bounds.get(resource_id, ActorBounds(0, 0))

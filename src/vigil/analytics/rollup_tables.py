@@ -16,6 +16,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    text,
 )
 
 from vigil.db.metadata import metadata
@@ -97,7 +98,10 @@ Index(
 # and action: what no period of the resource can exceed, so the dashboard's top resources
 # add up the days of the few resources that can rank, most first, instead of every
 # resource's (``analytics.resource_counts``). Kept with ``resource_days``, in the same
-# transactions; a row that comes to 0 is deleted.
+# transactions; a row that comes to 0 is deleted. ``changes``: those of them that are a
+# CREATE, UPDATE or DELETE; ``actors``: the resource's (resource, actor) pairs in
+# ``resource_actors``. A period holding every day of the type's counters takes all three
+# as they are (``analytics.resources``).
 resource_totals = Table(
     "resource_totals",
     metadata,
@@ -105,6 +109,8 @@ resource_totals = Table(
     Column("resource_type", String(16), nullable=False),
     Column("resource_id", String(255), nullable=False),
     Column("events", BigInteger, nullable=False),
+    Column("changes", BigInteger, nullable=False, server_default=text("0")),
+    Column("actors", BigInteger, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("tenant_id", "resource_type", "resource_id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
     sqlite_with_rowid=False,

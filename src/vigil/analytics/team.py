@@ -20,6 +20,7 @@ from vigil.analytics import rollup_counts
 from vigil.analytics.buckets import DAY, HOUR, Bucket
 from vigil.analytics.people_period import active_count, features_of, people_in, users_per_type
 from vigil.analytics.period import Period
+from vigil.analytics.resource_rollups import CHANGES
 from vigil.analytics.rollups import MICROS_PER_HOUR
 from vigil.core.clock import from_micros
 from vigil.events import counts
@@ -29,7 +30,6 @@ from vigil.people import service as people_service
 from vigil.people.service import PeopleFilters, PersonSummary
 from vigil.people.tail import PeopleTail, read_tail
 
-CHANGES: Final = frozenset({"CREATE", "UPDATE", "DELETE"})
 QUARTER_SECONDS: Final = 900
 BUSIEST_HOURS: Final = 5  # hours of the week named as the busiest
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy import Engine
 
-from vigil.analytics.resource_check import PairCount, compare_resource_days
+from vigil.analytics.resource_check import PairCount, ResourceTotal, compare_resource_days
 from vigil.analytics.resource_rollups import CONSUMER_NAME as RESOURCE_ROLLUPS
 from vigil.analytics.resource_rollups import ResourceRollupConsumer, reset_resource_days
 from vigil.analytics.rollup_check import compare_rollups, reset_rollups
@@ -107,10 +107,10 @@ def _check_resources(engine: Engine, row: TenantRow) -> int:
             f" counted {counted:,}, events {actual:,}",
             soft_wrap=True,
         )
-    for (resource_type, resource_id), counted, actual in found.total_examples:
+    for (resource_type, resource_id), total, from_events in found.total_examples:
         stderr.print(
             f"  every day {resource_type} {escape(resource_id)}:"
-            f" total {counted:,}, events {actual:,}",
+            f" total {_total_text(total)}, events {_total_text(from_events)}",
             soft_wrap=True,
         )
     for pair, stored, events in found.pair_examples:
@@ -120,6 +120,10 @@ def _check_resources(engine: Engine, row: TenantRow) -> int:
             soft_wrap=True,
         )
     return 1
+
+
+def _total_text(total: ResourceTotal) -> str:
+    return f"{total.events:,} ({total.changes:,} changes, {total.actors:,} actors)"
 
 
 def _pair_text(count: PairCount | None) -> str:
