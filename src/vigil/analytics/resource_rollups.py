@@ -102,38 +102,19 @@ def count_stored(conn: Connection, *, tenant_id: uuid.UUID, first_seq: int, last
         .where(*in_span)
         .group_by(c.resource_type, day, c.resource_id, c.action),
     )
-    _add_totals(conn, tenant, in_span)
-    _add_actors(conn, tenant_id, in_span)
+    _add_totals(conn, tenant, tenant_id, in_span)
     _add_pairs(conn, tenant, day, in_span)
 
 
-def _add_totals(conn: Connection, tenant: Any, in_span: tuple[Any, ...]) -> None:
-    """Add the span's events to their resources' totals and changes."""
-    c, t = events.c, resource_totals.c
+def _add_totals(
+    conn: Connection, tenant: Any, tenant_id: uuid.UUID, in_span: tuple[Any, ...]
+) -> None:
+    """Add the span's events to their resources' totals and changes, and the span's pairs
+    not stored yet to their actors: run before ``_add_pairs`` stores them."""
+    c, a, t = events.c, resource_actors.c, resource_totals.c
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(resource_totals)
     changed = func.sum(case((c.action.in_(sorted(CHANGES)), 1), else_=0))
-    counted = (
-        select(tenant, c.resource_type, c.resource_id, func.count(), changed)
-        .where(*in_span)
-        .group_by(c.resource_type, c.resource_id)
-    )
-    keys = ["tenant_id", "resource_type", "resource_id"]
-    conn.execute(
-        insert.from_select([*keys, "events", "changes"], counted).on_conflict_do_update(
-            index_elements=keys,
-            set_={
-                "events": t.events + insert.excluded.events,
-                "changes": t.changes + insert.excluded.changes,
-            },
-        )
-    )
-
-
-def _add_actors(conn: Connection, tenant_id: uuid.UUID, in_span: tuple[Any, ...]) -> None:
-    """Add to each resource's actors the span's pairs that are not stored yet: run before
-    ``_add_pairs`` stores them (and after ``_add_totals``, whose rows it updates)."""
-    c, a, t = events.c, resource_actors.c, resource_totals.c
     stored = (
         select(a.actor)
         .where(
@@ -144,25 +125,23 @@ def _add_actors(conn: Connection, tenant_id: uuid.UUID, in_span: tuple[Any, ...]
         )
         .exists()
     )
-    fresh = [
-        {"k_type": resource_type, "k_id": resource_id, "n": int(n)}
-        for resource_type, resource_id, n in conn.execute(
-            select(c.resource_type, c.resource_id, func.count(func.distinct(ACTOR)))
-            .where(*in_span, ACTOR.is_not(None), ~stored)
-            .group_by(c.resource_type, c.resource_id)
+    new_actors = func.count(func.distinct(case((~stored, ACTOR), else_=None)))
+    counted = (
+        select(tenant, c.resource_type, c.resource_id, func.count(), changed, new_actors)
+        .where(*in_span)
+        .group_by(c.resource_type, c.resource_id)
+    )
+    keys = ["tenant_id", "resource_type", "resource_id"]
+    conn.execute(
+        insert.from_select([*keys, "events", "changes", "actors"], counted).on_conflict_do_update(
+            index_elements=keys,
+            set_={
+                "events": t.events + insert.excluded.events,
+                "changes": t.changes + insert.excluded.changes,
+                "actors": t.actors + insert.excluded.actors,
+            },
         )
-    ]
-    if fresh:
-        conn.execute(
-            update(resource_totals)
-            .where(
-                t.tenant_id == tenant_id,
-                t.resource_type == bindparam("k_type"),
-                t.resource_id == bindparam("k_id"),
-            )
-            .values(actors=t.actors + bindparam("n")),
-            fresh,
-        )
+    )
 
 
 def actor_of(row: EventRow) -> str | None:

@@ -97,11 +97,12 @@ def _holds_every_day(
 
 def _whole(
     conn: Connection, tenant_id: uuid.UUID, resource_type: str, period: Period
-) -> tuple[dict[str, ResourceActivity], dict[str, ActorBounds] | None]:
+) -> tuple[dict[str, ResourceActivity], dict[str, ActorBounds] | None, dict[str, Counter[str]]]:
     """Every resource's events, changes and actors in a period holding every counted day:
     a row per resource of ``resource_totals``, with the events past the cursor added
-    (``by_action`` left empty: ``_actions_of`` fills the resources shown). The bounds are
-    None while the consumer has a backlog (``actor_bounds``)."""
+    (``by_action`` left empty: ``_actions_of`` fills the resources shown); the bounds,
+    None while the consumer has a backlog (``actor_bounds``); and the events past the
+    cursor per resource and action."""
     t = resource_totals.c
     found: dict[str, ResourceActivity] = {}
     stored: dict[str, list[int]] = {}
@@ -112,13 +113,14 @@ def _whole(
     ):
         found[resource_id] = _activity(resource_id, int(n), int(changes))
         stored[resource_id] = [int(actors), int(actors)]
-    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
+    tail = _tail_counts(conn, tenant_id, resource_type, period)
+    for resource_id, by_action in tail.items():
         known = found.setdefault(resource_id, _activity(resource_id, 0, 0))
         known["events"] += sum(by_action.values())
         known["changes"] += sum(n for action, n in by_action.items() if action in CHANGES)
     bounds = tail_bounds(conn, tenant_id=tenant_id, resource_type=resource_type, period=period,
                          found=stored, certain=True)  # fmt: skip
-    return found, bounds
+    return found, bounds, tail
 
 
 def _activity(resource_id: str, events_: int, changes: int) -> ResourceActivity:
@@ -136,11 +138,11 @@ def _actions_of(
     conn: Connection,
     tenant_id: uuid.UUID,
     resource_type: str,
-    period: Period,
     shown: dict[str, ResourceActivity],
+    tail: dict[str, Counter[str]],
 ) -> None:
     """Set ``by_action`` of the ``shown`` resources, in a period holding every counted
-    day: their days whatever the day, and their events past the cursor."""
+    day: their days whatever the day, and their events past the cursor (``tail``)."""
     r = resource_days.c
     found: dict[str, Counter[str]] = defaultdict(Counter)
     for resource_id, action, n in conn.execute(
@@ -153,7 +155,7 @@ def _actions_of(
         .group_by(r.resource_id, r.action)
     ):
         found[resource_id][action] += int(n)
-    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
+    for resource_id, by_action in tail.items():
         if resource_id in shown:
             found[resource_id].update(by_action)
     for resource_id, r_ in shown.items():
@@ -217,8 +219,9 @@ def resource_activity(
     Naor, "Optimal aggregation algorithms for middleware", 2003). While the consumer has a
     backlog, a resource's events bound its actors instead."""
     whole = _holds_every_day(conn, tenant_id, resource_type, period)
+    tail: dict[str, Counter[str]] = {}
     if whole:
-        found, bounds = _whole(conn, tenant_id, resource_type, period)
+        found, bounds, tail = _whole(conn, tenant_id, resource_type, period)
     else:
         found = {}
         for resource_id, by_action in _counts(conn, tenant_id, resource_type, period).items():
@@ -247,7 +250,7 @@ def resource_activity(
     }
     shown = {r["resource_id"]: r for listed in ranked.values() for r in listed}
     if whole:
-        _actions_of(conn, tenant_id, resource_type, period, shown)
+        _actions_of(conn, tenant_id, resource_type, shown, tail)
     for resource_id, r in shown.items():
         if resource_id not in counted:
             known = bounds.get(resource_id, ActorBounds(0, 0))
