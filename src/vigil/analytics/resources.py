@@ -10,7 +10,7 @@ import uuid
 from collections import Counter, defaultdict
 from typing import Any, Final, TypedDict
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from vigil.analytics.period import Period
 from vigil.analytics.resource_actors import ActorBounds, actor_bounds, tail_bounds
@@ -42,20 +42,25 @@ def _counts(
 ) -> dict[str, Counter[str]]:
     """Events per resource and action in ``period``: the days the resource rollups hold,
     and the events past their cursor read (the caller's snapshot keeps the two apart)."""
+    days = resource_days.c.day.between(period.first_day, period.last_day)
+    found = _day_sums(conn, tenant_id, resource_type, days)
+    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
+        found[resource_id].update(by_action)
+    return found
+
+
+def _day_sums(
+    conn: Connection, tenant_id: uuid.UUID, resource_type: str, which: ColumnElement[bool]
+) -> dict[str, Counter[str]]:
+    """Events per resource and action in the type's counters that ``which`` selects."""
     r = resource_days.c
     found: dict[str, Counter[str]] = defaultdict(Counter)
     for resource_id, action, n in conn.execute(
         select(r.resource_id, r.action, func.sum(r.events))
-        .where(
-            r.tenant_id == tenant_id,
-            r.resource_type == resource_type,
-            r.day.between(period.first_day, period.last_day),
-        )
+        .where(r.tenant_id == tenant_id, r.resource_type == resource_type, which)
         .group_by(r.resource_id, r.action)
     ):
         found[resource_id][action] += int(n)
-    for resource_id, by_action in _tail_counts(conn, tenant_id, resource_type, period).items():
-        found[resource_id].update(by_action)
     return found
 
 
@@ -143,18 +148,8 @@ def _actions_of(
 ) -> None:
     """Set ``by_action`` of the ``shown`` resources, in a period holding every counted
     day: their days whatever the day, and their events past the cursor (``tail``)."""
-    r = resource_days.c
-    found: dict[str, Counter[str]] = defaultdict(Counter)
-    for resource_id, action, n in conn.execute(
-        select(r.resource_id, r.action, func.sum(r.events))
-        .where(
-            r.tenant_id == tenant_id,
-            r.resource_type == resource_type,
-            r.resource_id.in_(sorted(shown)),
-        )
-        .group_by(r.resource_id, r.action)
-    ):
-        found[resource_id][action] += int(n)
+    theirs = resource_days.c.resource_id.in_(sorted(shown))
+    found = _day_sums(conn, tenant_id, resource_type, theirs)
     for resource_id, by_action in tail.items():
         if resource_id in shown:
             found[resource_id].update(by_action)
