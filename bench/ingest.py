@@ -10,6 +10,12 @@ This two-core machine's speed drifts 10 to 15% from one minute to the next, so t
 ingest and the 20,000-row baseline run ``Sizes.ingest_rounds`` times, alternately, each
 into a fresh database: the verdict is the median of the rounds' ratios, each a ratio of
 two runs a few seconds apart.
+
+The consumers that keep derived data (rollups, people tables, search index) take a small
+share of the time while events commit and catch up once ingest pauses (``spine.turns``):
+each round also times that catch-up, from the last answer to every consumer at the
+head (after the single-event run in the first round), and gives the rate of the whole,
+ingest and catch-up together.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
+
 from bench import dataset, rows, single
 from bench.client import build_request, closed_loop
 from bench.context import Context
@@ -28,8 +36,11 @@ from bench.stats import ProcessWatch, latency_ms
 from vigil.core.clock import to_micros
 from vigil.db.engine import build_engine
 from vigil.db.migrate import upgrade_to_head
+from vigil.ops.state import consumer_lag
+from vigil.spine.tables import consumer_cursors
 
 GROUP_ROWS = 20_000  # the group-commit writer's largest transaction
+CATCH_UP_LIMIT = 600.0  # seconds
 _SELECT_CONTENT = f"SELECT {rows.column_list(rows.CONTENT)} FROM events"  # noqa: S608
 
 
@@ -64,6 +75,8 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
             if number == 1:
                 log("single-event ingest over HTTP")
                 single_result = single.run_http(ctx, server, tenant)
+            catch_up = _catch_up(url)
+            log(f"round {number}: the consumers caught up {catch_up['seconds']:.1f} s later")
         if number == 1:
             stored_as_generated = _verify(ctx, url, events, log)
             first_tenant = tenant.tenant_id
@@ -88,6 +101,7 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
             "batch_latency_ms": latency_ms(loaded.latencies),
             "server_cores": round(watch.usage.cpu_seconds / loaded.wall, 2),
             "client_cores": round(loaded.client_cpu / loaded.wall, 2),
+            "catch_up": catch_up,
         })  # fmt: skip
 
     log("batch ingest baseline: raw insert into a fresh database, 1000 rows per transaction")
@@ -114,6 +128,29 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
         "stored_rows_match_generated": stored_as_generated,
     }
     return {"batch": batch, "single": single_result}
+
+
+def _catch_up(url: str) -> dict[str, Any]:
+    """Seconds until every consumer of the server on ``url`` (each has its cursor by
+    now) has reached the last committed event (looked at every 0.1 s), and when each
+    one did."""
+    engine = build_engine(url, pool_size=1)
+    started = time.monotonic()
+    reached: dict[str, float] = {}
+    try:
+        with engine.connect() as conn:
+            names = sorted(set(conn.scalars(select(consumer_cursors.c.consumer))))
+        while len(reached) < len(names) and time.monotonic() - started < CATCH_UP_LIMIT:
+            with engine.connect() as conn:
+                lags = consumer_lag(conn, names=names)
+            at = round(time.monotonic() - started, 2)
+            reached |= {n: at for n, lag in lags.items() if lag.events == 0 and n not in reached}
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    if len(reached) < len(names):
+        raise RuntimeError(f"consumers still behind after {CATCH_UP_LIMIT:.0f} s: {lags}")
+    return {"seconds": max(reached.values()), "by_consumer": reached}
 
 
 def _require_all(statuses: Counter[int], expected: int, what: str) -> None:

@@ -25,7 +25,7 @@ def _batch_table(backends: dict[str, Any]) -> Table:
     )
     for column in ("backend", "events/s", "raw, 1k-row txn", "ratio", "raw, 20k-row txn",
                    "ratio", "target", "verdict", "rounds' ratios", "server cores",
-                   "raw, one txn"):  # fmt: skip
+                   "raw, one txn", "consumers caught up, s"):  # fmt: skip
         table.add_column(column, justify="right" if column != "backend" else "left")
     for name, result in backends.items():
         batch = result["ingest"]["batch"]
@@ -36,6 +36,7 @@ def _batch_table(backends: dict[str, Any]) -> Table:
             _mark(batch["ratio_20k"] >= RATIO_TARGET),
             " ".join(f"{r['ratio_20k']:.0%}" for r in batch["rounds"]), str(batch["server_cores"]),
             f"{batch['one_transaction_events_per_s']:,}",
+            " ".join(f"{r['catch_up']['seconds']:.1f}" for r in batch["rounds"]),
         )  # fmt: skip
     return table
 

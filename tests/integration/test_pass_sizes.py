@@ -28,7 +28,7 @@ class SlowCounter(SpanCounter):
 
     name = "slow_counter"
     gather_seconds = 0.0
-    quiet_seconds = 0.0
+    background = False
     batch_limit = 20_000
 
     def __init__(self) -> None:

@@ -66,7 +66,7 @@ class Recorder:
     """
 
     gather_seconds = 0.0
-    quiet_seconds = 0.0
+    background = False
     batch_limit = 7  # small, so the work comes in many passes
 
     def __init__(self, name: str = "recorder", refuse: uuid.UUID | None = None) -> None:

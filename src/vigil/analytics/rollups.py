@@ -77,7 +77,7 @@ class RollupConsumer(SpanCounter):
     # Summaries read the events past the cursor, so the counters only need to keep close:
     # a short gather lets a burst's commits share a pass (a pass writes a few rows).
     gather_seconds = 0.25
-    quiet_seconds = 0.0
+    background = True  # a small share of the time while events commit (``spine.turns``)
     batch_limit = 20_000
 
     def apply(

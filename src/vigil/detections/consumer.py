@@ -41,7 +41,7 @@ class DetectionConsumer:
     # Under a stream of single-event requests, one pass for many commits instead of one
     # each costs the writer far less CPU, and alerts stay well inside their 1 s target.
     gather_seconds = 0.05
-    quiet_seconds = 0.0  # alerts do not wait for ingest to pause
+    background = False  # alerts do not wait for ingest to pause
     batch_limit = 20_000
 
     def __init__(self, settings: Settings, *, on_notify: Callable[[], None]) -> None:

@@ -58,10 +58,10 @@ class SearchIndexConsumer:
 
     name = CONSUMER_NAME
     # A search reads what the index has not reached yet, so the index need not hurry: it
-    # waits for a lull in ingest (or 30 s at most), so it never takes CPU, or SQLite's one
-    # write lock, from a burst of events; larger passes share their costs among more events.
+    # takes a small share of the time while a burst of events commits (``spine.turns``);
+    # larger passes share their costs among more events.
     gather_seconds = 0.25
-    quiet_seconds = 0.5
+    background = True
     batch_limit = 20_000
 
     def plan(

@@ -32,9 +32,11 @@ class Consumer(Protocol[PlanT]):
 
     name: str  # the cursor's key: stable across releases, [a-z][a-z0-9_]*
     gather_seconds: float  # after a wake, wait this long for more commits to join the pass
-    # Work that can wait for a lull (the search index): after a wake, wait until no commit
-    # has come for this long, and at most ``QUIET_LONGEST_SECONDS``; 0 for none.
-    quiet_seconds: float
+    # Derived data the reads complete with the events past its cursor (rollups, people
+    # tables, search index): while events are committing it takes a small share of the
+    # time, and catches up once ingest pauses (``spine.turns``). False: it keeps up with
+    # every commit (detections: an alert cannot wait).
+    background: bool
     batch_limit: int  # events per pass at most, so a pass stays short behind a burst
 
     def plan(
@@ -122,10 +124,8 @@ class ConsumerRegistry:
             raise ValueError(f"consumer name {consumer.name!r} must match {_NAME.pattern}")
         if consumer.name in self._consumers:
             raise ValueError(f"a consumer named {consumer.name!r} is already registered")
-        if consumer.batch_limit < 1 or consumer.gather_seconds < 0 or consumer.quiet_seconds < 0:
-            raise ValueError(
-                f"consumer {consumer.name!r}: batch_limit ≥ 1, gather_seconds and quiet_seconds ≥ 0"
-            )
+        if consumer.batch_limit < 1 or consumer.gather_seconds < 0:
+            raise ValueError(f"consumer {consumer.name!r}: batch_limit ≥ 1 and gather_seconds ≥ 0")
         self._consumers[consumer.name] = consumer
 
     def __iter__(self) -> Iterator[Consumer[Any]]:

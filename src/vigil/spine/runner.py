@@ -36,8 +36,6 @@ FIRST_RETRY_SECONDS = 1.0
 BUSY_EVENTS = 1000
 BUSY_GATHER_SECONDS = 0.25
 LONGEST_RETRY_SECONDS = 300.0
-# The longest a consumer with ``quiet_seconds`` waits for a lull before it works anyway.
-QUIET_LONGEST_SECONDS = 30.0
 # SQLite has one write lock for the whole database: a pass should hold it about this long
 # at most, so that ingest and the other consumers (an alert waits on one) are held up no
 # longer. Passes start at ``FIRST_PASS`` events (or ``batch_limit``, if smaller), then are
@@ -84,7 +82,14 @@ class ConsumerRunner:
         # Events per second of SQLite's write lock in the last passes (None before one).
         self._hold_rate: float | None = None
         self._woken_at = 0.0  # time.monotonic() of the last wake
-        self._turns = turns or (WriteTurns() if yield_to_writers else WriteTurns(share=0.0))
+        self._turns = turns or (
+            WriteTurns() if yield_to_writers else WriteTurns(share=0.0, background_share=0.0)
+        )
+        # time.monotonic() of the first commit this runner has not caught up with (None:
+        # none); at first, whatever earlier processes left.
+        self._waiting_since: float | None = time.monotonic()
+        # While a catch-up runs: the oldest commit it is catching up with.
+        self._catching_up_since: float | None = None
         self._retry_at: dict[uuid.UUID, float] = {}
         self._thread = threading.Thread(
             target=self._run, name=f"vigil-consumer-{consumer.name}", daemon=True
@@ -103,7 +108,17 @@ class ConsumerRunner:
     def wake(self) -> None:
         """Something committed: look now (any thread; never blocks)."""
         self._woken_at = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = self._woken_at
+        self._turns.committed()
         self._wake.set()
+
+    def overdue(self) -> bool:
+        """Whether the oldest event this runner is catching up with committed more than
+        the turns' ``most_behind_seconds`` ago: a background consumer then runs without
+        pausing for ingest until it has caught up (``spine.turns``)."""
+        since = self._catching_up_since
+        return since is not None and time.monotonic() - since > self._turns.most_behind_seconds
 
     def stop(self) -> None:
         """Finish the pass in progress, then stop."""
@@ -126,7 +141,6 @@ class ConsumerRunner:
                 gather = max(gather, BUSY_GATHER_SECONDS)
             if gather:
                 self._stop.wait(gather)
-            self._wait_for_a_lull()
             if self._stop.is_set():
                 return
             try:
@@ -134,18 +148,6 @@ class ConsumerRunner:
             except Exception:  # the database is away, say: look again soon
                 log.exception("consumer %s could not look for work", self.name)
                 self._stop.wait(FIRST_RETRY_SECONDS)
-
-    def _wait_for_a_lull(self) -> None:
-        """For a consumer that asks for it: wait until no commit has woken this runner for
-        ``quiet_seconds``, or ``QUIET_LONGEST_SECONDS`` have gone by."""
-        quiet = self._consumer.quiet_seconds
-        if not quiet:
-            return
-        deadline = time.monotonic() + QUIET_LONGEST_SECONDS
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            self._wake.clear()
-            if not self._wake.wait(min(quiet, max(deadline - time.monotonic(), 0.0))):
-                return
 
     def _next_look(self) -> float:
         if not self._retry_at:
@@ -162,6 +164,8 @@ class ConsumerRunner:
         """Run passes until no tenant is behind (or its retry is not due); events consumed.
         ``on_pass`` hears how many events each pass finished (for a progress bar); ``only``
         names the tenants to catch up (default: every tenant)."""
+        # What commits from here on is the next catch-up's: this one reads the heads now.
+        self._catching_up_since, self._waiting_since = self._waiting_since, None
         with self._engine.connect() as conn:
             behind = service.tenants_behind(conn, consumer=self.name)
         if only is not None:
@@ -171,25 +175,35 @@ class ConsumerRunner:
         for tenant_id in [t for t in self._retry_at if t not in waiting]:
             self._retry_at.pop(tenant_id, None)
             self._failures.pop(tenant_id, None)
-        done = 0
-        for tenant_id, head in behind:
-            if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
-                continue
-            done += self._drain(tenant_id, head, on_pass)
+        done, whole = 0, only is None
+        try:
+            for tenant_id, head in behind:
+                if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
+                    whole = False
+                    continue
+                consumed, got_there = self._drain(tenant_id, head, on_pass)
+                done += consumed
+                whole = whole and got_there
+        finally:
+            if not whole:  # some tenant is still behind: its oldest event is older
+                left = (self._catching_up_since, self._waiting_since)
+                self._waiting_since = min((t for t in left if t is not None), default=None)
+            self._catching_up_since = None
         return done
 
     def _drain(
         self, tenant_id: uuid.UUID, head: int, on_pass: Callable[[int], None] | None = None
-    ) -> int:
+    ) -> tuple[int, bool]:
         """Passes until the cursor reaches ``head`` (what the tenant had committed when this
-        catch-up began; later commits wake the runner again)."""
+        catch-up began; later commits wake the runner again): events consumed, and whether
+        it got there (not after a failure or a stop)."""
         done = 0
         while not self._stop.is_set():
             try:
                 consumed, reached = self._pass(tenant_id, head)
             except Exception as error:
                 self._failed(tenant_id, error)
-                return done
+                return done, False
             if tenant_id in self._failures:
                 del self._failures[tenant_id]
                 self._retry_at.pop(tenant_id, None)
@@ -198,13 +212,20 @@ class ConsumerRunner:
             if on_pass is not None:
                 on_pass(consumed)
             if reached is None or reached >= head:
-                return done
-        return done
+                return done, True
+        return done, False
 
     def _pass(self, tenant_id: uuid.UUID, head: int) -> tuple[int, int | None]:
         """One bounded pass over the tenant's next events: how many it finished and the
         ``seq`` it reached; None when there was nothing to do (or another node holds the
-        cursor, and will go on)."""
+        cursor, and will go on). A background consumer's pass waits for its turn after
+        the others' (``spine.turns``)."""
+        if not self._consumer.background:
+            return self._pass_now(tenant_id, head)
+        with self._turns.background(self._stop, overdue=self.overdue()):
+            return self._pass_now(tenant_id, head)
+
+    def _pass_now(self, tenant_id: uuid.UUID, head: int) -> tuple[int, int | None]:
         now = utcnow()
         if tenant_id not in self._known:
             with write_transaction(self._engine) as conn:
