@@ -26,18 +26,17 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from bench import dataset, rows, single
 from bench.client import build_request, closed_loop
 from bench.context import Context
 from bench.server import create_tenant, running_server
 from bench.stats import ProcessWatch, latency_ms
+from vigil.cli.common import load_settings
+from vigil.consumers import build_consumers
 from vigil.core.clock import to_micros
 from vigil.db.engine import build_engine
 from vigil.db.migrate import upgrade_to_head
 from vigil.ops.state import consumer_lag
-from vigil.spine.tables import consumer_cursors
 
 GROUP_ROWS = 20_000  # the group-commit writer's largest transaction
 CATCH_UP_LIMIT = 600.0  # seconds
@@ -131,15 +130,13 @@ def run(ctx: Context, log: Callable[[str], None]) -> dict[str, Any]:
 
 
 def _catch_up(url: str) -> dict[str, Any]:
-    """Seconds until every consumer of the server on ``url`` (each has its cursor by
-    now) has reached the last committed event (looked at every 0.1 s), and when each
-    one did."""
+    """Seconds until every consumer the server on ``url`` runs has reached the last
+    committed event (looked at every 0.1 s), and when each one did."""
+    names = build_consumers(load_settings(), wake_deliverer=lambda: None).names()
     engine = build_engine(url, pool_size=1)
     started = time.monotonic()
     reached: dict[str, float] = {}
     try:
-        with engine.connect() as conn:
-            names = sorted(set(conn.scalars(select(consumer_cursors.c.consumer))))
         while len(reached) < len(names) and time.monotonic() - started < CATCH_UP_LIMIT:
             with engine.connect() as conn:
                 lags = consumer_lag(conn, names=names)

@@ -68,16 +68,18 @@ def busy_share(passes: list[Pass]) -> float:
 
 
 @contextmanager
-def ingesting(runners: list[ConsumerRunner]) -> Iterator[None]:
-    """Events commit every ``COMMITS_EVERY`` seconds (each wakes the runners) until the
-    block ends."""
+def ingesting(turns: WriteTurns, runners: list[ConsumerRunner]) -> Iterator[None]:
+    """Events commit every ``COMMITS_EVERY`` seconds (each heard of, as the writer's are,
+    and waking the runners) until the block ends."""
     stop = threading.Event()
 
     def commits() -> None:
         while not stop.wait(COMMITS_EVERY):
+            turns.committed()
             for runner in runners:
                 runner.wake()
 
+    turns.committed()
     thread = threading.Thread(target=commits)
     thread.start()
     try:
@@ -117,7 +119,7 @@ def test_background_work_takes_a_tenth_of_the_time_while_events_commit_then_catc
     counter = TimedCounter("slow_rollup", background=True)
     alerts = TimedCounter("slow_alerts", background=False)
     runners = [ConsumerRunner(fresh.engine, c, turns=turns) for c in (counter, alerts)]
-    with ingesting(runners):
+    with ingesting(turns, runners):
         threads = [catching_up(runner, tenant_id) for runner in runners]
         wait_for(lambda: len(counter.passes) >= 6, "six background passes")
         # Meanwhile the consumer that must keep up had its share of the time: the
@@ -143,7 +145,7 @@ def test_a_background_consumer_too_far_behind_stops_pausing_for_ingest(
     turns = WriteTurns(most_behind_seconds=1.5)
     counter = TimedCounter("slow_rollup", background=True)
     runner = ConsumerRunner(fresh.engine, counter, turns=turns)
-    with ingesting([runner]):
+    with ingesting(turns, [runner]):
         thread = catching_up(runner, tenant_id)
         # Ingest never pauses, yet the whole backlog is consumed: past 1.5 s behind, the
         # passes follow at the write lock's pace.

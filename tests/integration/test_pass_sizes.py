@@ -18,6 +18,7 @@ from tests.integration.test_rollup_counts import record, stack_with_tenant
 from vigil.events.schemas import EventIn
 from vigil.spine.consumers import SeqSpan, SpanCounter
 from vigil.spine.runner import ConsumerRunner
+from vigil.spine.turns import WriteTurns
 
 SECONDS_PER_EVENT = 50e-6  # the lock held 50 µs per event: 0.25 s is 5,000 events
 
@@ -49,7 +50,8 @@ def test_passes_hold_sqlite_write_lock_briefly_while_events_commit(
     backlog = [EventIn(action="CREATE", resource_type="PROJECT")] * 15_000
     record(fresh, tenant_id, backlog)
     consumer = SlowCounter()
-    runner = ConsumerRunner(fresh.engine, consumer, yield_to_writers=False)
+    turns = WriteTurns(share=0.0, background_share=0.0)  # no pauses: the sizes alone
+    runner = ConsumerRunner(fresh.engine, consumer, turns=turns)
     if stack.backend == "postgresql":
         # No lock a writer waits for: a pass takes all it may.
         runner.wake()
@@ -62,16 +64,19 @@ def test_passes_hold_sqlite_write_lock_briefly_while_events_commit(
     assert consumer.passes[0] == 1_000
     assert 3_500 <= max(consumer.passes) <= 6_500, consumer.passes
 
-    # Events committing (each wakes the runner): about 40 ms of the lock, 800 events.
+    # Events committing (each heard of and waking the runner): about 40 ms of the lock,
+    # 800 events.
     record(fresh, tenant_id, backlog)
     consumer.passes.clear()
     stop = threading.Event()
 
     def ingest() -> None:
         while not stop.wait(0.1):
+            turns.committed()
             runner.wake()
 
     waker = threading.Thread(target=ingest)
+    turns.committed()
     runner.wake()
     waker.start()
     try:

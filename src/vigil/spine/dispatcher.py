@@ -30,7 +30,11 @@ class Dispatcher:
         self._runners = [
             ConsumerRunner(engine, consumer, self._recent, turns=turns) for consumer in registry
         ]
-        self._watcher = watcher_for(engine, self.wake)
+        self._turns = turns
+        # PostgreSQL's ``NOTIFY`` comes from the transactions that number events, of any
+        # node; SQLite's ``data_version`` changes with any commit, the consumers' own
+        # included, so there only this process's writer says events are committing.
+        self._watcher = watcher_for(engine, self._events_committed if postgres else self.wake)
         self._also: list[Callable[[], None]] = []
 
     @property
@@ -58,6 +62,12 @@ class Dispatcher:
     def committed(self, rows: list[EventRow]) -> None:
         """This process's writer committed ``rows``: keep them for the consumers, wake them."""
         self._recent.add(rows)
+        self._events_committed()
+
+    def _events_committed(self) -> None:
+        """Events committed: background consumers make way for ingest a while
+        (``spine.turns``), and every consumer looks now."""
+        self._turns.committed()
         self.wake()
 
     def stop(self) -> None:

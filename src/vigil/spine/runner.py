@@ -42,12 +42,11 @@ LONGEST_RETRY_SECONDS = 300.0
 # sized from how many events a second of the lock took in the last passes (to
 # ``SMALLEST_PASS`` at least, ``batch_limit`` at most).
 WRITE_HOLD_SECONDS = 0.25
-# While events are committing (one woke the runner in the last ``INGEST_SECONDS``), a
-# request waits for the pass in progress: passes then hold the lock this long at most.
-# With 0.25 s passes while the rollups and the people tables caught up after a burst,
-# single-event ingest's p99 was 190 ms against 26 ms without them.
+# While events are committing (``WriteTurns.ingesting``), a request waits for the pass in
+# progress: passes then hold the lock this long at most. With 0.25 s passes while the
+# rollups and the people tables caught up after a burst, single-event ingest's p99 was
+# 190 ms against 26 ms without them.
 BUSY_WRITE_HOLD_SECONDS = 0.04
-INGEST_SECONDS = 1.0
 FIRST_PASS = 1_000
 SMALLEST_PASS = 200
 
@@ -81,7 +80,6 @@ class ConsumerRunner:
         self._counts_spans = isinstance(consumer, CountsSpans)
         # Events per second of SQLite's write lock in the last passes (None before one).
         self._hold_rate: float | None = None
-        self._woken_at = 0.0  # time.monotonic() of the last wake
         self._turns = turns or (
             WriteTurns() if yield_to_writers else WriteTurns(share=0.0, background_share=0.0)
         )
@@ -107,10 +105,8 @@ class ConsumerRunner:
 
     def wake(self) -> None:
         """Something committed: look now (any thread; never blocks)."""
-        self._woken_at = time.monotonic()
         if self._waiting_since is None:
-            self._waiting_since = self._woken_at
-        self._turns.committed()
+            self._waiting_since = time.monotonic()
         self._wake.set()
 
     def overdue(self) -> bool:
@@ -303,8 +299,7 @@ class ConsumerRunner:
             return most
         if self._hold_rate is None:
             return min(most, FIRST_PASS)
-        busy = time.monotonic() - self._woken_at < INGEST_SECONDS
-        hold = BUSY_WRITE_HOLD_SECONDS if busy else WRITE_HOLD_SECONDS
+        hold = BUSY_WRITE_HOLD_SECONDS if self._turns.ingesting() else WRITE_HOLD_SECONDS
         return max(SMALLEST_PASS, min(most, int(self._hold_rate * hold)))
 
     def _held(self, events: int, seconds: float) -> None:

@@ -79,7 +79,7 @@ class WriteTurns:
         self._committed_at = float("-inf")  # time.monotonic() of the last commit heard of
 
     def committed(self) -> None:
-        """Events committed (this process's writer or another's)."""
+        """Events committed (this process's writer, or on PostgreSQL any node's)."""
         self._committed_at = time.monotonic()
 
     def ingesting(self) -> bool:
