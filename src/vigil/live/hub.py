@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import orjson
+from fastapi.sse import format_sse_event
 from sqlalchemy import Engine, select
 
 from vigil.core.clock import utcnow
@@ -57,7 +58,9 @@ RECHECK_SECONDS: Final = 4.0  # a revoked credential's streams end within this (
 # Whether a credential (the token) still admits a live stream of the tenant, looked up
 # afresh; called in the hub's thread.
 Recheck = Callable[[str, uuid.UUID], bool]
-# (kind, seq or 0, JSON, the stored row of an event: the console renders its row from it)
+# (kind, seq or 0, data, the stored row of an event: the console renders its row from
+# it). An event's data is its whole frame as the API's stream sends it, written once for
+# every stream (``activity_frame``); a signal's is its JSON.
 Pending = tuple[str, int, bytes, EventRow | None]
 ACTIVITY: Final = "activity"
 # Signals written up to this long before a look are looked for again: a transaction that
@@ -271,7 +274,7 @@ class LiveHub:
             passed = routes.of(row)
             if not passed:
                 continue
-            item = (ACTIVITY, row["seq"], orjson.dumps(event_json(row)), row)  # once for all
+            item = (ACTIVITY, row["seq"], activity_frame(row), row)  # once for all
             for route in passed:
                 for subscriber in route.subscribers:
                     picked.setdefault(subscriber, []).append(item)
@@ -334,6 +337,15 @@ class LiveHub:
         for (_, tenant_id), subscribers in by_credential.items():
             if not self._recheck(subscribers[0].credential, tenant_id) and self._loop:
                 self._loop.call_soon_threadsafe(_end_all, subscribers, "revoked")
+
+
+def activity_frame(row: EventRow) -> bytes:
+    """The Server-Sent Event of a stored event (WHATWG HTML, "Server-sent events"): its
+    ``seq`` as ``id:`` (the resume cursor), ``event: activity``, and as ``data:`` the
+    event as the list returns it (JSON on one line), written by FastAPI's own
+    ``format_sse_event``."""
+    data = orjson.dumps(event_json(row)).decode()
+    return format_sse_event(data_str=data, event=ACTIVITY, id=str(row["seq"]))
 
 
 def _end_all(subscribers: list[Subscriber], reason: str) -> None:

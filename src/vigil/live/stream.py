@@ -30,8 +30,7 @@ from sqlalchemy import Engine, func, select
 
 from vigil.events.service import match
 from vigil.events.tables import EventRow, event_row, events
-from vigil.events.wire import event_json
-from vigil.live.hub import ACTIVITY, Subscriber
+from vigil.live.hub import ACTIVITY, Subscriber, activity_frame
 from vigil.spine.service import last_seq
 
 RETRY_MS: Final = 3_000  # how long a browser waits before reconnecting
@@ -43,7 +42,9 @@ RESET = "reset"
 
 class Frame(NamedTuple):
     """One Server-Sent Event: its type, data (JSON text, or the console's HTML), id; and
-    for an event, its stored row (not sent: the console renders its row from it)."""
+    for an event, its stored row (not sent: the console renders its row from it) and the
+    frame as the API's stream sends it, written once for every stream that gets it
+    (``hub.activity_frame``; None once the console replaced the data)."""
 
     event: str | None = None
     data: str | None = None
@@ -51,6 +52,7 @@ class Frame(NamedTuple):
     retry: int | None = None
     comment: str | None = None
     row: EventRow | None = None
+    encoded: bytes | None = None
 
 
 KEEPALIVE: Final = Frame(comment="ping")
@@ -59,7 +61,11 @@ KEEPALIVE: Final = Frame(comment="ping")
 def wire(frames: list[Frame]) -> bytes:
     """``frames`` as the bytes of the stream (WHATWG HTML, "Server-sent events")."""
     return b"".join(
-        format_sse_event(data_str=f.data, event=f.event, id=f.id, retry=f.retry, comment=f.comment)
+        f.encoded
+        if f.encoded is not None
+        else format_sse_event(
+            data_str=f.data, event=f.event, id=f.id, retry=f.retry, comment=f.comment
+        )
         for f in frames
     )
 
@@ -97,13 +103,13 @@ async def frames(
         while True:
             page = await run_in_threadpool(_replay, engine, subscriber, sent)
             if page:
-                yield [_activity(row, data) for row, data in page]
+                yield page
             if len(page) < REPLAY_PAGE:
                 # Matching or not, every event up to here was read: the live ones after
                 # it are new (the hub may hold some already sent).
-                sent = max(sent, page[-1][0]["seq"]) if page else sent
+                sent = max(sent, _seq(page[-1])) if page else sent
                 break
-            sent = page[-1][0]["seq"]
+            sent = _seq(page[-1])
     async for batch in _live(subscriber, sent):
         yield batch
 
@@ -120,7 +126,7 @@ async def _live(subscriber: Subscriber, sent: int) -> AsyncIterator[list[Frame]]
                 batch.append(Frame(event=kind, data=data.decode()))
             elif seq > sent and row is not None:
                 sent = seq
-                batch.append(_activity(row, data))
+                batch.append(Frame(event=ACTIVITY, id=str(seq), row=row, encoded=data))
         if subscriber.ended == "behind":
             detail = "this stream fell too far behind: reconnect with Last-Event-ID to resume"
             yield [*batch, _reset("behind", detail, sent)]
@@ -132,14 +138,17 @@ async def _live(subscriber: Subscriber, sent: int) -> AsyncIterator[list[Frame]]
             yield batch
             continue
         try:
-            await asyncio.wait_for(subscriber.arrived.wait(), KEEPALIVE_SECONDS)
+            # ``asyncio.timeout``, not ``wait_for``: that wraps the wait in a task of its
+            # own, a task and three callbacks more for every batch of every stream.
+            async with asyncio.timeout(KEEPALIVE_SECONDS):
+                await subscriber.arrived.wait()
         except TimeoutError:
             yield [KEEPALIVE]
 
 
-def _replay(engine: Engine, subscriber: Subscriber, after: int) -> list[tuple[EventRow, bytes]]:
-    """The next matching events after ``after``, in commit order (``REPLAY_PAGE`` at
-    most), as (stored row, JSON)."""
+def _replay(engine: Engine, subscriber: Subscriber, after: int) -> list[Frame]:
+    """The frames of the next matching events after ``after``, in commit order
+    (``REPLAY_PAGE`` at most; written here, in a worker thread)."""
     with engine.connect() as conn:
         where = match(conn, tenant_id=subscriber.tenant_id, filters=subscriber.filters)
         query = (
@@ -149,11 +158,12 @@ def _replay(engine: Engine, subscriber: Subscriber, after: int) -> list[tuple[Ev
             .limit(REPLAY_PAGE)
         )
         rows = [event_row(m) for m in conn.execute(query).mappings()]
-    return [(row, orjson.dumps(event_json(row))) for row in rows]
+    return [Frame(ACTIVITY, id=str(r["seq"]), row=r, encoded=activity_frame(r)) for r in rows]
 
 
-def _activity(row: EventRow, data: bytes) -> Frame:
-    return Frame(event=ACTIVITY, data=data.decode(), id=str(row["seq"]), row=row)
+def _seq(frame: Frame) -> int:
+    assert frame.row is not None  # an event's frame
+    return frame.row["seq"]
 
 
 def _reset(reason: str, detail: str, resume_after: int) -> Frame:

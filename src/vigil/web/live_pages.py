@@ -143,7 +143,8 @@ async def _rows(
             await run_in_threadpool(labels.look_up, engine, me, [e for _, e in shown])
         rows = {id(frame): labels.row_html(event) for frame, event in shown}
         yield [
-            frame._replace(data=rows[id(frame)]) if id(frame) in rows else frame for frame in batch
+            frame._replace(data=rows[id(frame)], encoded=None) if id(frame) in rows else frame
+            for frame in batch
         ]
 
 
