@@ -32,8 +32,9 @@ class Dispatcher:
         ]
         self._turns = turns
         # PostgreSQL's ``NOTIFY`` comes from the transactions that number events, of any
-        # node; SQLite's ``data_version`` changes with any commit, the consumers' own
-        # included, so there only this process's writer says events are committing.
+        # node (and from an alert's live signal, rare enough to leave counted); SQLite's
+        # ``data_version`` changes with any commit, the consumers' own included, so there
+        # only this process's writer says events are committing.
         self._watcher = watcher_for(engine, self._events_committed if postgres else self.wake)
         self._also: list[Callable[[], None]] = []
 

@@ -162,44 +162,44 @@ class ConsumerRunner:
         names the tenants to catch up (default: every tenant)."""
         # What commits from here on is the next catch-up's: this one reads the heads now.
         self._catching_up_since, self._waiting_since = self._waiting_since, None
-        with self._engine.connect() as conn:
-            behind = service.tenants_behind(conn, consumer=self.name)
-        if only is not None:
-            behind = [(tenant_id, head) for tenant_id, head in behind if tenant_id in only]
-        # A tenant no longer behind (another node caught it up) has no retry pending here.
-        waiting = {tenant_id for tenant_id, _ in behind}
-        for tenant_id in [t for t in self._retry_at if t not in waiting]:
-            self._retry_at.pop(tenant_id, None)
-            self._failures.pop(tenant_id, None)
-        done, whole = 0, only is None
+        done, finished = 0, False
         try:
+            with self._engine.connect() as conn:
+                behind = service.tenants_behind(conn, consumer=self.name)
+            if only is not None:
+                behind = [(tenant_id, head) for tenant_id, head in behind if tenant_id in only]
+            # A tenant no longer behind (another node caught it up) has no retry pending.
+            waiting = {tenant_id for tenant_id, _ in behind}
+            for tenant_id in [t for t in self._retry_at if t not in waiting]:
+                self._retry_at.pop(tenant_id, None)
+                self._failures.pop(tenant_id, None)
             for tenant_id, head in behind:
+                # A failing tenant (retried with back-off) does not hold the others' lag
+                # clock: its failure shows on its own (``vigil_consumer_failing_tenants``).
                 if self._retry_at.get(tenant_id, 0.0) > time.monotonic():
-                    whole = False
                     continue
-                consumed, got_there = self._drain(tenant_id, head, on_pass)
-                done += consumed
-                whole = whole and got_there
+                done += self._drain(tenant_id, head, on_pass)
+            finished = not self._stop.is_set()
         finally:
-            if not whole:  # some tenant is still behind: its oldest event is older
-                left = (self._catching_up_since, self._waiting_since)
-                self._waiting_since = min((t for t in left if t is not None), default=None)
+            if not (finished and only is None):  # some tenant may still be behind
+                left = [t for t in (self._catching_up_since, self._waiting_since) if t]
+                if left:
+                    self._waiting_since = min(left)
             self._catching_up_since = None
         return done
 
     def _drain(
         self, tenant_id: uuid.UUID, head: int, on_pass: Callable[[int], None] | None = None
-    ) -> tuple[int, bool]:
+    ) -> int:
         """Passes until the cursor reaches ``head`` (what the tenant had committed when this
-        catch-up began; later commits wake the runner again): events consumed, and whether
-        it got there (not after a failure or a stop)."""
+        catch-up began; later commits wake the runner again); events consumed."""
         done = 0
         while not self._stop.is_set():
             try:
                 consumed, reached = self._pass(tenant_id, head)
             except Exception as error:
                 self._failed(tenant_id, error)
-                return done, False
+                return done
             if tenant_id in self._failures:
                 del self._failures[tenant_id]
                 self._retry_at.pop(tenant_id, None)
@@ -208,8 +208,8 @@ class ConsumerRunner:
             if on_pass is not None:
                 on_pass(consumed)
             if reached is None or reached >= head:
-                return done, True
-        return done, False
+                return done
+        return done
 
     def _pass(self, tenant_id: uuid.UUID, head: int) -> tuple[int, int | None]:
         """One bounded pass over the tenant's next events: how many it finished and the

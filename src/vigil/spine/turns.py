@@ -19,7 +19,8 @@ every event as it came took 18% off batch ingest and 47% off single events on SQ
 (17% and 19% on PostgreSQL), where the target is 10% at most (BENCHMARKS.md). While
 events are committing, background passes run one at a time, each followed by a pause
 ``BACKGROUND_SHARE`` times as long as it took (plan and write alike: on two cores the
-cost is the CPU, not only the lock), so together they take a tenth of the time at most.
+cost is the CPU, not only the lock), so together they take about a tenth of the time
+(a pause is 5 s at most, so a pass longer than half a second gets a larger share).
 Once ingest pauses for ``INGEST_SECONDS`` they run back to back. So that sustained
 ingest cannot leave them ever further behind, a runner whose oldest waiting event is
 more than ``MOST_BEHIND_SECONDS`` old does not pause until it has caught up
@@ -116,7 +117,8 @@ class WriteTurns:
                 yield
             finally:
                 took = time.monotonic() - began
-                if self.ingesting():
+                # An overdue pass is not paused for: it does not shorten the others' turns.
+                if gated and self.ingesting():
                     pause = min(took * self._background_share, BACKGROUND_LONGEST_SECONDS)
                     self._background_free_at = max(
                         self._background_free_at, time.monotonic() + pause
